@@ -1,0 +1,15 @@
+"""The ``stratify`` console script: composes the packages' command-line apps."""
+
+from features.cli import register as register_features
+
+import typer
+
+app = typer.Typer(
+    name="stratify",
+    help="Risk stratification with fairness auditing for children's services. "
+    "It supports professional judgement; it never decides anything about a family.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+register_features(app)
