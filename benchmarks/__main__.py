@@ -1,0 +1,6 @@
+"""``python -m benchmarks``: run every benchmark and print its figures."""
+
+from benchmarks import bench_features, bench_simulate
+
+bench_simulate.main()
+bench_features.main()

@@ -1,0 +1,47 @@
+"""Simulation speed: the demo borough and a region-sized one (issue 2 targets).
+
+Targets: 40,000 children over 8 years <= 60 s; 1,000,000 children over 8 years
+<= 15 minutes and <= 8 GB peak memory, on 2 cores. Both runs include the ground
+truth (1,500 decision points per target, 200 re-simulations each) and writing the
+extract and the truth files, exactly as ``stratify simulate`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+from benchmarks._measure import measure
+
+CODE = """
+from pathlib import Path
+from features.config import SimulationConfig
+from features.simulate import simulate
+r = simulate(SimulationConfig(children={children}, years=8), Path({out!r}))
+print(len(r.tables["referrals"]), len(r.tables["agency_events"]), len(r.truth))
+"""
+TARGETS = {40_000: (60.0, None), 1_000_000: (15 * 60.0, 8 * 1024.0)}
+
+
+def main(sizes: tuple[int, ...] = (40_000, 1_000_000)) -> None:
+    """Run the simulation benchmark for each size and print the figures."""
+    print("simulate: children over 8 years (+3 years of history), truth and files included")
+    for children in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            m = measure(CODE.format(children=children, out=f"{tmp}/sim"))
+        refs, events, points = (int(x) for x in m.output.split())
+        limit_s, limit_mb = TARGETS.get(children, (None, None))
+        verdict = "ok" if (limit_s is None or m.seconds <= limit_s) and (
+            limit_mb is None or m.peak_mb <= limit_mb) else "OVER TARGET"  # fmt: skip
+        print(
+            f"  {children:>9,} children: {m.seconds:7.1f} s wall, {m.peak_mb:7.0f} MB peak  "
+            f"({refs:,} referrals, {events:,} agency events, {points:,} truth points)  "
+            f"target <= {limit_s:.0f} s" + (f", <= {limit_mb:.0f} MB" if limit_mb else "")
+            + f": {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[40_000, 1_000_000])
+    main(tuple(parser.parse_args().sizes))

@@ -1,0 +1,150 @@
+"""Month-by-month progress of open cases: assessments conclude, enquiries conclude,
+plans continue, escalate or end, children come into and leave care."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.simulate.adversity import latent_matrix, recent_matrix
+from features.simulate.early_help import start_early_help
+from features.simulate.factors import record_factors
+from features.simulate.pathway import (
+    ASSESS, CIN, CP, LAC, _stamp, close_episode, open_s47, start_plan,
+)  # fmt: skip
+from features.simulate.records import code
+from features.simulate.world import World
+
+MALE = code("sex", "1")
+
+
+def casework_step(w: World, t: int) -> None:
+    """Advance every open case by one month (order matters: enquiries before plans)."""
+    pp = w.persons
+    active = pp["active"]
+    due = active & (pp["asmt_until"] >= 0) & (pp["asmt_until"] <= t)
+    _conclude_assessments(w, t, np.flatnonzero(due))
+    _conclude_s47(w, t, np.flatnonzero(active & (pp["s47"] >= 0) & (pp["s47_until"] <= t)))
+    _cin_month(w, t, np.flatnonzero(active & (pp["st"] == CIN) & (pp["st_until"] < t)))
+    _cp_month(w, t, np.flatnonzero(active & (pp["st"] == CP) & (pp["st_until"] < t)))
+    _lac_month(w, t, np.flatnonzero(active & (pp["st"] == LAC) & (pp["st_until"] < t)))
+
+
+def _seen(w: World, kids: np.ndarray) -> np.ndarray:
+    return w.persons["need"][kids] + w.rng.normal(0, w.p.assessment_noise, len(kids))
+
+
+def _conclude_assessments(w: World, t: int, kids: np.ndarray) -> None:
+    """Authorise due assessments and record their factors; decide what happens next
+    for children whose case is not already with a section 47 enquiry or a plan."""
+    if len(kids) == 0:
+        return
+    p, pp, rng = w.p, w.persons, w.rng
+    day = _stamp(w, kids, t, gap=1)
+    pp["asmt_until"][kids] = -1
+    if w.rec is not None:
+        _record_assessments(w, t, kids, day)
+    decide = (pp["st"][kids] == ASSESS) & (pp["s47"][kids] < 0)
+    kids, day = kids[decide], day[decide]
+    seen = _seen(w, kids)
+    not_in_need = seen < p.not_in_need_below
+    enquiry = seen > p.s47_above
+    done, done_day = kids[not_in_need], day[not_in_need]
+    to_eh = rng.random(len(done)) < p.step_down_to_eh
+    close_episode(w, done[to_eh], t, done_day[to_eh], "RC9")
+    start_early_help(w, pp["hh"][done[to_eh]], t, done_day[to_eh], stepped_down=True)
+    close_episode(w, done[~to_eh], t, done_day[~to_eh], "RC8")
+    plan = ~not_in_need & ~enquiry
+    start_plan(w, kids[plan], t, CIN, day[plan])
+    open_s47(w, kids[enquiry], t)
+
+
+def _record_assessments(w: World, t: int, kids: np.ndarray, day: np.ndarray) -> None:
+    p, pp = w.p, w.persons
+    assert w.rec is not None
+    asmt = pp["asmt"][kids]
+    w.rec.assessments["auth"][asmt] = day
+    other_adult = np.zeros(len(w.households), bool)
+    other_adult[pp["hh"][pp["active"] & (pp["role"] == 2)]] = True
+    rows, factors = record_factors(
+        w.rng, latent_matrix(w, kids), recent_matrix(w, kids, t, p.factor_history_months),
+        w.age_months(t, kids) / 12, pp["sex"][kids] == MALE, other_adult[pp["hh"][kids]],
+        p.factor_noise, p.factor_history,
+    )  # fmt: skip
+    w.rec.factors.add(len(rows), assessment=asmt[rows], factor=factors)
+
+
+def _conclude_s47(w: World, t: int, kids: np.ndarray) -> None:
+    if len(kids) == 0:
+        return
+    p, pp, rng = w.p, w.persons, w.rng
+    seen = _seen(w, kids)
+    icpc = rng.random(len(kids)) < 1 / (1 + np.exp(-(p.icpc_intercept + p.icpc_slope * seen)))
+    day = _stamp(w, kids, t, gap=1)
+    if w.rec is not None:
+        s47 = pp["s47"][kids]
+        w.rec.s47["icpc"][s47[icpc]] = day[icpc]
+    pp["s47"][kids] = -1
+    st = pp["st"][kids]
+    care = (seen > p.s47_above + 1.5) & (rng.random(len(kids)) < p.lac_from_s47) & (st != LAC)
+    to_cp = icpc & (rng.random(len(kids)) < p.cp_after_icpc) & (st < CP) & ~care
+    start_plan(w, kids[care], t, LAC, day[care])
+    start_plan(w, kids[to_cp], t, CP, day[to_cp])
+    rest = ~care & ~to_cp
+    # no plan came of the enquiry: support under a CIN plan, or close if not in need
+    open_no_plan = rest & (st == ASSESS)
+    cin = open_no_plan & (seen >= p.not_in_need_below)
+    start_plan(w, kids[cin], t, CIN, day[cin])
+    shut = open_no_plan & ~cin
+    unfinished = shut & (pp["asmt_until"][kids] >= 0)  # the assessment ends with the enquiry
+    if w.rec is not None:
+        _record_assessments(w, t, kids[unfinished], day[unfinished])
+    pp["asmt_until"][kids[unfinished]] = -1
+    close_episode(w, kids[shut], t, day[shut], "RC8")
+
+
+def _cin_month(w: World, t: int, kids: np.ndarray) -> None:
+    p, pp, rng = w.p, w.persons, w.rng
+    escalate = pp["incident"][kids] & (rng.random(len(kids)) < p.cin_s47_on_incident)
+    open_s47(w, kids[escalate], t)
+    need = pp["need"][kids]
+    end_rate = p.cin_end * np.where(need < p.in_need_threshold, 1.5, 0.6)
+    end = ~escalate & (pp["s47"][kids] < 0) & (rng.random(len(kids)) < end_rate)
+    teen_care = ~end & pp["teen"][kids] & (need > 1.5) & (rng.random(len(kids)) < p.lac_teen_s20)
+    k = kids[end]
+    close_episode(w, k, t, _stamp(w, k, t, gap=1), "RC7")
+    k = kids[teen_care]
+    start_plan(w, k, t, LAC, _stamp(w, k, t, gap=1))
+
+
+def _cp_month(w: World, t: int, kids: np.ndarray) -> None:
+    p, pp, rng = w.p, w.persons, w.rng
+    end = rng.random(len(kids)) < p.cp_end
+    u = rng.random(len(kids))
+    need = pp["need"][kids]
+    care = end & (u < p.cp_to_lac * np.where(need > 2, 2.0, 0.5))
+    cin = end & ~care & (u < p.cp_to_lac + p.cp_to_cin)
+    close = end & ~care & ~cin
+    for sel, state in ((care, LAC), (cin, CIN)):
+        k = kids[sel]
+        start_plan(w, k, t, state, _stamp(w, k, t, gap=1))
+    k = kids[close]
+    close_episode(w, k, t, _stamp(w, k, t, gap=1), "RC7")
+
+
+def _lac_month(w: World, t: int, kids: np.ndarray) -> None:
+    p, pp, rng = w.p, w.persons, w.rng
+    long = pp["lac_long"][kids]
+    end = rng.random(len(kids)) < np.where(long, p.lac_long_end, p.lac_short_end)
+    k = kids[end]
+    if len(k) == 0:
+        return
+    day = _stamp(w, k, t, gap=1)
+    young = w.age_months(t, k) < 60
+    u = rng.random(len(k))
+    reason = np.where(long[end] & young & (u < 0.45), 1, np.where(long[end] & (u < 0.25), 4,
+                      np.where(long[end] & (u < 0.35), 3, 7)))  # fmt: skip
+    for r in (1, 3, 4, 7):
+        sel = reason == r
+        close_episode(w, k[sel], t, day[sel], f"RC{r}")
+    adopted = reason == 1  # adopted children leave their birth family's household
+    w.end_people(k[adopted], day[adopted])

@@ -1,0 +1,57 @@
+"""The monthly loop that ties demography, adversity, agencies and casework together."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.simulate.adversity import adversity_step, latent_matrix
+from features.simulate.casework import casework_step
+from features.simulate.detection import agency_events, referral_sources
+from features.simulate.early_help import early_help_step
+from features.simulate.pathway import CIN, CP, LAC, NONE, refer, source_codes
+from features.simulate.population import demography
+from features.simulate.records import code
+from features.simulate.world import World
+
+STEP_UP_SOURCE = code("referral_source", "5D")
+
+
+def step(w: World, t: int) -> None:
+    """Advance the borough ``w`` through month ``t``."""
+    pp = w.persons
+    if w.log is not None:
+        w.log.clear()
+    demography(w, t)
+    adversity_step(w, t)
+    kids = w.children()
+    contact = np.zeros(len(pp), bool)
+    contact[kids[agency_events(w, t, kids, latent_matrix(w, kids))]] = True
+    casework_step(w, t)
+    kids = kids[pp["active"][kids]]
+    st = pp["st"][kids]
+    stepped = early_help_step(w, t, kids, np.isin(st, (CIN, CP, LAC)))
+    _new_referrals(w, t, kids, stepped)
+    st = pp["st"][kids]
+    supported = np.zeros(len(w.households), bool)
+    supported[pp["hh"][kids[(st == CIN) | (st == CP)]]] = True
+    w.households["supported"][:] = supported
+    seen = (st != NONE) | (pp["eh"][kids] >= 0) | contact[kids]
+    pp["last_contact"][kids[seen]] = t
+
+
+def _new_referrals(w: World, t: int, kids: np.ndarray, stepped_up: np.ndarray) -> None:
+    """Refer children agencies are concerned about, unless already open this month."""
+    pp = w.persons
+    src = referral_sources(w, kids, latent_matrix(w, kids), t)
+    free = (pp["st"][kids] == NONE) & (pp["closed_m"][kids] != t)
+    new = free & (src >= 0)
+    still_free = np.zeros(len(pp), bool)
+    still_free[kids[free & ~new]] = True
+    up = stepped_up[still_free[stepped_up]]
+    codes = source_codes(w, kids[new], src[new], t)
+    refer(
+        w,
+        np.concatenate([kids[new], up]),
+        np.concatenate([codes, np.full(len(up), STEP_UP_SOURCE, np.int8)]),
+        t,
+    )

@@ -1,0 +1,76 @@
+"""Growable struct-of-arrays tables, the simulator's in-memory representation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+
+class Store:
+    """Columns of equal length that grow by doubling, addressed by name.
+
+    ``store[name]`` is a view of the used part, so in-place writes persist.
+
+    Parameters
+    ----------
+    spec : Mapping[str, np.dtype-like]
+        Column names and dtypes.
+    capacity : int
+        Initial allocated rows.
+    """
+
+    def __init__(self, spec: Mapping[str, npt.DTypeLike], capacity: int = 1024) -> None:
+        self.spec = dict(spec)
+        self.n = 0
+        self._cols = {k: np.zeros(max(capacity, 16), dtype=dt) for k, dt in self.spec.items()}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._cols[name][: self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _reserve(self, extra: int) -> None:
+        need = self.n + extra
+        cap = len(next(iter(self._cols.values())))
+        if need <= cap:
+            return
+        new_cap = max(need, 2 * cap)
+        for k, col in self._cols.items():
+            grown = np.zeros(new_cap, dtype=col.dtype)
+            grown[: self.n] = col[: self.n]
+            self._cols[k] = grown
+
+    def add(self, count: int, **values: npt.ArrayLike) -> np.ndarray:
+        """Append ``count`` rows; unnamed columns get their dtype's zero (or -1 for ints).
+
+        Returns
+        -------
+        np.ndarray
+            The indices of the new rows.
+        """
+        self._reserve(count)
+        idx = np.arange(self.n, self.n + count)
+        for k, col in self._cols.items():
+            if k in values:
+                col[self.n : self.n + count] = values[k]
+            elif np.issubdtype(col.dtype, np.signedinteger):
+                col[self.n : self.n + count] = -1
+            else:
+                col[self.n : self.n + count] = 0
+        self.n += count
+        return idx
+
+    def take(self, rows: np.ndarray) -> Store:
+        """Return a new store holding copies of ``rows`` (in that order)."""
+        out = Store(self.spec, capacity=len(rows) + 16)
+        out.n = len(rows)
+        for k in self.spec:
+            out._cols[k][: len(rows)] = self._cols[k][rows]
+        return out
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """Return the used part of every column."""
+        return {k: self[k] for k in self.spec}
