@@ -1,8 +1,8 @@
 """The ``stratify`` console script: composes the packages' command-line apps."""
 
-from features.cli import register as register_features
-
 import typer
+
+from features.cli import register as register_features
 
 app = typer.Typer(
     name="stratify",

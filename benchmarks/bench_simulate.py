@@ -31,12 +31,17 @@ def main(sizes: tuple[int, ...] = (40_000, 1_000_000)) -> None:
             m = measure(CODE.format(children=children, out=f"{tmp}/sim"))
         refs, events, points = (int(x) for x in m.output.split())
         limit_s, limit_mb = TARGETS.get(children, (None, None))
-        verdict = "ok" if (limit_s is None or m.seconds <= limit_s) and (
-            limit_mb is None or m.peak_mb <= limit_mb) else "OVER TARGET"  # fmt: skip
+        verdict = (
+            "ok"
+            if (limit_s is None or m.seconds <= limit_s)
+            and (limit_mb is None or m.peak_mb <= limit_mb)
+            else "OVER TARGET"
+        )
         print(
             f"  {children:>9,} children: {m.seconds:7.1f} s wall, {m.peak_mb:7.0f} MB peak  "
             f"({refs:,} referrals, {events:,} agency events, {points:,} truth points)  "
-            f"target <= {limit_s:.0f} s" + (f", <= {limit_mb:.0f} MB" if limit_mb else "")
+            f"target <= {limit_s:.0f} s"
+            + (f", <= {limit_mb:.0f} MB" if limit_mb else "")
             + f": {verdict}"
         )
 

@@ -28,10 +28,12 @@ def realism_report(tables: dict, end_date, out: Path | None = None) -> bool:  # 
         view.add_column(col, justify="left" if col == "figure" else "right")
     for row in table.itertuples():
         view.add_row(
-            row.figure, f"{row.simulated:.1f}", row.published,
+            row.figure,
+            f"{row.simulated:.1f}",
+            row.published,
             f"{row.accepted_low:.1f}-{row.accepted_high:.1f}",
             "[green]pass[/]" if row.passed else "[red]FAIL[/]",
-        )  # fmt: skip
+        )
     console.print(view)
     n_pass = int(table["passed"].sum())
     colour = "green" if n_pass == len(table) else "red"
@@ -58,13 +60,20 @@ def simulate_cmd(
         update={k: v for k, v in (("seed", seed), ("children", children)) if v is not None}
     )
     out = out or cfg.work_dir / "sim"
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-               "{task.total} months"), TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} months"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"Simulating {sim.children:,} children", total=None)
-        result = simulate(sim, out, cfg.features,
-                          progress=lambda done, total: bar.update(task, completed=done,
-                                                                  total=total))  # fmt: skip
+        result = simulate(
+            sim,
+            out,
+            cfg.features,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     console.print(
         f"Simulated {sim.children:,} children over {sim.years} years "
         f"(+{sim.burn_in_years} of history) in {result.seconds:.1f} s: "

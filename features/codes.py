@@ -6,10 +6,10 @@ Each list maps a code to its meaning. ``CODE_LISTS`` is what validation checks a
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 

@@ -30,7 +30,7 @@ class Target:
     abs_tol: float = 0.0  # absolute widening (percentage points), for small shares
 
     def bounds(self) -> tuple[float, float]:
-        """The accepted interval."""
+        """Return the accepted interval."""
         lo = min(self.low * (1 - self.rel_tol), self.low - self.abs_tol)
         hi = max(self.high * (1 + self.rel_tol), self.high + self.abs_tol)
         return lo, hi
@@ -98,18 +98,50 @@ TARGETS: tuple[Target, ...] = (
 )
 
 _SRC_KEYS = {
-    "police": "src_police", "schools": "src_schools", "health": "src_health",
-    "LA services": "src_la", "individual": "src_individual", "other": "src_other",
-    "other legal agency": "src_legal", "education services": "src_education",
-    "anonymous": "src_anonymous", "unknown": "src_unknown", "housing": "src_housing",
-}  # fmt: skip
+    "police": "src_police",
+    "schools": "src_schools",
+    "health": "src_health",
+    "LA services": "src_la",
+    "individual": "src_individual",
+    "other": "src_other",
+    "other legal agency": "src_legal",
+    "education services": "src_education",
+    "anonymous": "src_anonymous",
+    "unknown": "src_unknown",
+    "housing": "src_housing",
+}
 _FACTOR_KEYS = {
-    **{f"f_{c}": (c,) for c in ("3A", "3B", "3C", "4A", "4B", "4C", "1A", "1B", "1C", "2A",
-                                "2B", "2C", "17A", "16A", "5A", "15A", "14A", "10A", "24A",
-                                "11A", "7A", "13A", "20")},
+    **{
+        f"f_{c}": (c,)
+        for c in (
+            "3A",
+            "3B",
+            "3C",
+            "4A",
+            "4B",
+            "4C",
+            "1A",
+            "1B",
+            "1C",
+            "2A",
+            "2B",
+            "2C",
+            "17A",
+            "16A",
+            "5A",
+            "15A",
+            "14A",
+            "10A",
+            "24A",
+            "11A",
+            "7A",
+            "13A",
+            "20",
+        )
+    },
     "f_18": ("18B", "18C"),
     "f_19": ("19B", "19C"),
-}  # fmt: skip
+}
 _SQL_YEAR = """
 WITH kids AS (
   SELECT count(DISTINCT m.person_id) AS n FROM household_members m
@@ -165,32 +197,44 @@ def _year_figures(con: duckdb.DuckDBPyConnection, census: dt.date) -> dict[str, 
     }
     src = con.execute(
         "SELECT source, count(*) AS n FROM referrals WHERE referral_date BETWEEN $y0 AND $d "
-        "GROUP BY source", prm
-    ).fetchdf()  # fmt: skip
+        "GROUP BY source",
+        prm,
+    ).fetchdf()
     src["group"] = src["source"].map(SOURCE_GROUP)
     shares = src.groupby("group")["n"].sum() / src["n"].sum() * 100
     out.update({key: float(shares.get(g, 0.0)) for g, key in _SRC_KEYS.items()})
-    fac = con.execute(
-        "SELECT f.factor, count(DISTINCT a.assessment_id) AS n FROM assessments a "
-        "JOIN assessment_factors f USING (assessment_id) "
-        "WHERE a.authorised_date BETWEEN $y0 AND $d GROUP BY f.factor", prm
-    ).fetchdf().set_index("factor")["n"]  # fmt: skip
+    fac = (
+        con.execute(
+            "SELECT f.factor, count(DISTINCT a.assessment_id) AS n FROM assessments a "
+            "JOIN assessment_factors f USING (assessment_id) "
+            "WHERE a.authorised_date BETWEEN $y0 AND $d GROUP BY f.factor",
+            prm,
+        )
+        .fetchdf()
+        .set_index("factor")["n"]
+    )
     n_assess = con.execute(
         "SELECT count(*) FROM assessments WHERE authorised_date BETWEEN $y0 AND $d", prm
-    ).fetchone()[0]  # fmt: skip
+    ).fetchone()[0]
     for key, codes in _FACTOR_KEYS.items():
         out[key] = 100 * float(sum(fac.get(c, 0) for c in codes)) / max(n_assess, 1)
-    cat = con.execute(
-        "SELECT initial_category AS c, count(*) AS n FROM cp_plans WHERE start_date <= $d "
-        "AND (end_date IS NULL OR end_date > $d) GROUP BY 1", {"d": census}
-    ).fetchdf().set_index("c")["n"]  # fmt: skip
+    cat = (
+        con.execute(
+            "SELECT initial_category AS c, count(*) AS n FROM cp_plans WHERE start_date <= $d "
+            "AND (end_date IS NULL OR end_date > $d) GROUP BY 1",
+            {"d": census},
+        )
+        .fetchdf()
+        .set_index("c")["n"]
+    )
     for c in ("NEG", "EMO", "PHY", "SAB", "MUL"):
         out[f"cat_{c}"] = 100 * float(cat.get(c, 0)) / max(float(cat.sum()), 1.0)
     return out
 
 
-def compute_figures(tables: Mapping[str, pd.DataFrame], end_date: dt.date, years: int = 3
-                    ) -> pd.DataFrame:  # fmt: skip
+def compute_figures(
+    tables: Mapping[str, pd.DataFrame], end_date: dt.date, years: int = 3
+) -> pd.DataFrame:
     """Published-style figures for each of the last ``years`` census years.
 
     Parameters
@@ -208,8 +252,16 @@ def compute_figures(tables: Mapping[str, pd.DataFrame], end_date: dt.date, years
         One column per census year, one row per figure.
     """
     con = duckdb.connect()
-    for name in ("persons", "household_members", "referrals", "assessments",
-                 "assessment_factors", "section47", "cp_plans", "looked_after"):  # fmt: skip
+    for name in (
+        "persons",
+        "household_members",
+        "referrals",
+        "assessments",
+        "assessment_factors",
+        "section47",
+        "cp_plans",
+        "looked_after",
+    ):
         frame = tables[name]
         if name == "persons" and "birth_date" not in frame:
             frame = frame.rename(columns={"birth_month": "birth_date"})
@@ -236,7 +288,14 @@ def realism_table(figures: pd.DataFrame) -> pd.DataFrame:
         pub = f"{tg.low:g}" if tg.low == tg.high else f"{tg.low:g}-{tg.high:g}"
         value = float(mean[tg.key])
         rows.append(
-            dict(key=tg.key, figure=tg.label, simulated=value, published=pub,
-                 accepted_low=lo, accepted_high=hi, passed=bool(lo <= value <= hi))
-        )  # fmt: skip
+            dict(
+                key=tg.key,
+                figure=tg.label,
+                simulated=value,
+                published=pub,
+                accepted_low=lo,
+                accepted_high=hi,
+                passed=bool(lo <= value <= hi),
+            )
+        )
     return pd.DataFrame(rows)

@@ -90,7 +90,7 @@ def recent_matrix(w: World, kids: np.ndarray, t: int, months: int) -> np.ndarray
 
 
 def need(w: World, kids: np.ndarray, t: int) -> np.ndarray:
-    """True need of each child: weighted adversity, with a bonus when the trio co-occur."""
+    """Return each child's true need: weighted adversity, more when the trio co-occur."""
     p, h = w.p, w.households
     lat = latent_matrix(w, kids)
     weights = np.array([p.need_weights[a] for a in LATENTS], np.float32)

@@ -1,5 +1,8 @@
-"""Month-by-month progress of open cases: assessments conclude, enquiries conclude,
-plans continue, escalate or end, children come into and leave care."""
+"""Month-by-month progress of open cases.
+
+Assessments and enquiries conclude; plans continue, escalate or end; children come
+into and leave care.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,15 @@ from features.simulate.adversity import latent_matrix, recent_matrix
 from features.simulate.early_help import start_early_help
 from features.simulate.factors import record_factors
 from features.simulate.pathway import (
-    ASSESS, CIN, CP, LAC, _stamp, close_episode, open_s47, start_plan,
-)  # fmt: skip
+    ASSESS,
+    CIN,
+    CP,
+    LAC,
+    _stamp,
+    close_episode,
+    open_s47,
+    start_plan,
+)
 from features.simulate.records import code
 from features.simulate.world import World
 
@@ -34,8 +44,10 @@ def _seen(w: World, kids: np.ndarray) -> np.ndarray:
 
 
 def _conclude_assessments(w: World, t: int, kids: np.ndarray) -> None:
-    """Authorise due assessments and record their factors; decide what happens next
-    for children whose case is not already with a section 47 enquiry or a plan."""
+    """Authorise due assessments, record factors, and decide what happens next.
+
+    The decision is left to the enquiry for children with a section 47 under way.
+    """
     if len(kids) == 0:
         return
     p, pp, rng = w.p, w.persons, w.rng
@@ -66,10 +78,15 @@ def _record_assessments(w: World, t: int, kids: np.ndarray, day: np.ndarray) -> 
     other_adult = np.zeros(len(w.households), bool)
     other_adult[pp["hh"][pp["active"] & (pp["role"] == 2)]] = True
     rows, factors = record_factors(
-        w.rng, latent_matrix(w, kids), recent_matrix(w, kids, t, p.factor_history_months),
-        w.age_months(t, kids) / 12, pp["sex"][kids] == MALE, other_adult[pp["hh"][kids]],
-        p.factor_noise, p.factor_history,
-    )  # fmt: skip
+        w.rng,
+        latent_matrix(w, kids),
+        recent_matrix(w, kids, t, p.factor_history_months),
+        w.age_months(t, kids) / 12,
+        pp["sex"][kids] == MALE,
+        other_adult[pp["hh"][kids]],
+        p.factor_noise,
+        p.factor_history,
+    )
     w.rec.factors.add(len(rows), assessment=asmt[rows], factor=factors)
 
 
@@ -141,8 +158,11 @@ def _lac_month(w: World, t: int, kids: np.ndarray) -> None:
     day = _stamp(w, k, t, gap=1)
     young = w.age_months(t, k) < 60
     u = rng.random(len(k))
-    reason = np.where(long[end] & young & (u < 0.45), 1, np.where(long[end] & (u < 0.25), 4,
-                      np.where(long[end] & (u < 0.35), 3, 7)))  # fmt: skip
+    reason = np.where(
+        long[end] & young & (u < 0.45),
+        1,
+        np.where(long[end] & (u < 0.25), 4, np.where(long[end] & (u < 0.35), 3, 7)),
+    )
     for r in (1, 3, 4, 7):
         sel = reason == r
         close_episode(w, k[sel], t, day[sel], f"RC{r}")

@@ -18,19 +18,34 @@ from features.simulate.world import World
 EVENTS: dict[str, tuple[str, str, tuple[int, int], dict[str, float], float]] = {
     "police_domestic_abuse": ("police", "household", (0, 18), {"da": 0.10}, 0.0006),
     "adult_mental_health": ("health", "parent", (0, 18), {"mh": 0.14}, 0.004),
-    "substance_misuse_service": ("health", "parent", (0, 18),
-                                 {"alc": 0.07, "drg": 0.09, "oa_sm": 0.04}, 0.0008),
+    "substance_misuse_service": (
+        "health",
+        "parent",
+        (0, 18),
+        {"alc": 0.07, "drg": 0.09, "oa_sm": 0.04},
+        0.0008,
+    ),
     "homelessness": ("housing", "parent", (0, 18), {"house": 0.25}, 0.0008),
-    "persistent_absence": ("schools", "child", (5, 16),
-                           {"neg": 0.06, "teen": 0.10, "cmh": 0.05, "drg": 0.02}, 0.004),
+    "persistent_absence": (
+        "schools",
+        "child",
+        (5, 16),
+        {"neg": 0.06, "teen": 0.10, "cmh": 0.05, "drg": 0.02},
+        0.004,
+    ),
     "school_exclusion": ("schools", "child", (5, 16), {"teen": 0.06, "cmh": 0.01}, 0.001),
     "child_mental_health": ("health", "child", (8, 18), {"cmh": 0.12, "sab": 0.05}, 0.002),
-    "emergency_department_injury": ("health", "child", (0, 18),
-                                    {"incident": 0.5, "phy": 0.03}, 0.004),
+    "emergency_department_injury": (
+        "health",
+        "child",
+        (0, 18),
+        {"incident": 0.5, "phy": 0.03},
+        0.004,
+    ),
     "police_missing_episode": ("police", "child", (10, 18), {"teen": 0.08, "cmh": 0.01}, 0.0003),
     "youth_justice": ("la_services", "child", (10, 18), {"teen": 0.04}, 0.0002),
     "anti_social_behaviour": ("police", "child", (10, 18), {"teen": 0.05}, 0.001),
-}  # fmt: skip
+}
 
 
 def _rate_vector(rates: dict[str, float]) -> np.ndarray:

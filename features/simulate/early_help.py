@@ -12,12 +12,14 @@ from features.simulate.params import HOUSEHOLD_LATENTS
 from features.simulate.records import code
 from features.simulate.world import World
 
-OUTCOME = {k: code("early_help_outcome", k) for k in ("needs_met", "stepped_up", "disengaged",
-                                                      "other")}  # fmt: skip
+OUTCOME = {
+    k: code("early_help_outcome", k) for k in ("needs_met", "stepped_up", "disengaged", "other")
+}
 
 
-def start_early_help(w: World, hh: np.ndarray, t: int, day: np.ndarray, *,
-                     stepped_down: bool = False) -> None:  # fmt: skip
+def start_early_help(
+    w: World, hh: np.ndarray, t: int, day: np.ndarray, *, stepped_down: bool = False
+) -> None:
     """Open early help for households ``hh`` (those not already open) from ``day``."""
     h, pp, rng = w.households, w.persons, w.rng
     hh, first = np.unique(hh, return_index=True)
@@ -37,13 +39,20 @@ def start_early_help(w: World, hh: np.ndarray, t: int, day: np.ndarray, *,
     kids = kids[mask[pp["hh"][kids]]]
     pp["last_contact"][kids] = t
     if w.rec is not None:
-        pp["eh"][kids] = w.rec.early_help.add(len(kids), person=kids, hh=pp["hh"][kids],
-                                              start=day_h[pp["hh"][kids]], end=-1, outcome=-1)  # fmt: skip
+        pp["eh"][kids] = w.rec.early_help.add(
+            len(kids),
+            person=kids,
+            hh=pp["hh"][kids],
+            start=day_h[pp["hh"][kids]],
+            end=-1,
+            outcome=-1,
+        )
     del stepped_down  # the route is not recorded: the extract only carries the outcome
 
 
-def end_child_early_help(w: World, kids: np.ndarray, day: np.ndarray, outcome: str = "other"
-                         ) -> None:  # fmt: skip
+def end_child_early_help(
+    w: World, kids: np.ndarray, day: np.ndarray, outcome: str = "other"
+) -> None:
     """End the early help records of ``kids`` (leaving, or the episode ending)."""
     pp = w.persons
     eh = pp["eh"][kids]

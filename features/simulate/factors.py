@@ -48,15 +48,22 @@ FACTOR_RULES: dict[str, tuple[Rule, float]] = {
     "7A": (
         lambda lat, age, male, oa: _has("mh", "alc", "drg")(lat, age, male, oa) & (age >= 8),
         0.08,
-    ),  # fmt: skip
+    ),
 }
 FALSE_POSITIVE = 0.01
 OTHER_FACTOR = 0.185  # "20 Other" is recorded this often whatever the situation
 
 
-def record_factors(rng: np.random.Generator, lat: np.ndarray, recent: np.ndarray,
-                   age: np.ndarray, male: np.ndarray, other_adult: np.ndarray,
-                   noise: dict[str, float], history: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def record_factors(
+    rng: np.random.Generator,
+    lat: np.ndarray,
+    recent: np.ndarray,
+    age: np.ndarray,
+    male: np.ndarray,
+    other_adult: np.ndarray,
+    noise: dict[str, float],
+    history: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw the factors recorded at the end of each assessment.
 
     A condition present now is recorded with the factor's sensitivity; one present in
@@ -72,8 +79,11 @@ def record_factors(rng: np.random.Generator, lat: np.ndarray, recent: np.ndarray
     for factor, (rule, sensitivity) in FACTOR_RULES.items():
         now = rule(lat, age, male, other_adult)
         past = rule(recent, age, male, other_adult)
-        prob = np.where(now, sensitivity, np.where(past, sensitivity * history,
-                                                   noise.get(factor, FALSE_POSITIVE)))  # fmt: skip
+        prob = np.where(
+            now,
+            sensitivity,
+            np.where(past, sensitivity * history, noise.get(factor, FALSE_POSITIVE)),
+        )
         hit = np.flatnonzero(rng.random(n) < prob)
         rows.append(hit)
         codes.append(np.full(len(hit), code("assessment_factor", factor), np.int8))
@@ -91,21 +101,25 @@ def primary_need(lat: np.ndarray, nfa: np.ndarray, rng: np.random.Generator) -> 
     """Primary need code index per referral, from the child's dominant condition."""
     pick = np.full(len(lat), code("primary_need", "N4"), np.int8)
     order = (  # later rules win, so the most serious comes last
-        ("N4", ("house",)), ("N6", ("teen",)), ("N3", ("mh",)), ("N2", ("ld",)),
-        ("N5", ("alc", "drg", "oa_sm")), ("N1", ("da", "neg", "phy", "sab", "incident")),
-    )  # fmt: skip
+        ("N4", ("house",)),
+        ("N6", ("teen",)),
+        ("N3", ("mh",)),
+        ("N2", ("ld",)),
+        ("N5", ("alc", "drg", "oa_sm")),
+        ("N1", ("da", "neg", "phy", "sab", "incident")),
+    )
     for need_code, names in order:
         pick[lat[:, [L[n] for n in names]].max(1) > 0] = code("primary_need", need_code)
     none = lat.max(1) == 0
-    pick[none] = np.where(rng.random(none.sum()) < 0.5, code("primary_need", "N9"),
-                          code("primary_need", "N4"))  # fmt: skip
+    pick[none] = np.where(
+        rng.random(none.sum()) < 0.5, code("primary_need", "N9"), code("primary_need", "N4")
+    )
     pick[nfa] = code("primary_need", "N0")
     return pick
 
 
-def cp_category(lat: np.ndarray, rng: np.random.Generator, substance_neglect: float
-                ) -> np.ndarray:  # fmt: skip
-    """Initial category of abuse for new CP plans, from the child's conditions."""
+def cp_category(lat: np.ndarray, rng: np.random.Generator, substance_neglect: float) -> np.ndarray:
+    """Draw the initial category of abuse for new CP plans."""
     n = len(lat)
     has = {a: lat[:, L[a]] > 0 for a in ("da", "mh", "alc", "drg", "neg", "phy", "sab")}
     cat = np.full(n, code("cp_category", "EMO"), np.int8)

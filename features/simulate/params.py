@@ -16,9 +16,18 @@ LATENTS = HOUSEHOLD_LATENTS + CHILD_LATENTS
 
 #: Referral source groups, in the order of published table c1.
 SOURCES = (
-    "police", "schools", "health", "la_services", "individual", "other",
-    "other_legal", "education", "anonymous", "unknown", "housing",
-)  # fmt: skip
+    "police",
+    "schools",
+    "health",
+    "la_services",
+    "individual",
+    "other",
+    "other_legal",
+    "education",
+    "anonymous",
+    "unknown",
+    "housing",
+)
 
 ETHNIC_GROUPS = ("White", "Mixed", "Asian", "Black", "Other")
 
@@ -35,8 +44,18 @@ class SimParams:
     children_per_lsoa: int = 420
     locality_deprivation: tuple[float, float, float] = (0.9, 0.5, -0.6)  # North, Central, South
     #: share of the borough's LSOAs in IMD deciles 1 (most deprived) to 10: a deprived city
-    imd_decile_shares: tuple[float, ...] = (0.22, 0.16, 0.13, 0.11, 0.09, 0.08, 0.07, 0.06,
-                                            0.04, 0.04)  # fmt: skip
+    imd_decile_shares: tuple[float, ...] = (
+        0.22,
+        0.16,
+        0.13,
+        0.11,
+        0.09,
+        0.08,
+        0.07,
+        0.06,
+        0.04,
+        0.04,
+    )
     ethnic_mix_least: tuple[float, ...] = (0.78, 0.06, 0.09, 0.04, 0.03)
     ethnic_mix_most: tuple[float, ...] = (0.48, 0.11, 0.22, 0.14, 0.05)
     children_per_household: tuple[float, ...] = (0.42, 0.35, 0.15, 0.06, 0.02)
@@ -83,10 +102,21 @@ class SimParams:
     # --- true need ---------------------------------------------------------------
     need_weights: dict[str, float] = field(
         default_factory=lambda: dict(
-            da=1.0, mh=0.6, alc=0.7, drg=0.9, neg=1.4, phy=1.5, oa_sm=0.4, house=0.4,
-            sab=1.8, cmh=0.6, teen=0.9, ld=0.3, incident=0.0,
+            da=1.0,
+            mh=0.6,
+            alc=0.7,
+            drg=0.9,
+            neg=1.4,
+            phy=1.5,
+            oa_sm=0.4,
+            house=0.4,
+            sab=1.8,
+            cmh=0.6,
+            teen=0.9,
+            ld=0.3,
+            incident=0.0,
         )
-    )  # fmt: skip
+    )
     need_trio_bonus: float = 0.5
     need_infant_bonus: float = 0.3
     in_need_threshold: float = 1.0
@@ -131,26 +161,53 @@ class SimParams:
     )
     source_weight: dict[str, float] = field(
         default_factory=lambda: dict(
-            police=0.0086, schools=0.0050, health=0.0037, la_services=0.0060, individual=0.0052,
-            other=0.0036, other_legal=0.0029, education=0.0021, anonymous=0.0032,
-            unknown=0.0015, housing=0.0021,
+            police=0.0086,
+            schools=0.0050,
+            health=0.0037,
+            la_services=0.0060,
+            individual=0.0052,
+            other=0.0036,
+            other_legal=0.0029,
+            education=0.0021,
+            anonymous=0.0032,
+            unknown=0.0015,
+            housing=0.0021,
         )
-    )  # fmt: skip
+    )
     #: referrals per child per month regardless of need (the "false alarm" share)
     false_alarm: dict[str, float] = field(
         default_factory=lambda: dict(
-            police=6e-5, schools=5e-5, health=4e-5, la_services=2.5e-5, individual=2e-5,
-            other=1e-5, other_legal=8.5e-6, education=5e-6, anonymous=7e-6, unknown=5e-6,
+            police=6e-5,
+            schools=5e-5,
+            health=4e-5,
+            la_services=2.5e-5,
+            individual=2e-5,
+            other=1e-5,
+            other_legal=8.5e-6,
+            education=5e-6,
+            anonymous=7e-6,
+            unknown=5e-6,
             housing=3.5e-6,
         )
-    )  # fmt: skip
+    )
     #: how visible each condition is to agencies (multiplies every source's affinity)
     visibility: dict[str, float] = field(
         default_factory=lambda: dict(
-            da=5.0, mh=3.0, alc=1.4, drg=1.4, neg=2.0, phy=4.5, oa_sm=2.0, house=0.5,
-            sab=6.0, cmh=2.2, teen=1.6, ld=1.0, incident=1.0,
+            da=5.0,
+            mh=3.0,
+            alc=1.4,
+            drg=1.4,
+            neg=2.0,
+            phy=4.5,
+            oa_sm=2.0,
+            house=0.5,
+            sab=6.0,
+            cmh=2.2,
+            teen=1.6,
+            ld=1.0,
+            incident=1.0,
         )
-    )  # fmt: skip
+    )
     concern_stacking: float = 0.8  # referral hazard x (1 + this x (conditions present - 1))
     known_boost: float = 2.6  # referral hazard multiplier within 12 months of a closed episode
     sibling_referral: float = 0.8  # a household concern refers each child with this chance
@@ -159,11 +216,26 @@ class SimParams:
     #: concerns, worries not substantiated): recording noise
     factor_noise: dict[str, float] = field(
         default_factory=lambda: {
-            "3B": 0.05, "4B": 0.05, "1B": 0.025, "2B": 0.02, "16A": 0.03, "18B": 0.015,
-            "18C": 0.02, "19B": 0.005, "19C": 0.01, "3A": 0.02, "3C": 0.03, "4A": 0.04,
-            "4C": 0.03, "5A": 0.02, "14A": 0.02, "2A": 0.01, "2C": 0.01, "17A": 0.04,
+            "3B": 0.05,
+            "4B": 0.05,
+            "1B": 0.025,
+            "2B": 0.02,
+            "16A": 0.03,
+            "18B": 0.015,
+            "18C": 0.02,
+            "19B": 0.005,
+            "19C": 0.01,
+            "3A": 0.02,
+            "3C": 0.03,
+            "4A": 0.04,
+            "4C": 0.03,
+            "5A": 0.02,
+            "14A": 0.02,
+            "2A": 0.01,
+            "2C": 0.01,
+            "17A": 0.04,
         }
-    )  # fmt: skip
+    )
     factor_history: float = 0.6  # recording chance of a recent (not current) condition, relative
     factor_history_months: int = 24
     cp_substance_neglect: float = 0.12  # chance parental substance misuse is categorised neglect

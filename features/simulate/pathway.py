@@ -12,7 +12,7 @@ import numpy as np
 
 from features.simulate.adversity import latent_matrix
 from features.simulate.early_help import end_child_early_help
-from features.simulate.factors import cp_category, primary_need, record_factors
+from features.simulate.factors import cp_category, primary_need
 from features.simulate.params import SOURCES
 from features.simulate.records import code
 from features.simulate.world import World
@@ -23,9 +23,15 @@ S47, CP_START, LAC_START, REFERRAL = 1, 2, 3, 4
 CLOSED = 100  # + the RC number
 
 _SOURCE_CODE = {
-    "police": "6", "schools": "2A", "other": "8", "other_legal": "7", "education": "2B",
-    "anonymous": "9", "unknown": "10", "housing": "4",
-}  # fmt: skip
+    "police": "6",
+    "schools": "2A",
+    "other": "8",
+    "other_legal": "7",
+    "education": "2B",
+    "anonymous": "9",
+    "unknown": "10",
+    "housing": "4",
+}
 
 
 def _stamp(w: World, kids: np.ndarray, t: int, gap: int = 0) -> np.ndarray:
@@ -42,7 +48,7 @@ def _log(w: World, kind: int, kids: np.ndarray, day: np.ndarray) -> None:
 
 
 def source_codes(w: World, kids: np.ndarray, src: np.ndarray, t: int) -> np.ndarray:
-    """The DfE referral source code index for each referral's source group."""
+    """Return the DfE referral source code index for each referral's source group."""
     rng = w.rng
     age = w.age_months(t, kids) / 12
     out = np.empty(len(kids), np.int8)
@@ -80,9 +86,15 @@ def refer(w: World, kids: np.ndarray, src_code: np.ndarray, t: int) -> None:
     if w.rec is not None:
         need = primary_need(lat, nfa, rng)
         pp["ref"][kids] = w.rec.referrals.add(
-            len(kids), person=kids, day=day, source=src_code, need=need, nfa=nfa, close=-1,
+            len(kids),
+            person=kids,
+            day=day,
+            source=src_code,
+            need=need,
+            nfa=nfa,
+            close=-1,
             reason=-1,
-        )  # fmt: skip
+        )
     # no further action: closed within a few days
     shut = kids[nfa]
     close_day = day[nfa] + rng.integers(0, 3, len(shut)).astype(np.int32)
@@ -113,8 +125,9 @@ def open_s47(w: World, kids: np.ndarray, t: int) -> None:
     _log(w, S47, kids, day)
     pp["s47_until"][kids] = t + 1
     if w.rec is not None:
-        pp["s47"][kids] = w.rec.s47.add(len(kids), ref=pp["ref"][kids], person=kids, start=day,
-                                        icpc=-1)  # fmt: skip
+        pp["s47"][kids] = w.rec.s47.add(
+            len(kids), ref=pp["ref"][kids], person=kids, start=day, icpc=-1
+        )
     else:
         pp["s47"][kids] = 0
 
@@ -177,14 +190,14 @@ def start_plan(w: World, kids: np.ndarray, t: int, state: int, day: np.ndarray) 
         pp["plan"][kids] = w.rec.cin.add(len(kids), ref=ref, person=kids, start=day, end=-1)
     elif state == CP:
         cat = cp_category(latent_matrix(w, kids), rng, w.p.cp_substance_neglect)
-        pp["plan"][kids] = w.rec.cp.add(len(kids), ref=ref, person=kids, start=day, end=-1,
-                                        category=cat)  # fmt: skip
+        pp["plan"][kids] = w.rec.cp.add(
+            len(kids), ref=ref, person=kids, start=day, end=-1, category=cat
+        )
     else:
         long = pp["lac_long"][kids]
         status = np.where(long, code("legal_status", "C2"), code("legal_status", "V2"))
         status = np.where(long & (rng.random(len(kids)) < 0.3), code("legal_status", "C1"), status)
-        pp["plan"][kids] = w.rec.lac.add(len(kids), person=kids, start=day, end=-1,
-                                         status=status)  # fmt: skip
+        pp["plan"][kids] = w.rec.lac.add(len(kids), person=kids, start=day, end=-1, status=status)
 
 
 def end_for_leaving(w: World, kids: np.ndarray, t: int, day: np.ndarray, reason: str) -> None:

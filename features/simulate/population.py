@@ -50,10 +50,16 @@ def add_households(w: World, n: int, t: int, *, oldest_max_years: float) -> np.n
     if not w.onset_base:
         init_adversity_rates(w, frailty)
     hh = w.households.add(
-        n, frailty=frailty, eg=eg, active=True, new_adult=-1000, res=-1,
-        engagement=rng.beta(4, 3, n), eh_until=-1,
+        n,
+        frailty=frailty,
+        eg=eg,
+        active=True,
+        new_adult=-1000,
+        res=-1,
+        engagement=rng.beta(4, 3, n),
+        eh_until=-1,
         **{f"last_{a}": -1000 for a in HOUSEHOLD_LATENTS},
-    )  # fmt: skip
+    )
     for a in HOUSEHOLD_LATENTS:
         norm = w.onset_base[a] * p.duration[a] * (1 + p.co_occurrence * 0.3)
         prob = np.minimum(0.9, norm * frailty ** p.frailty_power[a])
@@ -66,8 +72,9 @@ def add_households(w: World, n: int, t: int, *, oldest_max_years: float) -> np.n
     return hh
 
 
-def _add_children(w: World, hh: np.ndarray, t: int, join: np.ndarray,
-                  oldest_max_years: float) -> np.ndarray:  # fmt: skip
+def _add_children(
+    w: World, hh: np.ndarray, t: int, join: np.ndarray, oldest_max_years: float
+) -> np.ndarray:
     """Add each household's children; return the oldest child's birth day per household."""
     rng, p = w.rng, w.p
     share = np.asarray(p.children_per_household)
@@ -82,8 +89,9 @@ def _add_children(w: World, hh: np.ndarray, t: int, join: np.ndarray,
         owners.append(hh[has][keep])
         joins.append(join[has][keep])
     birth = (w.month_day[t] - np.concatenate(ages) * YEAR).astype(np.int32)
-    kids = w.add_people(t, np.concatenate(owners), 0, birth,
-                        np.maximum(birth, np.concatenate(joins)))  # fmt: skip
+    kids = w.add_people(
+        t, np.concatenate(owners), 0, birth, np.maximum(birth, np.concatenate(joins))
+    )
     _init_child_latents(w, kids, t)
     return (w.month_day[t] - oldest * YEAR).astype(np.int32)
 
@@ -96,8 +104,9 @@ def _init_child_latents(w: World, kids: np.ndarray, t: int) -> None:
         w.persons[a][kids] = ok & (rng.random(len(kids)) < p.child_prevalence[a])
 
 
-def _add_adults(w: World, hh: np.ndarray, t: int, join: np.ndarray, oldest_birth: np.ndarray,
-                dep: np.ndarray) -> None:  # fmt: skip
+def _add_adults(
+    w: World, hh: np.ndarray, t: int, join: np.ndarray, oldest_birth: np.ndarray, dep: np.ndarray
+) -> None:
     p, rng = w.p, w.rng
     single = p.single_parent_least + (p.single_parent_most - p.single_parent_least) * (dep + 1) / 2
     n_par = np.where(rng.random(len(hh)) < single, 1, 2)
@@ -163,8 +172,7 @@ def _adults_change(w: World, t: int) -> None:
     for role, sel in ((1, join), (2, oa_join)):
         hh = np.flatnonzero(sel)
         day = w.day_in(t, len(hh))
-        w.add_people(t, hh, role, (day - rng.uniform(20, 45, len(hh)) * YEAR).astype(np.int32),
-                     day)  # fmt: skip
+        w.add_people(t, hh, role, (day - rng.uniform(20, 45, len(hh)) * YEAR).astype(np.int32), day)
         h["new_adult"][hh] = t
     oa_leave = act & (others > 0) & (rng.random(len(h)) < p.other_adult_leaves)
     _remove_one(w, np.flatnonzero(oa_leave), 2, t)

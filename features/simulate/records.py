@@ -79,8 +79,9 @@ def _codes(name: str, idx: np.ndarray) -> pd.Series:
     return out
 
 
-def to_tables(rec: Recorder, persons: dict[str, np.ndarray], lsoa: dict[str, np.ndarray]
-              ) -> dict[str, pd.DataFrame]:  # fmt: skip
+def to_tables(
+    rec: Recorder, persons: dict[str, np.ndarray], lsoa: dict[str, np.ndarray]
+) -> dict[str, pd.DataFrame]:
     """Turn the recorder and the person register into the extract's tables."""
     pid = lambda i: _ids("P", i)  # noqa: E731
     hid = lambda i: _ids("H", i)  # noqa: E731

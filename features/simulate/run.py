@@ -55,8 +55,14 @@ def _calendar(cfg: SimulationConfig) -> tuple[dt.date, int, int]:
 class _NeedWriter:
     """Streams each child's true need per month to Parquet, one row group per month."""
 
-    SCHEMA = pa.schema([("person_number", pa.int32()), ("month", pa.date32()),
-                        ("need", pa.float32()), ("in_need", pa.bool_())])  # fmt: skip
+    SCHEMA = pa.schema(
+        [
+            ("person_number", pa.int32()),
+            ("month", pa.date32()),
+            ("need", pa.float32()),
+            ("in_need", pa.bool_()),
+        ]
+    )
 
     def __init__(self, path: Path | None) -> None:
         self.writer = pq.ParquetWriter(path, self.SCHEMA) if path else None
@@ -67,18 +73,30 @@ class _NeedWriter:
         kids = w.children()
         need = w.persons["need"][kids]
         month = np.full(len(kids), w.month_day[t], np.int32)
-        self.writer.write_table(pa.table(
-            [pa.array(kids.astype(np.int32)), pa.array(month, pa.int32()).cast(pa.date32()),
-             pa.array(need), pa.array(need >= w.p.in_need_threshold)], schema=self.SCHEMA))  # fmt: skip
+        self.writer.write_table(
+            pa.table(
+                [
+                    pa.array(kids.astype(np.int32)),
+                    pa.array(month, pa.int32()).cast(pa.date32()),
+                    pa.array(need),
+                    pa.array(need >= w.p.in_need_threshold),
+                ],
+                schema=self.SCHEMA,
+            )
+        )
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
 
 
-def run(cfg: SimulationConfig, features: FeaturesConfig | None = None,
-        params: SimParams | None = None, progress: Progress | None = None,
-        need_path: Path | None = None) -> SimulationResult:  # fmt: skip
+def run(
+    cfg: SimulationConfig,
+    features: FeaturesConfig | None = None,
+    params: SimParams | None = None,
+    progress: Progress | None = None,
+    need_path: Path | None = None,
+) -> SimulationResult:
     """Simulate the borough in memory.
 
     Parameters
@@ -106,9 +124,16 @@ def run(cfg: SimulationConfig, features: FeaturesConfig | None = None,
     w.bias_strength = cfg.detection_bias
     w.log = []
     initial_population(w, cfg.children)
-    sampler = TruthSampler(cfg.truth_sample, cfg.truth_replicates, cfg.seed, first, months,
-                           features.horizon_months, features.lookback_months,
-                           features.snapshot_months)  # fmt: skip
+    sampler = TruthSampler(
+        cfg.truth_sample,
+        cfg.truth_replicates,
+        cfg.seed,
+        first,
+        months,
+        features.horizon_months,
+        features.lookback_months,
+        features.snapshot_months,
+    )
     need = _NeedWriter(need_path)
     try:
         for t in range(months):
@@ -127,7 +152,7 @@ def run(cfg: SimulationConfig, features: FeaturesConfig | None = None,
 
 
 def person_id(number: pd.Series | np.ndarray) -> pd.Series:
-    """The extract's source person id for the simulator's person numbers."""
+    """Return the extract's source person id for the simulator's person numbers."""
     return pd.Series(np.char.add("P", np.char.zfill(np.asarray(number).astype(str), 8)))
 
 
@@ -135,8 +160,7 @@ def write_extract(result: SimulationResult, folder: Path, cfg: SimulationConfig)
     """Write the tables as CSV files plus ``extract.json`` into ``folder``."""
     folder.mkdir(parents=True)
     for name, frame in result.tables.items():
-        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False),
-                        folder / f"{name}.csv")  # fmt: skip
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.csv")
     meta = {
         "extract_date": result.extract_date.isoformat(),
         "synthetic": True,
@@ -158,9 +182,13 @@ def write_truth(result: SimulationResult, folder: Path) -> None:
     dp.to_parquet(folder / "decision_points.parquet", index=False)
 
 
-def simulate(cfg: SimulationConfig, out: Path, features: FeaturesConfig | None = None,
-             params: SimParams | None = None, progress: Progress | None = None
-             ) -> SimulationResult:  # fmt: skip
+def simulate(
+    cfg: SimulationConfig,
+    out: Path,
+    features: FeaturesConfig | None = None,
+    params: SimParams | None = None,
+    progress: Progress | None = None,
+) -> SimulationResult:
     """Run the simulation and write ``out/extract`` and ``out/truth`` atomically."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -182,8 +210,9 @@ def simulate(cfg: SimulationConfig, out: Path, features: FeaturesConfig | None =
     return result
 
 
-def load_truth(folder: Path, pseudonymise: Callable[[pd.Series], pd.Series]
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def load_truth(
+    folder: Path, pseudonymise: Callable[[pd.Series], pd.Series]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read ground truth keyed by warehouse pseudonyms.
 
     Parameters

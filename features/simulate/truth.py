@@ -52,10 +52,18 @@ class TruthSampler:
         return np.random.default_rng([self.seed, 7919, *key])
 
     def _snapshots(self, w: World) -> list[int]:
-        months = (w.month_day[: self.months].astype("datetime64[D]").astype("datetime64[M]")
-                  .astype(np.int64) % 12)  # fmt: skip
-        return [t for t in range(self.first_month, self.months - self.horizon + 1)
-                if months[t] % self.snapshot_months == 0]  # fmt: skip
+        months = (
+            w.month_day[: self.months]
+            .astype("datetime64[D]")
+            .astype("datetime64[M]")
+            .astype(np.int64)
+            % 12
+        )
+        return [
+            t
+            for t in range(self.first_month, self.months - self.horizon + 1)
+            if months[t] % self.snapshot_months == 0
+        ]
 
     def before_step(self, w: World, t: int) -> None:
         """Sample escalation decision points dated the first day of month ``t``."""
@@ -71,8 +79,15 @@ class TruthSampler:
         quota = -(-self.per_target // len(snaps))
         rng = self._rng(1, t)
         focal = np.sort(rng.choice(pool, size=min(quota, len(pool)), replace=False))
-        hits = resimulate(w, focal, t, self.horizon, self.replicates, rng,
-                          lambda kind, day, f: np.isin(kind, ESCALATION_KINDS))  # fmt: skip
+        hits = resimulate(
+            w,
+            focal,
+            t,
+            self.horizon,
+            self.replicates,
+            rng,
+            lambda kind, day, f: np.isin(kind, ESCALATION_KINDS),
+        )
         self._add(w, "escalation", focal, np.full(len(focal), w.month_day[t]), hits)
 
     def after_step(self, w: World, t: int) -> None:
@@ -98,25 +113,37 @@ class TruthSampler:
         hits = np.zeros((self.replicates, len(focal)), bool)
         if alive.any():
             hits[:, alive] = resimulate(
-                w, focal[alive], t + 1, self.horizon, self.replicates, rng,
+                w,
+                focal[alive],
+                t + 1,
+                self.horizon,
+                self.replicates,
+                rng,
                 lambda kind, d, f: (kind == REFERRAL) & (d < cutoff[alive][f]),
             )
         self._add(w, "rereferral", focal, as_of, hits)
 
-    def _add(self, w: World, target: str, focal: np.ndarray, as_of: np.ndarray,
-             hits: np.ndarray) -> None:  # fmt: skip
+    def _add(
+        self, w: World, target: str, focal: np.ndarray, as_of: np.ndarray, hits: np.ndarray
+    ) -> None:
         p_true = hits.mean(0)
         need = w.persons["need"][focal]
         for i, f in enumerate(focal):
-            self.rows.append(dict(
-                target=target, person_number=int(f), as_of_day=int(as_of[i]),
-                p_true=float(p_true[i]), replicates=self.replicates, need=float(need[i]),
-                in_need=bool(need[i] >= w.p.in_need_threshold),
-            ))  # fmt: skip
+            self.rows.append(
+                dict(
+                    target=target,
+                    person_number=int(f),
+                    as_of_day=int(as_of[i]),
+                    p_true=float(p_true[i]),
+                    replicates=self.replicates,
+                    need=float(need[i]),
+                    in_need=bool(need[i] >= w.p.in_need_threshold),
+                )
+            )
 
 
 def add_months(days: np.ndarray, months: int) -> np.ndarray:
-    """The same day ``months`` calendar months later (clipped to the month's end)."""
+    """Return the same day ``months`` calendar months later (clipped to month end)."""
     d = np.asarray(days).astype("datetime64[D]")
     first = d.astype("datetime64[M]")
     offset = d - first.astype("datetime64[D]")
@@ -126,8 +153,15 @@ def add_months(days: np.ndarray, months: int) -> np.ndarray:
     return out.astype(np.int64).astype(np.int32)
 
 
-def resimulate(w: World, focal: np.ndarray, start: int, horizon: int, replicates: int,
-               rng: np.random.Generator, is_label) -> np.ndarray:  # type: ignore[no-untyped-def]
+def resimulate(
+    w: World,
+    focal: np.ndarray,
+    start: int,
+    horizon: int,
+    replicates: int,
+    rng: np.random.Generator,
+    is_label,
+) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Re-run months ``start`` .. ``start + horizon - 1`` for copies of the focal families.
 
     Returns

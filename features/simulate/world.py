@@ -17,17 +17,54 @@ from features.simulate.store import Store
 I32, I8, F32, B = np.int32, np.int8, np.float32, np.bool_
 
 PERSON_SPEC = dict(
-    hh=I32, role=I8, birth_day=I32, birth_m=I32, sex=I8, eth=I8, disab=I8, active=B,
-    member=I32, is_child=B, last_lsoa=I32, sab=B, cmh=B, teen=B, ld=B, incident=B,
-    need=F32, asmt=I32, asmt_until=I32, st=I8, st_until=I32, ref=I32, last_day=I32, s47=I32, s47_until=I32,
-    plan=I32, lac=I32, lac_long=B, closed_m=I32, last_contact=I32, eh=I32,
-)  # fmt: skip
+    hh=I32,
+    role=I8,
+    birth_day=I32,
+    birth_m=I32,
+    sex=I8,
+    eth=I8,
+    disab=I8,
+    active=B,
+    member=I32,
+    is_child=B,
+    last_lsoa=I32,
+    sab=B,
+    cmh=B,
+    teen=B,
+    ld=B,
+    incident=B,
+    need=F32,
+    asmt=I32,
+    asmt_until=I32,
+    st=I8,
+    st_until=I32,
+    ref=I32,
+    last_day=I32,
+    s47=I32,
+    s47_until=I32,
+    plan=I32,
+    lac=I32,
+    lac_long=B,
+    closed_m=I32,
+    last_contact=I32,
+    eh=I32,
+)
 HOUSEHOLD_SPEC = dict(
-    lsoa=I32, frailty=F32, eg=I8, active=B, res=I32, new_adult=I32, bias=F32,
-    supported=B, eh_open=B, eh_until=I32, eh_eff=B, engagement=F32,
+    lsoa=I32,
+    frailty=F32,
+    eg=I8,
+    active=B,
+    res=I32,
+    new_adult=I32,
+    bias=F32,
+    supported=B,
+    eh_open=B,
+    eh_until=I32,
+    eh_eff=B,
+    engagement=F32,
     **{a: B for a in HOUSEHOLD_LATENTS},
     **{f"last_{a}": I32 for a in HOUSEHOLD_LATENTS},  # month the condition was last present
-)  # fmt: skip
+)
 
 #: DfE ethnicity codes per major group, with within-group weights.
 ETHNIC_CODES = {
@@ -55,8 +92,15 @@ class World:
         Whether to keep records (replicas for ground truth keep none).
     """
 
-    def __init__(self, params: SimParams, start: dt.date, months: int,
-                 rng: np.random.Generator, record: bool = True, capacity: int = 1024) -> None:  # fmt: skip
+    def __init__(
+        self,
+        params: SimParams,
+        start: dt.date,
+        months: int,
+        rng: np.random.Generator,
+        record: bool = True,
+        capacity: int = 1024,
+    ) -> None:
         self.p = params
         self.rng = rng
         self.start = start
@@ -85,7 +129,7 @@ class World:
         return t - self.persons["birth_m"][idx]
 
     def children(self) -> np.ndarray:
-        """Indices of active children (role child)."""
+        """Return the indices of active children (role child)."""
         p = self.persons
         return np.flatnonzero(p["active"] & (p["role"] == 0))
 
@@ -128,8 +172,9 @@ class World:
         out[unknown] = code("ethnicity", "NOBT")
         return out
 
-    def add_people(self, t: int, hh: np.ndarray, role: int, birth_day: np.ndarray,
-                   join_day: np.ndarray) -> np.ndarray:  # fmt: skip
+    def add_people(
+        self, t: int, hh: np.ndarray, role: int, birth_day: np.ndarray, join_day: np.ndarray
+    ) -> np.ndarray:
         """Create people in households ``hh`` and start their memberships."""
         n = len(hh)
         rng, h = self.rng, self.households
@@ -140,16 +185,33 @@ class World:
         if role == 0:
             sex = np.where(rng.random(n) < 0.512, code("sex", "1"), code("sex", "2"))
         else:
-            sex = np.where(rng.random(n) < (0.3 if role == 1 else 0.6), code("sex", "1"),
-                           code("sex", "2"))  # fmt: skip
-        disab = np.where(rng.random(n) < self.p.disability_share,
-                         rng.choice([code("disability", c) for c in ("LD", "AUT", "COMM", "BEH",
-                                     "MOB")], size=n), code("disability", "NONE"))  # fmt: skip
+            sex = np.where(
+                rng.random(n) < (0.3 if role == 1 else 0.6), code("sex", "1"), code("sex", "2")
+            )
+        disab = np.where(
+            rng.random(n) < self.p.disability_share,
+            rng.choice(
+                [code("disability", c) for c in ("LD", "AUT", "COMM", "BEH", "MOB")], size=n
+            ),
+            code("disability", "NONE"),
+        )
         idx = self.persons.add(
-            n, hh=hh, role=role, birth_day=birth_day, birth_m=birth_m, sex=sex,
-            eth=self.ethnicity_codes(h["eg"][hh]), disab=disab, active=True, is_child=role == 0,
-            last_lsoa=h["lsoa"][hh], st=0, last_contact=-10_000, closed_m=-10_000, asmt_until=-1,
-        )  # fmt: skip
+            n,
+            hh=hh,
+            role=role,
+            birth_day=birth_day,
+            birth_m=birth_m,
+            sex=sex,
+            eth=self.ethnicity_codes(h["eg"][hh]),
+            disab=disab,
+            active=True,
+            is_child=role == 0,
+            last_lsoa=h["lsoa"][hh],
+            st=0,
+            last_contact=-10_000,
+            closed_m=-10_000,
+            asmt_until=-1,
+        )
         if role == 0:
             ld = (rng.random(n) < self.p.child_prevalence["ld"]) | (
                 disab == code("disability", "LD")

@@ -10,8 +10,9 @@ from features.config import FeaturesConfig, SimulationConfig
 from features.simulate import run
 from features.simulate.truth import add_months
 
-SMALL = SimulationConfig(children=1500, years=3, burn_in_years=1, truth_sample=40,
-                         truth_replicates=20, seed=11)
+SMALL = SimulationConfig(
+    children=1500, years=3, burn_in_years=1, truth_sample=40, truth_replicates=20, seed=11
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,12 @@ def test_other_seed_other_borough(small):
 
 def test_every_record_dated_inside_the_calendar(small):
     first, last = dt.date(2021, 4, 1), dt.date(2025, 3, 31)
-    for name, col in [("referrals", "referral_date"), ("agency_events", "event_date"),
-                      ("assessments", "start_date"), ("cp_plans", "start_date")]:
+    for name, col in [
+        ("referrals", "referral_date"),
+        ("agency_events", "event_date"),
+        ("assessments", "start_date"),
+        ("cp_plans", "start_date"),
+    ]:
         dates = small.tables[name][col].dt.date
         assert dates.min() >= first - dt.timedelta(days=1), name
         assert dates.max() <= last + dt.timedelta(days=40), name
@@ -62,9 +67,13 @@ def test_a_child_has_one_open_episode_at_a_time(small):
 
 
 def test_add_months_is_calendar_arithmetic():
-    days = np.array(
-        [np.datetime64("2024-01-31"), np.datetime64("2023-03-15"), np.datetime64("2024-02-29")]
-    ).astype("datetime64[D]").astype(np.int64)
+    days = (
+        np.array(
+            [np.datetime64("2024-01-31"), np.datetime64("2023-03-15"), np.datetime64("2024-02-29")]
+        )
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
     out = add_months(days, 12).astype("datetime64[D]")
     assert [str(d) for d in out] == ["2025-01-31", "2024-03-15", "2025-02-28"]
     assert str(add_months(days[:1], 1).astype("datetime64[D]")[0]) == "2024-02-29"
@@ -73,9 +82,13 @@ def test_add_months_is_calendar_arithmetic():
 def _realised(tables, truth):
     """The label each sampled decision point actually got in the main simulation."""
     out = []
-    starts = pd.concat([tables["section47"][["person_id", "start_date"]],
-                        tables["cp_plans"][["person_id", "start_date"]],
-                        tables["looked_after"][["person_id", "start_date"]]])
+    starts = pd.concat(
+        [
+            tables["section47"][["person_id", "start_date"]],
+            tables["cp_plans"][["person_id", "start_date"]],
+            tables["looked_after"][["person_id", "start_date"]],
+        ]
+    )
     refs = tables["referrals"][["person_id", "referral_date"]]
     for row in truth.itertuples():
         pid = f"P{row.person_number:08d}"
@@ -91,8 +104,9 @@ def _realised(tables, truth):
 
 def test_true_probabilities_agree_with_what_happened():
     """Re-simulated probabilities must match the realised labels on average."""
-    cfg = SimulationConfig(children=6000, years=3, burn_in_years=2, truth_sample=500,
-                           truth_replicates=40, seed=5)
+    cfg = SimulationConfig(
+        children=6000, years=3, burn_in_years=2, truth_sample=500, truth_replicates=40, seed=5
+    )
     res = run(cfg, FeaturesConfig())
     truth = res.truth
     assert set(truth["target"]) == {"escalation", "rereferral"}
@@ -116,8 +130,9 @@ def test_escalation_truth_rises_with_need(small):
 
 
 def _referral_ratio(bias: float) -> float:
-    cfg = SimulationConfig(children=8000, years=3, burn_in_years=1, truth_sample=0,
-                           detection_bias=bias, seed=3)
+    cfg = SimulationConfig(
+        children=8000, years=3, burn_in_years=1, truth_sample=0, detection_bias=bias, seed=3
+    )
     t = run(cfg).tables
     from features.codes import ETHNIC_GROUP
 
