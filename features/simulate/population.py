@@ -226,7 +226,9 @@ def _close_households(w: World, hh: np.ndarray, t: int, reason: str) -> None:
     h["active"][hh] = False
     if w.rec is not None:
         res = h["res"][hh]
-        w.rec.residences["end"][res[res >= 0]] = day_h[hh][res >= 0]
+        ok = res >= 0
+        start = w.rec.residences["start"][res[ok]]
+        w.rec.residences["end"][res[ok]] = np.maximum(day_h[hh][ok], start)
 
 
 def _drop_childless(w: World, t: int) -> None:

@@ -65,10 +65,11 @@ def _ids(prefix: str, idx: np.ndarray) -> pd.Series:
     return pd.Series(np.char.add(prefix, np.char.zfill(idx.astype(str), 8)), dtype="string")
 
 
-def _dates(days: np.ndarray) -> pd.Series:
-    """Days since 1970-01-01 (-1 = none) to a nullable date column."""
+def _dates(days: np.ndarray, nullable: bool = True) -> pd.Series:
+    """Days since 1970-01-01 to a date column; with ``nullable``, -1 means none."""
     out = pd.Series(days.astype("datetime64[D]"), dtype="datetime64[s]")
-    out[days < 0] = pd.NaT
+    if nullable:  # record dates are all after 1970; birth dates need not be
+        out[days < 0] = pd.NaT
     return out
 
 
@@ -93,7 +94,7 @@ def to_tables(
     t["persons"] = pd.DataFrame(
         {
             "person_id": pid(np.arange(len(p["birth_day"]))),
-            "birth_date": _dates(p["birth_day"]),
+            "birth_date": _dates(p["birth_day"], nullable=False),
             "sex": _codes("sex", p["sex"]),
             "ethnicity": _codes("ethnicity", p["eth"]),
             "disability": _codes("disability", p["disab"]),

@@ -160,7 +160,11 @@ def write_extract(result: SimulationResult, folder: Path, cfg: SimulationConfig)
     """Write the tables as CSV files plus ``extract.json`` into ``folder``."""
     folder.mkdir(parents=True)
     for name, frame in result.tables.items():
-        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.csv")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        for i, fld in enumerate(table.schema):  # dates as YYYY-MM-DD, as councils send them
+            if pa.types.is_timestamp(fld.type):
+                table = table.set_column(i, fld.name, table.column(i).cast(pa.date32()))
+        pacsv.write_csv(table, folder / f"{name}.csv")
     meta = {
         "extract_date": result.extract_date.isoformat(),
         "synthetic": True,

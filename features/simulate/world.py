@@ -230,7 +230,9 @@ class World:
         if self.rec is not None:
             m = p["member"][idx]
             ok = m >= 0
-            self.rec.members["end"][m[ok]] = np.broadcast_to(day, idx.shape)[ok]
+            day = np.broadcast_to(day, idx.shape)[ok]
+            # someone who joined this month may leave this month, never before joining
+            self.rec.members["end"][m[ok]] = np.maximum(day, self.rec.members["start"][m[ok]])
         p["member"][idx] = -1
 
     def set_residence(self, hh: np.ndarray, lsoa: np.ndarray, day: np.ndarray) -> None:
@@ -241,9 +243,10 @@ class World:
         if self.rec is not None:
             old = h["res"][hh]
             had = old >= 0
-            self.rec.residences["end"][old[had]] = day[
-                had
-            ]  # last day there; the new one starts the same day
+            # the last day at the old address is the first at the new one
+            day = day.copy()
+            day[had] = np.maximum(day[had], self.rec.residences["start"][old[had]])
+            self.rec.residences["end"][old[had]] = day[had]
             h["res"][hh] = self.rec.residences.add(len(hh), hh=hh, lsoa=lsoa, start=day, end=-1)
 
     bias_strength: float = 1.0

@@ -149,3 +149,20 @@ def test_detection_bias_parameter_changes_who_is_referred():
     unbiased, biased = _referral_ratio(0.0), _referral_ratio(1.0)
     # exp(0.25 - (-0.30)) = 1.73 is the detection ratio the default parameters build in
     assert biased > unbiased * 1.3
+
+
+def test_simulated_extract_passes_every_load_rule(tmp_path):
+    """The extract is in the council shape: the loader finds nothing wrong with it."""
+    from features.ingest import load_extract
+    from features.simulate import simulate
+
+    cfg = SimulationConfig(children=2500, years=3, burn_in_years=2, truth_sample=10,
+                           truth_replicates=10, seed=4)  # fmt: skip
+    simulate(cfg, tmp_path / "sim")
+    result = load_extract(tmp_path / "sim" / "extract", tmp_path / "warehouse.duckdb")
+    assert result.row_counts["referrals"] > 300
+    assert result.extract_date == dt.date(2025, 3, 31)
+    truth = pd.read_parquet(tmp_path / "sim" / "truth" / "decision_points.parquet")
+    assert set(truth["target"]) == {"escalation", "rereferral"}
+    need = pd.read_parquet(tmp_path / "sim" / "truth" / "need.parquet")
+    assert need["need"].ge(0).all() and len(need) > 2500 * 50
