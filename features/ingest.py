@@ -199,8 +199,9 @@ def _raise_if_invalid(
     raw_tables: Mapping[str, str],
     rejects: Mapping[str, str],
     report_path: Path | None,
+    extract_date: dt.date | None = None,
 ) -> None:
-    found = find_violations(con, raw_tables, rejects=rejects)
+    found = find_violations(con, raw_tables, rejects=rejects, extract_date=extract_date)
     total = len(found)
     if total == 0:
         if report_path is not None:
@@ -315,7 +316,7 @@ def load_extract(
         say(STAGE_READ)
         raw_tables, rejects = read_raw(con, src)
         say(STAGE_VALIDATE)
-        _raise_if_invalid(con, raw_tables, rejects, report_path)
+        _raise_if_invalid(con, raw_tables, rejects, report_path, manifest.extract_date)
         say(STAGE_PSEUDONYMISE)
         _pseudonym_maps(con, raw_tables, key)
         tables = {t.name: _typed(con, t, raw_tables[t.name]) for t in TABLES}

@@ -10,6 +10,8 @@ one join per rule across rows or tables. Nothing stops at the first problem.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import csv
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
@@ -45,6 +47,7 @@ RULE_CROSS_DATE_ORDER = "{column} is before {parent}.{parent_column}"
 RULE_SAME_PERSON = "{column} differs from {parent}.{column}"
 RULE_NFA = "NFA referral has an assessment"
 RULE_PAIR = "{present} is set but {column} is empty"
+RULE_AFTER_EXTRACT = "dated after the extract date {extract_date}"
 
 #: Rule for a value outside its code list, by code list name.
 CODE_RULES: Mapping[str, str] = {
@@ -224,7 +227,7 @@ def _structure(raws: Mapping[str, _Raw], rejects: Mapping[str, str]) -> Iterator
             )
 
 
-def _row_checks(raw: _Raw) -> Iterator[_Check]:
+def _row_checks(raw: _Raw, extract_date: dt.date | None = None) -> Iterator[_Check]:
     for column in raw.table.columns:
         name = column.name
         if name not in raw.sources:
@@ -236,6 +239,10 @@ def _row_checks(raw: _Raw) -> Iterator[_Check]:
             month = (raw.table.name, name) in MONTH_COLUMNS and raw.sources[name] == name
             rule = RULE_MONTH if month else _TYPE_RULES[column.type]
             yield _Check(name, src, rule, f"{src} IS NOT NULL AND {parsed} IS NULL", 2)
+            if column.type == "DATE" and extract_date is not None:
+                # a fact dated after the extract would make unfinished label windows look done
+                after = RULE_AFTER_EXTRACT.format(extract_date=extract_date.isoformat())
+                yield _Check(name, src, after, f"{parsed} > DATE '{extract_date}'", 4)
         if column.codes is not None:
             allowed = sorted(codes(column.codes))
             if column.type == "TINYINT":
@@ -259,9 +266,9 @@ def _row_checks(raw: _Raw) -> Iterator[_Check]:
                 )
 
 
-def _scan(raw: _Raw) -> str:
+def _scan(raw: _Raw, extract_date: dt.date | None = None) -> str:
     """Every row-local check of one table in one scan; only failing rows are unpivoted."""
-    checks = list(_row_checks(raw))
+    checks = list(_row_checks(raw, extract_date))
     if not checks:
         return _const(0, "", "", "", "") + " WHERE false"
     structs = ", ".join(
@@ -357,6 +364,7 @@ def find_violations(
     raw_tables: Mapping[str, str],
     *,
     rejects: Mapping[str, str] | None = None,
+    extract_date: dt.date | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """Run every check and return the violations, in report order.
 
@@ -374,6 +382,8 @@ def find_violations(
     rejects : Mapping[str, str], optional
         Schema table name -> relation of CSV lines the reader rejected (DuckDB's
         ``store_rejects`` table: ``line``, ``column_name``, ``error_message``).
+    extract_date : datetime.date, optional
+        The extract's declared date: no fact may be dated after it.
 
     Returns
     -------
@@ -383,7 +393,7 @@ def find_violations(
     raws = _describe(con, raw_tables)
     queries = [*_structure(raws, rejects or {})]
     for raw in raws.values():
-        queries += [_scan(raw), *_duplicates(raw)]
+        queries += [_scan(raw, extract_date), *_duplicates(raw)]
     queries += [*_references(raws), *_across(raws)]
     empty = _const(0, "", "", "", "") + " WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {VIOLATIONS_TABLE} AS {empty}")
@@ -401,12 +411,13 @@ def validate_extract(
     *,
     rejects: Mapping[str, str] | None = None,
     limit: int | None = None,
+    extract_date: dt.date | None = None,
 ) -> list[Violation]:
     """Return the extract's violations (all of them unless ``limit`` is given).
 
     See :func:`find_violations` for the parameters; an empty list means valid.
     """
-    rel = find_violations(con, raw_tables, rejects=rejects)
+    rel = find_violations(con, raw_tables, rejects=rejects, extract_date=extract_date)
     if limit is not None:
         rel = rel.limit(limit)
     return [Violation(*row) for row in rel.fetchall()]

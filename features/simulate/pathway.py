@@ -38,6 +38,9 @@ def _stamp(w: World, kids: np.ndarray, t: int, gap: int = 0) -> np.ndarray:
     """Date a new record in each child's episode: in month ``t``, never before the last."""
     p = w.persons
     day = np.maximum(w.day_in(t, len(kids)), p["last_day"][kids] + gap)
+    # never past the month's end: what happens in month t is dated in month t (so the
+    # final month's records never postdate the extract)
+    day = np.minimum(day, w.month_end(t))
     p["last_day"][kids] = day
     return day
 
@@ -97,7 +100,9 @@ def refer(w: World, kids: np.ndarray, src_code: np.ndarray, t: int) -> None:
         )
     # no further action: closed within a few days
     shut = kids[nfa]
-    close_day = day[nfa] + rng.integers(0, 3, len(shut)).astype(np.int32)
+    close_day = np.minimum(day[nfa] + rng.integers(0, 3, len(shut)), w.month_end(t)).astype(
+        np.int32
+    )
     pp["last_day"][shut] = close_day
     close_episode(w, shut, t, close_day, "RC8")
     # otherwise an assessment starts; a harm incident or grave concern starts an enquiry too

@@ -124,6 +124,10 @@ class World:
         """Random days within month ``t``."""
         return self.month_day[t] + (self.rng.random(n) * self.month_len[t]).astype(I32)
 
+    def month_end(self, t: int) -> int:
+        """Return the last day of month ``t``."""
+        return int(self.month_day[t] + self.month_len[t] - 1)
+
     def age_months(self, t: int, idx: np.ndarray) -> np.ndarray:
         """Completed months of age at the start of month ``t``."""
         return t - self.persons["birth_m"][idx]

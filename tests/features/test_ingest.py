@@ -436,3 +436,18 @@ def test_cli_load(extract: ExtractBuilder, tmp_path: Path, monkeypatch: pytest.M
     assert missing.exit_code == 2
     assert "does not exist" in missing.output
     assert len(missing.output.strip().splitlines()) <= 2
+
+
+def test_facts_after_the_extract_date_are_violations(
+    extract: ExtractBuilder, existing: Path
+) -> None:
+    """A fact dated after the declared extract date would make open windows look closed."""
+    extract.manifest = {**(extract.manifest or {}), "extract_date": "2022-12-31"}
+    extract.row("agency_events", "RAWID-EVENT-002")["event_date"] = "2023-01-05"
+    before = sha256(existing)
+    with pytest.raises(ExtractInvalid) as err:
+        load_extract(extract.write(), existing, key=TEST_KEY)
+    after = [v for v in err.value.violations if v.rule.startswith("dated after")]
+    assert Violation("agency_events", "event_id=RAWID-EVENT-002 (line 3)", "event_date",
+                     "2023-01-05", "dated after the extract date 2022-12-31") in after  # fmt: skip
+    assert sha256(existing) == before
