@@ -209,7 +209,7 @@ class SimParams:
         )
     )
     concern_stacking: float = 0.8  # referral hazard x (1 + this x (conditions present - 1))
-    known_boost: float = 2.6  # referral hazard multiplier within 12 months of a closed episode
+    known_boost: float = 2.2  # referral hazard multiplier within 12 months of a closed episode
     sibling_referral: float = 0.8  # a household concern refers each child with this chance
 
     #: chance a factor is recorded although the condition is not present now (past
