@@ -1,0 +1,307 @@
+import datetime as dt
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.build import build
+from features.cohorts import (
+    ERR_EMPTY_COHORT,
+    ERR_NO_DATA,
+    ERR_RANGE_EMPTY,
+    ERR_RANGE_OUTSIDE,
+    CohortError,
+    add_months,
+    resolve_date_range,
+    snapshot_dates,
+    whole_months,
+)
+from features.config import FeaturesConfig
+from tests.features.factories import IBIS_DUCKDB_WARNING, D, write_warehouse
+
+pytestmark = pytest.mark.filterwarnings(IBIS_DUCKDB_WARNING)
+
+AS_OF = D(2022, 4, 1)
+ONE_SNAPSHOT = FeaturesConfig(start_date=AS_OF, end_date=AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (D(2024, 1, 31), 1, D(2024, 2, 29)),
+        (D(2024, 3, 31), -1, D(2024, 2, 29)),
+        (D(2023, 12, 15), 1, D(2024, 1, 15)),
+        (D(2024, 2, 29), 12, D(2025, 2, 28)),
+        (D(2022, 4, 1), -24, D(2020, 4, 1)),
+    ],
+)
+def test_add_months_clamps_to_the_end_of_the_month(day, months, expected):
+    assert add_months(day, months) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.dates(D(1990, 1, 1), D(2040, 12, 31)), st.integers(-240, 240)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_add_months_matches_sql_interval_arithmetic(cases):
+    con = duckdb.connect()
+    sql = "SELECT CAST(CAST(? + to_months(?) AS TIMESTAMP) AS DATE)"
+    for day, months in cases:
+        assert con.execute(sql, [day, months]).fetchone()[0] == add_months(day, months)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (D(2015, 1, 1), D(2022, 4, 1), 87),
+        (D(2022, 1, 31), D(2022, 3, 1), 1),
+        (D(2022, 1, 15), D(2022, 2, 14), 0),
+        (D(2022, 5, 1), D(2022, 4, 1), -1),
+    ],
+)
+def test_whole_months(start, end, expected):
+    assert whole_months(start, end) == expected
+
+
+def test_snapshot_dates_are_quarter_starts_within_the_range():
+    got = snapshot_dates(D(2021, 2, 1), D(2022, 1, 1), 3)
+    assert got == [D(2021, 4, 1), D(2021, 7, 1), D(2021, 10, 1), D(2022, 1, 1)]
+    assert snapshot_dates(D(2021, 1, 1), D(2021, 12, 31), 5) == [
+        D(2021, 1, 1),
+        D(2021, 6, 1),
+        D(2021, 11, 1),
+    ]
+
+
+def test_date_range_defaults_and_errors():
+    data_start, extract = D(2019, 3, 5), D(2024, 3, 31)
+    assert resolve_date_range(FeaturesConfig(), data_start, extract) == (D(2021, 3, 5), extract)
+    with pytest.raises(CohortError, match="^" + ERR_NO_DATA + "$"):
+        resolve_date_range(FeaturesConfig(), None, extract)
+    outside = FeaturesConfig(start_date=D(2018, 1, 1))
+    message = ERR_RANGE_OUTSIDE.format(
+        start=D(2018, 1, 1), end=extract, data_start=data_start, data_end=extract
+    )
+    with pytest.raises(CohortError) as err:
+        resolve_date_range(outside, data_start, extract)
+    assert str(err.value) == message
+    assert "2019-03-05 to 2024-03-31" in message
+    with pytest.raises(CohortError, match="outside"):
+        resolve_date_range(FeaturesConfig(end_date=D(2025, 1, 1)), data_start, extract)
+    empty = FeaturesConfig(start_date=D(2022, 1, 1), end_date=D(2021, 1, 1))
+    with pytest.raises(CohortError, match="empty"):
+        resolve_date_range(empty, data_start, extract)
+    assert ERR_RANGE_EMPTY.startswith("the date range")
+
+
+BORN = D(2015, 1, 1)
+
+
+def _child(pid, born=BORN, **extra):
+    return {"person_id": pid, "birth_month": born, **extra}
+
+
+ESCALATION = {
+    "persons": [
+        _child("known"),
+        _child("open_cin"),
+        _child("cin_ended"),
+        _child("cin_ends_on_as_of"),
+        _child("no_household"),
+        _child("eighteen", born=D(2004, 4, 1)),
+        _child("seventeen", born=D(2004, 5, 1)),
+        _child("event_on_as_of"),
+        _child("event_at_window_start"),
+        _child("old_referral"),
+        _child("old_open_referral"),
+        _child("adult", born=D(1980, 1, 1), is_child=False),
+        _child("unborn", born=D(2022, 5, 1)),
+    ],
+    "household_members": [
+        {"person_id": p, "start_date": D(2016, 1, 1)}
+        for p in (
+            "known",
+            "open_cin",
+            "cin_ended",
+            "cin_ends_on_as_of",
+            "eighteen",
+            "seventeen",
+            "event_on_as_of",
+            "event_at_window_start",
+            "old_referral",
+            "old_open_referral",
+            "adult",
+            "unborn",
+        )
+    ],
+    "referrals": [
+        {
+            "referral_id": "r1",
+            "person_id": "known",
+            "referral_date": D(2021, 6, 1),
+            "closure_date": D(2021, 7, 1),
+            "closure_reason": "RC7",
+        },
+        {"referral_id": "r2", "person_id": "open_cin", "referral_date": D(2021, 1, 1)},
+        {"referral_id": "r3", "person_id": "cin_ended", "referral_date": D(2021, 1, 1)},
+        {"referral_id": "r4", "person_id": "cin_ends_on_as_of", "referral_date": D(2021, 1, 1)},
+        {"referral_id": "r5", "person_id": "no_household", "referral_date": D(2021, 6, 1)},
+        {"referral_id": "r6", "person_id": "eighteen", "referral_date": D(2021, 6, 1)},
+        {
+            "referral_id": "r7",
+            "person_id": "old_referral",
+            "referral_date": D(2019, 1, 1),
+            "closure_date": D(2020, 3, 31),
+            "closure_reason": "RC7",
+        },
+        {"referral_id": "r8", "person_id": "old_open_referral", "referral_date": D(2019, 1, 1)},
+        {"referral_id": "r9", "person_id": "adult", "referral_date": D(2021, 6, 1)},
+        {"referral_id": "r10", "person_id": "unborn", "referral_date": D(2022, 1, 1)},
+    ],
+    "cin_plans": [
+        {
+            "plan_id": "c1",
+            "referral_id": "r2",
+            "person_id": "open_cin",
+            "start_date": D(2021, 2, 1),
+        },
+        {
+            "plan_id": "c2",
+            "referral_id": "r3",
+            "person_id": "cin_ended",
+            "start_date": D(2021, 2, 1),
+            "end_date": D(2022, 3, 31),
+        },
+        {
+            "plan_id": "c3",
+            "referral_id": "r4",
+            "person_id": "cin_ends_on_as_of",
+            "start_date": D(2021, 2, 1),
+            "end_date": AS_OF,
+        },
+    ],
+    "agency_events": [
+        {"person_id": "seventeen", "event_date": D(2022, 3, 31)},
+        {"person_id": "event_on_as_of", "event_date": AS_OF},
+        {"person_id": "event_at_window_start", "event_date": D(2020, 4, 1)},
+    ],
+    # labels: s47 on as_of (in), CP plan on as_of + 12 months (out), care the day before (in)
+    "section47": [{"s47_id": "s1", "referral_id": "r1", "person_id": "known", "start_date": AS_OF}],
+    "cp_plans": [
+        {
+            "plan_id": "p1",
+            "referral_id": "r3",
+            "person_id": "cin_ended",
+            "start_date": D(2023, 4, 1),
+        }
+    ],
+    "looked_after": [{"person_id": "seventeen", "start_date": D(2023, 3, 31)}],
+}
+
+EXPECTED_ESCALATION = [
+    ("cin_ended", 0),
+    ("event_at_window_start", 0),
+    ("known", 1),
+    ("old_open_referral", 0),
+    ("seventeen", 1),
+]
+
+
+def test_escalation_cohort_and_labels_by_hand(tmp_path):
+    path = write_warehouse(tmp_path / "w.duckdb", ESCALATION)
+    rows = build(path, "escalation", ONE_SNAPSHOT).features.to_pylist()
+    assert [(r["person_id"], r["label"]) for r in rows] == EXPECTED_ESCALATION
+    assert {r["as_of_date"] for r in rows} == {AS_OF}
+    assert {r["household_id"] for r in rows} == {"h1"}
+
+
+def test_incomplete_label_window_is_unlabelled_not_negative(tmp_path):
+    # the extract ends the day before as_of + 12 months: every label is unknown
+    path = write_warehouse(tmp_path / "w.duckdb", ESCALATION, extract_date=D(2023, 3, 31))
+    result = build(path, "escalation", ONE_SNAPSHOT)
+    assert [r["label"] for r in result.features.to_pylist()] == [None] * 5
+    assert result.metadata["labelled"] == 0 and result.metadata["unlabelled"] == 5
+    assert result.metadata["base_rate"] is None
+
+
+REREFERRAL = {
+    "persons": [_child("x"), _child("y"), _child("z")],
+    "household_members": [{"person_id": "x", "start_date": D(2016, 1, 1)}],
+    "referrals": [
+        {
+            "referral_id": "r1",
+            "person_id": "x",
+            "referral_date": D(2021, 1, 10),
+            "closure_date": D(2021, 3, 1),
+            "closure_reason": "RC7",
+        },
+        {
+            "referral_id": "r2",
+            "person_id": "x",
+            "referral_date": D(2022, 2, 28),
+            "nfa": True,
+            "closure_date": D(2022, 2, 28),
+            "closure_reason": "RC8",
+        },
+        {
+            "referral_id": "r3",
+            "person_id": "x",
+            "referral_date": D(2023, 2, 28),
+            "closure_date": D(2023, 5, 1),
+            "closure_reason": "RC1",
+        },
+        {
+            "referral_id": "r4",
+            "person_id": "y",
+            "referral_date": D(2021, 5, 5),
+            "nfa": True,
+            "closure_date": D(2021, 5, 5),
+            "closure_reason": "RC8",
+        },
+        {
+            "referral_id": "r6",
+            "person_id": "z",
+            "referral_date": D(2023, 6, 1),
+            "closure_date": D(2023, 8, 1),
+            "closure_reason": "RC9",
+        },
+    ],
+}
+
+
+def test_rereferral_points_and_labels_by_hand(tmp_path):
+    path = write_warehouse(tmp_path / "w.duckdb", REREFERRAL)
+    config = FeaturesConfig(start_date=D(2021, 3, 1))  # the first closure: inclusive
+    rows = build(path, "rereferral", config).features.to_pylist()
+    got = [(r["person_id"], r["as_of_date"], r["label"], r["household_id"]) for r in rows]
+    assert got == [
+        ("x", D(2021, 3, 1), 1, "h1"),  # re-referred 2022-02-28, before 2022-03-01
+        ("x", D(2022, 2, 28), 0, "h1"),  # next referral exactly 12 months later: outside
+        ("y", D(2021, 5, 5), 0, None),  # a same-day NFA closure is not its own re-referral
+        ("z", D(2023, 8, 1), None, None),  # window ends after the extract: unlabelled
+    ]
+    first = rows[0]
+    assert (first["index_closure_reason"], first["index_nfa"], first["index_episode_days"]) == (
+        "RC7",
+        False,
+        50,
+    )
+    assert rows[1]["index_nfa"] is True and rows[1]["index_episode_days"] == 0
+    # r2 was referred on its own closure date, so it is not a prior referral of its point
+    assert rows[1]["referrals_ever"] == 1 and rows[1]["open_referral"] is False
+
+
+def test_empty_cohort_is_a_clear_error(tmp_path):
+    path = write_warehouse(tmp_path / "w.duckdb", REREFERRAL)
+    config = FeaturesConfig(start_date=D(2024, 1, 1))
+    with pytest.raises(CohortError) as err:
+        build(path, "rereferral", config)
+    assert str(err.value) == ERR_EMPTY_COHORT.format(
+        target="rereferral", start=D(2024, 1, 1), end=D(2024, 3, 31)
+    )
+    assert dt.date(2024, 1, 1).isoformat() in str(err.value)
