@@ -4,7 +4,14 @@ Validate and pseudonymise an extract, load it into the canonical DuckDB warehous
 simulate a synthetic borough, build cohorts, labels and point-in-time features.
 This package imports neither MLflow nor BentoML.
 
-Public modules: ``config`` (load_config), ``schema`` (the warehouse tables), ``codes``
-(DfE code lists), ``ingest`` (load_extract), ``validate``, ``pseudonymise``,
-``warehouse``, ``simulate`` (the synthetic borough), ``realism`` (the realism report).
+Public modules:
+
+- ``config``: ``load_config`` (YAML -> frozen pydantic models)
+- ``schema``, ``codes``: the warehouse tables and the DfE code lists
+- ``ingest``: ``load_extract``; ``validate``, ``pseudonymise``, ``warehouse``
+- ``simulate``: ``simulate``, ``run``, ``load_truth`` (the synthetic borough)
+- ``realism``: published-style figures against England's
+- ``catalogue``: the feature catalogue (``FEATURES``, ``reason``, ``catalogue_hash``)
+- ``cohorts``: decision points and labels; ``build``: ``build``, ``write_build``
+- ``reference``: the slow, obvious reimplementation the tests compare ``build`` with
 """

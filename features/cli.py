@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,7 +20,9 @@ console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
 
 
-def realism_report(tables: dict, end_date, out: Path | None = None) -> bool:  # type: ignore[no-untyped-def]
+def realism_report(
+    tables: Mapping[str, pd.DataFrame], end_date: dt.date, out: Path | None = None
+) -> bool:
     """Print the simulated-against-published table; return whether every figure passed."""
     figures = compute_figures(tables, end_date)
     table = realism_table(figures)
@@ -28,9 +33,9 @@ def realism_report(tables: dict, end_date, out: Path | None = None) -> bool:  # 
         view.add_column(col, justify="left" if col == "figure" else "right")
     for row in table.itertuples():
         view.add_row(
-            row.figure,
+            str(row.figure),
             f"{row.simulated:.1f}",
-            row.published,
+            str(row.published),
             f"{row.accepted_low:.1f}-{row.accepted_high:.1f}",
             "[green]pass[/]" if row.passed else "[red]FAIL[/]",
         )

@@ -213,9 +213,10 @@ def _year_figures(con: duckdb.DuckDBPyConnection, census: dt.date) -> dict[str, 
         .fetchdf()
         .set_index("factor")["n"]
     )
-    n_assess = con.execute(
+    counted = con.execute(
         "SELECT count(*) FROM assessments WHERE authorised_date BETWEEN $y0 AND $d", prm
-    ).fetchone()[0]
+    ).fetchone()
+    n_assess: int = int(counted[0]) if counted else 0
     for key, codes in _FACTOR_KEYS.items():
         out[key] = 100 * float(sum(fac.get(c, 0) for c in codes)) / max(n_assess, 1)
     cat = (

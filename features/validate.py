@@ -10,9 +10,8 @@ one join per rule across rows or tables. Nothing stops at the first problem.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import csv
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path

@@ -8,6 +8,7 @@ truth is written apart from the extract and is never a model input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,8 @@ from features.simulate.pathway import CIN, CLOSED, CP, CP_START, LAC, LAC_START,
 from features.simulate.world import World
 
 ESCALATION_KINDS = (S47, CP_START, LAC_START)
+#: (log kind, event days, focal indices) -> whether each event is the label event
+LabelRule = Callable[[int, np.ndarray, np.ndarray], "np.ndarray | bool"]
 REREFERRAL_REASONS = (7, 8, 9)
 
 
@@ -160,8 +163,8 @@ def resimulate(
     horizon: int,
     replicates: int,
     rng: np.random.Generator,
-    is_label,
-) -> np.ndarray:  # type: ignore[no-untyped-def]
+    is_label: LabelRule,
+) -> np.ndarray:
     """Re-run months ``start`` .. ``start + horizon - 1`` for copies of the focal families.
 
     Returns
