@@ -61,7 +61,8 @@ class Recorder:
             )
 
 
-def _ids(prefix: str, idx: np.ndarray) -> pd.Series:
+def source_ids(prefix: str, idx: np.ndarray) -> pd.Series:
+    """Return the extract's source identifiers (e.g. ``P00000042``) for record indices."""
     return pd.Series(np.char.add(prefix, np.char.zfill(idx.astype(str), 8)), dtype="string")
 
 
@@ -84,8 +85,8 @@ def to_tables(
     rec: Recorder, persons: dict[str, np.ndarray], lsoa: dict[str, np.ndarray]
 ) -> dict[str, pd.DataFrame]:
     """Turn the recorder and the person register into the extract's tables."""
-    pid = lambda i: _ids("P", i)  # noqa: E731
-    hid = lambda i: _ids("H", i)  # noqa: E731
+    pid = lambda i: source_ids("P", i)  # noqa: E731
+    hid = lambda i: source_ids("H", i)  # noqa: E731
     t: dict[str, pd.DataFrame] = {}
     ls = [f"E0{1000000 + i}" for i in range(len(lsoa["imd"]))]
     lsoa_code = np.array(ls, dtype=object)
@@ -128,7 +129,7 @@ def to_tables(
     f = rec.referrals
     t["referrals"] = pd.DataFrame(
         {
-            "referral_id": _ids("R", np.arange(len(f))),
+            "referral_id": source_ids("R", np.arange(len(f))),
             "person_id": pid(f["person"]),
             "referral_date": _dates(f["day"]),
             "source": _codes("referral_source", f["source"]),
@@ -141,8 +142,8 @@ def to_tables(
     a = rec.assessments
     t["assessments"] = pd.DataFrame(
         {
-            "assessment_id": _ids("A", np.arange(len(a))),
-            "referral_id": _ids("R", a["ref"]),
+            "assessment_id": source_ids("A", np.arange(len(a))),
+            "referral_id": source_ids("R", a["ref"]),
             "person_id": pid(a["person"]),
             "start_date": _dates(a["start"]),
             "authorised_date": _dates(a["auth"]),
@@ -151,15 +152,15 @@ def to_tables(
     fa = rec.factors
     t["assessment_factors"] = pd.DataFrame(
         {
-            "assessment_id": _ids("A", fa["assessment"]),
+            "assessment_id": source_ids("A", fa["assessment"]),
             "factor": _codes("assessment_factor", fa["factor"]),
         }
     ).drop_duplicates()
     s = rec.s47
     t["section47"] = pd.DataFrame(
         {
-            "s47_id": _ids("S", np.arange(len(s))),
-            "referral_id": _ids("R", s["ref"]),
+            "s47_id": source_ids("S", np.arange(len(s))),
+            "referral_id": source_ids("R", s["ref"]),
             "person_id": pid(s["person"]),
             "start_date": _dates(s["start"]),
             "icpc_date": _dates(s["icpc"]),
@@ -168,8 +169,8 @@ def to_tables(
     for name, store, prefix in (("cin_plans", rec.cin, "N"), ("cp_plans", rec.cp, "C")):
         frame = pd.DataFrame(
             {
-                "plan_id": _ids(prefix, np.arange(len(store))),
-                "referral_id": _ids("R", store["ref"]),
+                "plan_id": source_ids(prefix, np.arange(len(store))),
+                "referral_id": source_ids("R", store["ref"]),
                 "person_id": pid(store["person"]),
                 "start_date": _dates(store["start"]),
                 "end_date": _dates(store["end"]),
@@ -181,7 +182,7 @@ def to_tables(
     la = rec.lac
     t["looked_after"] = pd.DataFrame(
         {
-            "episode_id": _ids("L", np.arange(len(la))),
+            "episode_id": source_ids("L", np.arange(len(la))),
             "person_id": pid(la["person"]),
             "start_date": _dates(la["start"]),
             "end_date": _dates(la["end"]),
@@ -191,7 +192,7 @@ def to_tables(
     e = rec.early_help
     t["early_help"] = pd.DataFrame(
         {
-            "episode_id": _ids("E", np.arange(len(e))),
+            "episode_id": source_ids("E", np.arange(len(e))),
             "person_id": pid(e["person"]),
             "household_id": hid(e["hh"]),
             "start_date": _dates(e["start"]),
@@ -202,7 +203,7 @@ def to_tables(
     ev = rec.events
     t["agency_events"] = pd.DataFrame(
         {
-            "event_id": _ids("V", np.arange(len(ev))),
+            "event_id": source_ids("V", np.arange(len(ev))),
             "person_id": pid(ev["person"]),
             "event_date": _dates(ev["day"]),
             "event_type": _codes("agency_event_type", ev["type"]),

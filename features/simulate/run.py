@@ -28,7 +28,7 @@ from features.config import FeaturesConfig, SimulationConfig
 from features.simulate.engine import step
 from features.simulate.params import SimParams
 from features.simulate.population import initial_population
-from features.simulate.records import to_tables
+from features.simulate.records import source_ids, to_tables
 from features.simulate.truth import TruthSampler
 from features.simulate.world import World
 
@@ -153,7 +153,7 @@ def run(
 
 def person_id(number: pd.Series | np.ndarray) -> pd.Series:
     """Return the extract's source person id for the simulator's person numbers."""
-    return pd.Series(np.char.add("P", np.char.zfill(np.asarray(number).astype(str), 8)))
+    return source_ids("P", np.asarray(number)).astype(object)
 
 
 def write_extract(result: SimulationResult, folder: Path, cfg: SimulationConfig) -> None:
