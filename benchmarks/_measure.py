@@ -1,32 +1,38 @@
-"""Run a command in a child process and report its wall time and peak memory."""
+"""Run a command in a child process and report its wall time and its own peak memory."""
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
+#: Appended to the measured code: the child reports its own peak RSS and CPU time.
+#: (RUSAGE_CHILDREN in the parent would mix in every earlier child's peak.)
+_FOOTER = """
+import resource as _r
+_u = _r.getrusage(_r.RUSAGE_SELF)
+print("__rusage__", _u.ru_maxrss, _u.ru_utime + _u.ru_stime)
+"""
+
 
 @dataclass(frozen=True)
 class Measurement:
-    """Wall-clock seconds and peak resident memory (MB) of one child process."""
+    """Wall-clock seconds, peak resident memory (MB) and CPU seconds of one child process."""
 
     seconds: float
     peak_mb: float
+    cpu_seconds: float
     output: str
 
 
 def measure(code: str) -> Measurement:
-    """Run ``python -c code`` in a fresh process (so its peak RSS is its own)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run ``python -c code`` in a fresh process and return its own figures."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code + _FOOTER], capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark process failed:\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:  # the maximum over children did not move: this child was smaller
-        peak = before
-    return Measurement(seconds, peak / 1024, proc.stdout)
+    lines = proc.stdout.strip().splitlines()
+    _, maxrss_kib, cpu = lines[-1].split()
+    return Measurement(seconds, int(maxrss_kib) / 1024, float(cpu), "\n".join(lines[:-1]))

@@ -38,7 +38,8 @@ def main(sizes: tuple[int, ...] = (40_000, 1_000_000)) -> None:
             else "OVER TARGET"
         )
         print(
-            f"  {children:>9,} children: {m.seconds:7.1f} s wall, {m.peak_mb:7.0f} MB peak  "
+            f"  {children:>9,} children: {m.seconds:7.1f} s wall, {m.peak_mb:7.0f} MB peak, "
+            f"{m.cpu_seconds:5.0f} CPU-s  "
             f"({refs:,} referrals, {events:,} agency events, {points:,} truth points)  "
             f"target <= {limit_s:.0f} s"
             + (f", <= {limit_mb:.0f} MB" if limit_mb else "")
