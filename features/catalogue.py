@@ -198,6 +198,13 @@ _EVENT_WORDS = {
     "adult_mental_health": "adult mental health contact",
     "substance_misuse_service": "substance misuse service contact",
 }
+#: the same, counted: ``{s}`` marks where the plural ending goes
+_EVENT_COUNTED = {
+    **{e: words + "{s}" for e, words in _EVENT_WORDS.items()},
+    "school_exclusion": "school suspension{s} or exclusion{s}",
+    "persistent_absence": "term{s} of persistent absence",
+    "emergency_department_injury": "emergency department attendance{s} with an injury",
+}
 _ADULT_ONLY_EVENTS = ("adult_mental_health", "substance_misuse_service")
 _ADULT_EVENTS = {
     "domestic_abuse": "police_domestic_abuse",
@@ -271,7 +278,7 @@ def _child() -> list[Feature]:
         stem = e if e.startswith("child_") else f"child_{e}"
         out += _family(stem, "count", f"event_{e}", _Y1, c,
                        f"Agency events for the child: {LOCAL_LISTS['agency_event_type'][e]}",
-                       f"{{value}} {_EVENT_WORDS[e]}{{s}} for the child")
+                       f"{{value}} {_EVENT_COUNTED[e]} for the child")
     return out
 
 
@@ -344,7 +351,7 @@ def _siblings_adults_area() -> list[Feature]:
     for short, e in _ADULT_EVENTS.items():
         out += _family(f"adults_{short}", "members_count", f"event_{e}", (12, 36), "adults",
                        f"Agency events for the household's adults: {_EVENT_WORDS[e]}",
-                       f"{{value}} {_EVENT_WORDS[e]}{{s}} for adults at home")
+                       f"{{value}} {_EVENT_COUNTED[e]} for adults at home")
     return out + [
         Feature("imd_decile", "IMD decile of the home's area (1 = most deprived)",
                 "the family lives in an area of IMD decile {value}", "area", "int", "lowers",

@@ -127,3 +127,23 @@ def test_request_schema_follows_the_declarations():
     assert props["open_referral"]["type"] == "boolean"
     assert "index_nfa" not in request_schema("escalation")["properties"]
     assert schema["additionalProperties"] is False
+
+
+def test_reasons_read_as_plain_english_for_one_and_many():
+    """Plural endings land on the counted noun ('3 terms of absence', not 'absences')."""
+    import re
+
+    from features.catalogue import FEATURES, reason
+
+    for f in FEATURES:
+        if f.dtype not in ("int", "float"):
+            continue
+        for value in (1, 3):
+            text = reason(f, value)
+            assert "{" not in text and "}" not in text, text
+            # "injurys", "partys": a plural ending pasted onto the wrong word
+            assert not re.search(r"\b\w*[^aeiou\W]ys\b", text), text
+    one = reason("child_emergency_department_injury_12m", 3)
+    assert one.startswith("3 emergency department attendances with an injury")
+    assert reason("child_persistent_absence_ever", 3).startswith("3 terms of persistent absence")
+    assert reason("child_school_exclusion_12m", 1).startswith("1 school suspension or exclusion ")
