@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.schema import META_TABLE, SCHEMA_VERSION, TABLES, Table, ddl
+from features.stale import remove_stale
 
 ERR_MISSING = "no warehouse at {path}: load an extract first (stratify load --from <folder>)"
 ERR_UNREADABLE = "{path} is not a readable stratify warehouse: {reason}"
@@ -180,6 +181,7 @@ def create_warehouse(
     path = Path(path)
     _check_input(tables, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path.parent, path.name)  # left by a load that was killed
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     _remove(tmp)
     try:

@@ -31,6 +31,7 @@ from features.simulate.population import initial_population
 from features.simulate.records import source_ids, to_tables
 from features.simulate.truth import TruthSampler
 from features.simulate.world import World
+from features.stale import remove_stale
 
 Progress = Callable[[int, int], None]
 
@@ -196,6 +197,7 @@ def simulate(
     """Run the simulation and write ``out/extract`` and ``out/truth`` atomically."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(out.parent, f".{out.name}")  # left by a run that was killed
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
