@@ -18,6 +18,7 @@ import datetime as dt
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 
 from features.build_facts import Facts, Keep, Tables, as_is, left_join_on, months_before
@@ -56,6 +57,15 @@ def add_months(day: dt.date, months: int) -> dt.date:
     years, month0 = divmod(day.month - 1 + months, 12)
     year, month = day.year + years, month0 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def add_months_array(days: np.ndarray, months: int) -> np.ndarray:
+    """Vectorised :func:`add_months`: ``datetime64`` days plus ``months``, clamped alike."""
+    d = np.asarray(days).astype("datetime64[D]")
+    first = d.astype("datetime64[M]")
+    target = first + np.timedelta64(months, "M")
+    last = (target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
+    return np.minimum(target.astype("datetime64[D]") + (d - first.astype("datetime64[D]")), last)
 
 
 def whole_months(start: dt.date, end: dt.date) -> int:

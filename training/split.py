@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.cohorts import add_months
+from features.cohorts import add_months, add_months_array
 
 ERR_TOO_SHORT = (
     "the decision points span {start} to {end}: too short for {folds} test period(s) of "
@@ -65,8 +65,7 @@ def _dates(as_of: pd.Series) -> np.ndarray:
 
 def window_end(as_of: pd.Series, horizon_months: int) -> np.ndarray:
     """Return the day each point's label window ends (exclusive): ``as_of + horizon``."""
-    ends = [add_months(d, horizon_months) for d in pd.to_datetime(as_of).dt.date]
-    return np.asarray(ends, dtype="datetime64[D]")
+    return add_months_array(_dates(as_of), horizon_months)
 
 
 def last_complete(extract_date: dt.date, horizon_months: int) -> dt.date:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from features.cohorts import add_months_array
 from features.simulate.engine import step
 from features.simulate.pathway import CIN, CLOSED, CP, CP_START, LAC, LAC_START, REFERRAL, S47
 from features.simulate.world import World
@@ -111,7 +112,7 @@ class TruthSampler:
         rng = self._rng(2, t)
         pick = np.sort(rng.choice(len(kid), size=min(quota, len(kid)), replace=False))
         focal, as_of = kid[pick], day[pick]
-        cutoff = add_months(as_of, self.horizon)
+        cutoff = add_months_array(as_of.astype("datetime64[D]"), self.horizon).astype(np.int64)
         alive = w.persons["active"][focal]
         hits = np.zeros((self.replicates, len(focal)), bool)
         if alive.any():
@@ -143,17 +144,6 @@ class TruthSampler:
                     in_need=bool(need[i] >= w.p.in_need_threshold),
                 )
             )
-
-
-def add_months(days: np.ndarray, months: int) -> np.ndarray:
-    """Return the same day ``months`` calendar months later (clipped to month end)."""
-    d = np.asarray(days).astype("datetime64[D]")
-    first = d.astype("datetime64[M]")
-    offset = d - first.astype("datetime64[D]")
-    target = first + np.timedelta64(months, "M")
-    last = (target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
-    out = np.minimum(target.astype("datetime64[D]") + offset, last)
-    return out.astype(np.int64).astype(np.int32)
 
 
 def resimulate(

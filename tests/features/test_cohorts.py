@@ -1,6 +1,7 @@
 import datetime as dt
 
 import duckdb
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from features.cohorts import (
     ERR_RANGE_OUTSIDE,
     CohortError,
     add_months,
+    add_months_array,
     resolve_date_range,
     snapshot_dates,
     whole_months,
@@ -305,3 +307,15 @@ def test_empty_cohort_is_a_clear_error(tmp_path):
         target="rereferral", start=D(2024, 1, 1), end=D(2024, 3, 31)
     )
     assert dt.date(2024, 1, 1).isoformat() in str(err.value)
+
+
+def test_add_months_array_is_the_same_calendar_arithmetic():
+    days = np.array(
+        [np.datetime64("2024-01-31"), np.datetime64("2023-03-15"), np.datetime64("2024-02-29")]
+    ).astype("datetime64[D]")
+    out = add_months_array(days, 12)
+    assert [str(d) for d in out] == ["2025-01-31", "2024-03-15", "2025-02-28"]
+    assert str(add_months_array(days[:1], 1)[0]) == "2024-02-29"
+    for months in (-25, -1, 1, 12, 37):
+        expected = [add_months(d.item(), months) for d in days]
+        assert [d.item() for d in add_months_array(days, months)] == expected

@@ -8,7 +8,6 @@ import pytest
 
 from features.config import FeaturesConfig, SimulationConfig
 from features.simulate import run
-from features.simulate.truth import add_months
 
 SMALL = SimulationConfig(
     children=1500, years=3, burn_in_years=1, truth_sample=40, truth_replicates=20, seed=11
@@ -64,19 +63,6 @@ def test_a_child_has_one_open_episode_at_a_time(small):
     has_prev = r.groupby("person_id").cumcount() > 0
     assert (prev_close[has_prev].notna()).all()
     assert (r.loc[has_prev, "referral_date"] >= prev_close[has_prev]).all()
-
-
-def test_add_months_is_calendar_arithmetic():
-    days = (
-        np.array(
-            [np.datetime64("2024-01-31"), np.datetime64("2023-03-15"), np.datetime64("2024-02-29")]
-        )
-        .astype("datetime64[D]")
-        .astype(np.int64)
-    )
-    out = add_months(days, 12).astype("datetime64[D]")
-    assert [str(d) for d in out] == ["2025-01-31", "2024-03-15", "2025-02-28"]
-    assert str(add_months(days[:1], 1).astype("datetime64[D]")[0]) == "2024-02-29"
 
 
 def _realised(tables, truth):
