@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from features.cli import register as register_features
+from training.cli import register as register_training
 
 app = typer.Typer(
     name="stratify",
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_features(app)
+register_training(app)
 
 
 @app.command()

@@ -10,13 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 HOME_ENV = "STRATIFY_HOME"
 DEFAULT_HOME = Path("work")
+
+#: Columns of the audit table that describe protected characteristics (never model
+#: inputs unless ``training.include_protected`` names them).
+PROTECTED_COLUMNS = ("ethnicity", "ethnic_group", "sex", "disability", "has_disability", "age_band")
 
 ERR_CONFIG_FILE = "config file {path} could not be read: {reason}"
 ERR_CONFIG_INVALID = "config file {path} is invalid:\n{details}"
@@ -63,12 +67,116 @@ class FeaturesConfig(Frozen):
     end_date: dt.date | None = None
 
 
+class Capacity(Frozen):
+    """Outreach capacity: the operating point every metric "at capacity" uses.
+
+    Exactly one of ``families_per_quarter`` (the K families with the highest scores in
+    each quarter's decision points) and ``top_share`` (that share of each quarter's
+    families) is set.
+    """
+
+    families_per_quarter: int | None = Field(None, ge=1)
+    top_share: float | None = Field(None, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Capacity:
+        if (self.families_per_quarter is None) == (self.top_share is None):
+            raise ValueError("set exactly one of families_per_quarter and top_share")
+        return self
+
+    def describe(self) -> str:
+        """Return the capacity in words, for tables and cards."""
+        if self.families_per_quarter is not None:
+            return f"{self.families_per_quarter} families per quarter"
+        return f"the top {self.top_share:.0%} of families each quarter"
+
+
+def _default_capacity() -> dict[str, Capacity]:
+    return {
+        "escalation": Capacity(families_per_quarter=200),
+        "rereferral": Capacity(top_share=0.2),
+    }
+
+
+class SearchSpace(Frozen):
+    """The small, time-aware LightGBM search (every combination is tried)."""
+
+    num_leaves: tuple[int, ...] = (15, 63)
+    min_child_samples: tuple[int, ...] = (50, 200)
+    learning_rate: float = Field(0.1, gt=0.0, le=1.0)
+    max_trees: int = Field(500, ge=10)
+    early_stopping_rounds: int = Field(30, ge=5)
+    #: The search fits on at most this many rows (whole families, sampled at random);
+    #: the chosen model is then refitted on every training row.
+    max_rows: int = Field(250_000, ge=1_000)
+
+
+class TrainingConfig(Frozen):
+    """Temporal splits, models, calibration and evaluation."""
+
+    test_months: int = Field(12, ge=1, le=36, description="the final test window")
+    calibrate_months: int = Field(6, ge=1, le=36, description="the calibration slice")
+    validation_months: int = Field(6, ge=1, le=36, description="early-stopping slice")
+    fold_months: int = Field(3, ge=1, le=12, description="each rolling-origin test period")
+    folds: int = Field(4, ge=1, le=12, description="rolling-origin test periods")
+    capacity: dict[str, Capacity] = Field(default_factory=_default_capacity)
+    calibration: Literal["sigmoid", "isotonic", "temperature"] = "sigmoid"
+    search: SearchSpace = SearchSpace()
+    include_protected: tuple[str, ...] = Field(
+        (), description="audit columns used as model inputs (none by default)"
+    )
+    n_boot: int = Field(1_000, ge=50, description="family bootstrap resamples")
+    seed: int = 20261201
+    policy: Path | None = Field(None, description="the working group's bar (YAML)")
+
+    @model_validator(mode="after")
+    def _known_protected(self) -> TrainingConfig:
+        unknown = set(self.include_protected) - set(PROTECTED_COLUMNS)
+        if unknown:
+            raise ValueError(f"include_protected: unknown columns {sorted(unknown)}")
+        missing = {"escalation", "rereferral"} - set(self.capacity)
+        if missing or set(self.capacity) - {"escalation", "rereferral"}:
+            raise ValueError("capacity needs exactly the targets escalation and rereferral")
+        return self
+
+
+class AuditConfig(Frozen):
+    """The fairness audit: groups, intersections and small-cell suppression."""
+
+    groups: tuple[str, ...] = (
+        "ethnic_group",
+        "sex",
+        "has_disability",
+        "age_band",
+        "imd_quintile",
+        "locality",
+    )
+    intersections: tuple[tuple[str, str], ...] = (
+        ("ethnic_group", "sex"),
+        ("ethnic_group", "imd_quintile"),
+    )
+    min_people: int = Field(10, ge=1, description="cells with fewer people are suppressed")
+    min_positives: int = Field(5, ge=0, description="cells with fewer positives are suppressed")
+    n_boot: int = Field(1_000, ge=50)
+
+
+class ServingConfig(Frozen):
+    """The scoring service."""
+
+    max_batch: int = Field(1_000, ge=1, description="records per /score request")
+    tokens_file: Path | None = Field(None, description="default: <work dir>/tokens.json")
+    audit_log: Path | None = Field(None, description="default: <work dir>/audit/requests.jsonl")
+
+
 class Config(Frozen):
     """The whole run configuration."""
 
     home: Path | None = None
     simulation: SimulationConfig = SimulationConfig()
     features: FeaturesConfig = FeaturesConfig()
+    training: TrainingConfig = TrainingConfig()
+    audit: AuditConfig = AuditConfig()
+    serving: ServingConfig = ServingConfig()
 
     @property
     def work_dir(self) -> Path:

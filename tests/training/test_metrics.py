@@ -1,0 +1,345 @@
+"""Evaluation metrics worked by hand, checked against scikit-learn and a slow bootstrap."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from features.config import Capacity
+from training.bootstrap import family_codes
+from training.metrics import (
+    ERR_LENGTH,
+    ERR_MODELS,
+    ERR_NOT_BINARY,
+    ERR_NOT_PROBABILITY,
+    average_precision,
+    brier,
+    evaluate,
+    expected_calibration_error,
+    lift_at_capacity,
+    per_period,
+    point_metrics,
+    precision_at_capacity,
+    recall_at_capacity,
+    reliability_curve,
+    roc_auc,
+    select_at_capacity,
+)
+from training.metrics_boot import METRICS, PAIRED, ModelSums, replicates
+
+# Ten rows, ties at 0.7 (one positive, one negative) and at 0.4 (one of each) and 0.2.
+Y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 0])
+P = np.array([0.9, 0.8, 0.7, 0.7, 0.4, 0.4, 0.3, 0.2, 0.2, 0.1])
+
+
+def test_roc_auc_by_hand():
+    # 3 positives x 7 negatives = 21 pairs. Positive 0.9 beats all 7 negatives: 7.
+    # Positive 0.7 beats 0.4, 0.3, 0.2, 0.2, 0.1 (5), ties 0.7 (0.5), loses to 0.8: 5.5.
+    # Positive 0.4 beats 0.3, 0.2, 0.2, 0.1 (4), ties 0.4 (0.5): 4.5. 17 / 21.
+    assert roc_auc(Y, P) == pytest.approx(17 / 21)
+
+
+def test_average_precision_by_hand():
+    # Thresholds (tied rows enter together), at each level holding a positive:
+    # 0.9: 1 of 1 positive, precision 1; 0.7: 2 of 4, 1/2; 0.4: 3 of 6, 1/2.
+    # Each positive adds recall 1/3: AP = (1 + 1/2 + 1/2) / 3 = 2/3.
+    assert average_precision(Y, P) == pytest.approx(2 / 3)
+
+
+def test_brier_by_hand():
+    # (p - y)^2: .01 .64 .09 .49 .16 .36 .09 .04 .04 .01, sum 1.93, over 10 rows.
+    assert brier(Y, P) == pytest.approx(0.193)
+
+
+# Four equal-width bins: [0, .25) [.25, .5) [.5, .75) [.75, 1].
+Y_CAL = np.array([0, 0, 1, 0, 0, 1, 1, 1, 0, 1])
+P_CAL = np.array([0.1, 0.1, 0.2, 0.2, 0.3, 0.4, 0.6, 0.6, 0.7, 0.9])
+
+
+def test_ece_and_reliability_by_hand():
+    curve = reliability_curve(Y_CAL, P_CAL, bins=4)
+    assert curve["n"].tolist() == [4, 2, 3, 1]
+    # mean p: .6/4, .7/2, 1.9/3, .9; observed: 1/4, 1/2, 2/3, 1
+    assert curve["mean_predicted"].to_numpy() == pytest.approx([0.15, 0.35, 1.9 / 3, 0.9])
+    assert curve["observed"].to_numpy() == pytest.approx([0.25, 0.5, 2 / 3, 1.0])
+    assert curve["lower"].tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert curve["upper"].tolist() == [0.25, 0.5, 0.75, 1.0]
+    # (4 * .10 + 2 * .15 + 3 * (1/30) + 1 * .10) / 10 = (.4 + .3 + .1 + .1) / 10
+    assert expected_calibration_error(Y_CAL, P_CAL, bins=4) == pytest.approx(0.09)
+
+
+def test_reliability_edges_and_empty_bins():
+    curve = reliability_curve([0, 1, 1], [0.0, 1.0, 0.95])
+    # 0 falls in the first bin, 1 in the last (closed on both sides); 8 bins are empty
+    assert curve["n"].tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+    assert curve["observed"].isna().sum() == 8
+    # |0 - 0| * 1/3 + |1 - .975| * 2/3 = .05 / 3
+    assert expected_calibration_error([0, 1, 1], [0.0, 1.0, 0.95]) == pytest.approx(0.05 / 3)
+
+
+# Two quarters; family A has two children in 2023Q1 and one in 2023Q2; C has two.
+CAP = pd.DataFrame(
+    {
+        "quarter": ["2023Q1"] * 6 + ["2023Q2"] * 4,
+        "family": ["A", "A", "B", "C", "C", "D", "A", "B", "E", "F"],
+        "score": [0.9, 0.2, 0.8, 0.5, 0.4, 0.1, 0.3, 0.6, 0.7, 0.05],
+        "y": [1, 0, 0, 1, 0, 0, 0, 1, 1, 0],
+    }
+)
+
+
+def _select(frame, capacity):
+    return select_at_capacity(
+        frame["score"], quarter=frame["quarter"], family=frame["family"], capacity=capacity
+    )
+
+
+def test_capacity_by_hand():
+    sel = _select(CAP, Capacity(families_per_quarter=2))
+    # 2023Q1 family scores A .9, B .8, C .5, D .1: A (both children) and B.
+    # 2023Q2: E .7, B .6, A .3, F .05: E and B. A's 2023Q2 row is not selected.
+    assert np.flatnonzero(sel).tolist() == [0, 1, 2, 7, 8]
+    # selected rows 0 1 2 7 8 hold positives 0 7 8: precision 3/5
+    assert precision_at_capacity(CAP["y"], sel) == pytest.approx(0.6)
+    # positives are rows 0 3 7 8, three selected: recall 3/4
+    assert recall_at_capacity(CAP["y"], sel) == pytest.approx(0.75)
+    # base rate 4/10: lift 0.6 / 0.4
+    assert lift_at_capacity(CAP["y"], sel) == pytest.approx(1.5)
+    # half of 4 families in each quarter is the same two
+    assert (_select(CAP, Capacity(top_share=0.5)) == sel).all()
+
+
+def test_select_exactly_k_with_ties_whatever_the_order():
+    frame = pd.DataFrame(
+        {
+            "quarter": "2024Q1",
+            "family": ["a", "b", "c", "d", "e", "f", "f"],
+            "score": [0.5, 0.5, 0.5, 0.5, 0.5, 0.1, 0.9],
+        }
+    )
+    sel = _select(frame, Capacity(families_per_quarter=2))
+    # f (family score .9, both children) and exactly one of the five tied families
+    assert sel[5] and sel[6]
+    assert frame["family"][sel].nunique() == 2
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    again = pd.Series(_select(shuffled, Capacity(families_per_quarter=2)), shuffled.index)
+    assert (again.sort_index().to_numpy() == sel).all()
+    # fewer families than K: all of them
+    assert _select(frame, Capacity(families_per_quarter=50)).all()
+
+
+def test_top_share_rounding():
+    frame = pd.DataFrame(
+        {"quarter": "2024Q2", "family": [f"f{i}" for i in range(25)], "score": np.arange(25)}
+    )
+    # 0.28 * 25 is 7.000000000000001 in floating point; ceil must still give 7
+    assert _select(frame, Capacity(top_share=0.28)).sum() == 7
+    # ceil(0.3 * 25 = 7.5) = 8: the top eight scores
+    assert np.flatnonzero(_select(frame, Capacity(top_share=0.3))).tolist() == list(range(17, 25))
+    # ceil(0.01 * 25 = 0.25) = 1
+    assert _select(frame, Capacity(top_share=0.01)).sum() == 1
+
+
+def test_missing_family_is_its_own_family():
+    frame = pd.DataFrame({"quarter": "Q", "family": [None, None, "x"], "score": [0.9, 0.8, 0.7]})
+    # two families of one row each, not one family of two: x misses out at K = 2
+    assert _select(frame, Capacity(families_per_quarter=2)).tolist() == [True, True, False]
+
+
+def test_undefined_metrics_are_nan():
+    assert math.isnan(roc_auc([1, 1], [0.2, 0.4]))
+    assert math.isnan(roc_auc([0, 0], [0.2, 0.4]))
+    assert math.isnan(average_precision([0, 0], [0.2, 0.4]))
+    assert average_precision([1, 1], [0.2, 0.4]) == 1.0  # as scikit-learn
+    assert math.isnan(precision_at_capacity([1, 0], [False, False]))
+    assert math.isnan(recall_at_capacity([0, 0], [True, False]))
+    assert math.isnan(lift_at_capacity([0, 0], [True, False]))
+    assert math.isnan(brier([], []))
+    assert math.isnan(expected_calibration_error([], []))
+
+
+def test_invalid_inputs_raise():
+    with pytest.raises(ValueError, match=re.escape(ERR_NOT_BINARY)):
+        roc_auc([0, 2], [0.1, 0.2])
+    with pytest.raises(ValueError, match=re.escape(ERR_LENGTH)):
+        roc_auc([0, 1], [0.1])
+    with pytest.raises(ValueError, match=re.escape(ERR_NOT_PROBABILITY)):
+        brier([0, 1], [0.1, 1.2])
+    with pytest.raises(ValueError, match=re.escape(ERR_MODELS)):
+        evaluate([0, 1], {"a": [0.1, 0.2]}, {}, family=[1, 2], n_boot=2)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_equal_sklearn_with_ties_and_weights(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.random(60) < 0.3
+    p = rng.integers(0, 6, 60) / 5  # six levels: heavy ties
+    w = rng.random(60) * 3
+    assert roc_auc(y, p, sample_weight=w) == pytest.approx(roc_auc_score(y, p, sample_weight=w))
+    assert average_precision(y, p, sample_weight=w) == pytest.approx(
+        average_precision_score(y, p, sample_weight=w)
+    )
+    assert brier(y, p, sample_weight=w) == pytest.approx(brier_score_loss(y, p, sample_weight=w))
+    assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p))
+    assert average_precision(y, p) == pytest.approx(average_precision_score(y, p))
+
+
+def test_integer_weights_equal_duplicated_rows():
+    rng = np.random.default_rng(11)
+    y, p, w = rng.random(30) < 0.4, rng.integers(0, 4, 30) / 3, rng.integers(0, 4, 30)
+    yd, pd_ = np.repeat(y, w), np.repeat(p, w)
+    for f in (roc_auc, average_precision, brier, expected_calibration_error):
+        assert f(y, p, sample_weight=w) == pytest.approx(f(yd, pd_))
+    assert roc_auc(y, p, sample_weight=w) == pytest.approx(roc_auc_score(yd, pd_))
+
+
+@st.composite
+def _rows(draw):
+    n = draw(st.integers(2, 30))
+    ys = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    ps = draw(st.lists(st.integers(0, 10), min_size=n, max_size=n))
+    fams = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
+    sel = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    weights = draw(st.lists(st.integers(0, 3), min_size=7, max_size=7))
+    return np.array(ys, float), np.array(ps) / 10, np.array(fams), np.array(sel), weights
+
+
+@settings(max_examples=80, deadline=None)
+@given(_rows())
+def test_weighted_replicate_equals_point_estimate(rows):
+    y, p, fams, sel, weights = rows
+    codes, n = family_codes(fams)
+    sums = ModelSums.build(y, p, sel, codes, n)
+    ones = {k: v[0] for k, v in sums.metrics(np.ones((1, n))).items()}
+    np.testing.assert_allclose(
+        [ones[k] for k in METRICS], [point_metrics(y, p, sel)[k] for k in METRICS], equal_nan=True
+    )
+    # a replicate's family counts are sample weights on the rows
+    w = np.array(weights[:n], float)
+    got = {k: v[0] for k, v in sums.metrics(w[None]).items()}
+    rw = w[codes]
+    expected = {
+        "roc_auc": roc_auc(y, p, sample_weight=rw),
+        "average_precision": average_precision(y, p, sample_weight=rw),
+        "brier": brier(y, p, sample_weight=rw),
+        "ece": expected_calibration_error(y, p, sample_weight=rw),
+        "precision_at_capacity": precision_at_capacity(y, sel, sample_weight=rw),
+        "recall_at_capacity": recall_at_capacity(y, sel, sample_weight=rw),
+        "lift_at_capacity": lift_at_capacity(y, sel, sample_weight=rw),
+    }
+    np.testing.assert_allclose(
+        [got[k] for k in METRICS], [expected[k] for k in METRICS], equal_nan=True, atol=1e-12
+    )
+
+
+def _slow_ece(y, p, bins=10):
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [i for i in range(len(p)) if lo <= p[i] < hi or (b == bins - 1 and p[i] == 1)]
+        if inside:
+            gap = sum(y[i] for i in inside) / len(inside) - sum(p[i] for i in inside) / len(inside)
+            total += len(inside) / len(p) * abs(gap)
+    return total
+
+
+def _slow_metrics(y, p, sel):
+    both = 0 < y.sum() < len(y)
+    chosen = y[sel]
+    return {
+        "roc_auc": roc_auc_score(y, p) if both else math.nan,
+        "average_precision": average_precision_score(y, p) if y.sum() else math.nan,
+        "brier": brier_score_loss(y, p),
+        "ece": _slow_ece(y, p),
+        "precision_at_capacity": chosen.mean() if len(chosen) else math.nan,
+        "recall_at_capacity": chosen.sum() / y.sum() if y.sum() else math.nan,
+        "lift_at_capacity": chosen.mean() / y.mean() if len(chosen) and y.sum() else math.nan,
+    }
+
+
+def test_replicates_equal_a_slow_loop():
+    rng = np.random.default_rng(5)
+    n, n_boot, seed = 40, 25, 9
+    fams = rng.choice(["f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", None], n)
+    y = (rng.random(n) < 0.4).astype(float)
+    p = np.round(rng.random(n), 1)
+    sel = p >= 0.7
+    codes, n_fam = family_codes(fams)
+    fast = replicates(
+        y, {"m": p}, {"m": sel}, codes=codes, n_families=n_fam, n_boot=n_boot, seed=seed, chunk=10
+    )["m"]
+    members = [np.flatnonzero(codes == f) for f in range(n_fam)]
+    slow = {k: [] for k in METRICS}
+    draws_rng = np.random.default_rng(seed)  # the same draws, chunk by chunk
+    for k in (10, 10, 5):
+        for draw in draws_rng.integers(0, n_fam, size=(k, n_fam)):
+            rows = np.concatenate([members[f] for f in draw])
+            for name, value in _slow_metrics(y[rows], p[rows], sel[rows]).items():
+                slow[name].append(value)
+    for name in METRICS:
+        np.testing.assert_allclose(fast[name], slow[name], equal_nan=True, atol=1e-12)
+
+
+def _two_models(noise, seed=0):
+    rng = np.random.default_rng(seed)
+    fam = np.repeat(np.arange(250), 2)
+    y = (rng.random(500) < 0.2).astype(int)
+    good = np.clip(0.3 * y + 0.7 * rng.random(500), 0, 1)
+    other = np.clip(good + rng.normal(0, noise, 500), 0, 1) if noise < 1 else rng.random(500)
+    scores = {"lightgbm": good, "other": other}
+    sel = {m: s >= np.quantile(s, 0.8) for m, s in scores.items()}
+    return y, scores, sel, fam
+
+
+def test_paired_lift_excludes_zero_only_when_one_model_is_better():
+    y, scores, sel, fam = _two_models(noise=1.0)  # other is pure noise
+    better = evaluate(y, scores, sel, family=fam, n_boot=200)["lift_over"]["other"]
+    for metric in PAIRED:
+        assert better[metric]["low"] > 0, metric
+    y, scores, sel, fam = _two_models(noise=0.02)  # other = lightgbm plus a little noise
+    same = evaluate(y, scores, sel, family=fam, n_boot=200)["lift_over"]["other"]
+    for metric in PAIRED:
+        assert same[metric]["low"] < 0 < same[metric]["high"], metric
+
+
+def test_evaluate_report():
+    y, scores, sel, fam = _two_models(noise=1.0)
+    scores["rule"] = np.round(scores["lightgbm"] * 5)  # points 0..5, not a probability
+    sel["rule"] = sel["lightgbm"]
+    report = evaluate(y, scores, sel, family=fam, n_boot=50, seed=1)
+    json.dumps(report)
+    assert (report["rows"], report["families"], report["n_boot"]) == (500, 250, 50)
+    assert report["base_rate"] == pytest.approx(y.mean())
+    assert set(report["lift_over"]) == {"other", "rule"}
+    assert set(report["lift_over"]["rule"]) == set(PAIRED)
+    point = point_metrics(y, scores["other"], sel["other"])
+    for metric in METRICS:
+        cell = report["metrics"]["other"][metric]
+        assert cell["value"] == pytest.approx(point[metric])  # the estimate, not a mean
+        assert cell["low"] <= cell["high"]
+    assert all(math.isnan(v) for v in report["metrics"]["rule"]["brier"].values())
+    for compare_to in (None, "absent"):
+        alone = evaluate(y, scores, sel, family=fam, n_boot=5, compare_to=compare_to)
+        assert alone["lift_over"] == {}
+
+
+def test_per_period():
+    q1 = CAP[CAP["quarter"] == "2023Q1"]
+    frame = pd.concat([CAP, q1.assign(quarter="2023Q3")], ignore_index=True)
+    sel = _select(frame, Capacity(families_per_quarter=2))
+    table = per_period(frame["y"], {"m": frame["score"]}, {"m": sel}, period=frame["quarter"])
+    assert table["period"].tolist() == ["2023Q1", "2023Q2", "2023Q3"]
+    assert table.columns.tolist() == ["period", "model", "rows", "positives", *PAIRED]
+    assert table["rows"].tolist() == [6, 4, 6]
+    assert table["positives"].tolist() == [2, 2, 2]
+    # 2023Q1 selects rows 0 1 2 (positive: row 0) of positives 0 and 3
+    first = table.iloc[0]
+    assert (first["precision_at_capacity"], first["recall_at_capacity"]) == (1 / 3, 0.5)
+    # 2023Q1 AUC: positives .9 and .5 against negatives .2 .8 .4 .1: (4 + 3) / 8
+    assert first["roc_auc"] == pytest.approx(7 / 8)

@@ -1,0 +1,176 @@
+"""Command-line wiring for training: ``stratify train``, ``stratify promote``, ``stratify audit``.
+
+Thin: each command parses its options, calls :mod:`training.run` or
+:mod:`training.tracking`, and prints a summary. Domain errors print one short line
+and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from features.cli_features import TargetName
+from features.config import Config, ConfigError, load_config
+from training.policy import load_policy
+
+console = Console()
+EXIT_ERROR = 2
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
+TargetOpt = Annotated[
+    TargetName, typer.Option("--target", help="The prediction target.", case_sensitive=False)
+]
+ROWS = (
+    ("lightgbm", "LightGBM (calibrated)"),
+    ("logreg", "logistic regression (baseline)"),
+    ("rule", "prior-referral rule (baseline)"),
+    ("lightgbm_on_truth_sample", "LightGBM, on the truth sample"),
+    ("ceiling", "true probabilities (ceiling)"),
+)
+COLUMNS = (
+    ("roc_auc", "ROC AUC"),
+    ("average_precision", "avg precision"),
+    ("brier", "Brier"),
+    ("precision_at_capacity", "precision @ cap."),
+    ("recall_at_capacity", "recall @ cap."),
+)
+
+
+def ci_text(ci: Mapping[str, float] | None, digits: int = 3) -> str:
+    """Return ``value (low-high)``, or an en dash when the metric is undefined."""
+    if not ci or ci.get("value") is None or not math.isfinite(ci["value"]):
+        return "-"
+    return f"{ci['value']:.{digits}f} ({ci['low']:.{digits}f}-{ci['high']:.{digits}f})"
+
+
+def summary_tables(ev: Mapping[str, Any]) -> list[Table]:
+    """Return the model-vs-baselines-vs-ceiling, lift and verdict tables of a run."""
+    test = ev["split"]["test"]
+    title = (
+        f"{ev['model_name']} v{ev['model_version']}: test window {test['start']} to "
+        f"{test['end']} ({test['rows']:,} decision points, base rate {ev['base_rate']:.1%}); "
+        f"capacity {ev['capacity']}; 95 % family-bootstrap CIs"
+    )
+    main = Table(title=title, title_justify="left")
+    main.add_column("model")
+    for _, label in COLUMNS:
+        main.add_column(label, justify="right")
+    for key, label in ROWS:
+        if key in ev["metrics"]:
+            main.add_row(label, *(ci_text(ev["metrics"][key].get(m)) for m, _ in COLUMNS))
+    lift = Table(title="LightGBM minus each baseline (paired bootstrap)", title_justify="left")
+    lift.add_column("baseline")
+    for m in ("roc_auc", "average_precision", "precision_at_capacity"):
+        lift.add_column(dict(COLUMNS)[m], justify="right")
+    for base, metrics in ev["lift_over"].items():
+        lift.add_row(
+            base,
+            *(
+                ci_text(metrics.get(m))
+                for m in ("roc_auc", "average_precision", "precision_at_capacity")
+            ),
+        )
+    if ev.get("ceiling_gap"):
+        gap = ev["ceiling_gap"]
+        lift.add_row(
+            f"ceiling minus LightGBM ({gap['rows']} sampled points)",
+            *(
+                ci_text(gap["lightgbm"].get(m))
+                for m in ("roc_auc", "average_precision", "precision_at_capacity")
+            ),
+        )
+    verdict = Table(
+        title=f"Verdict against the bar: {ev['verdict']['overall'].upper()}", title_justify="left"
+    )
+    for col in ("criterion", "threshold", "value (95 % CI)", "outcome"):
+        verdict.add_column(col)
+    for c in ev["verdict"]["criteria"]:
+        colour = "green" if c["outcome"] == "met" else "red"
+        verdict.add_row(c["name"], c["threshold"], ci_text(c), f"[{colour}]{c['outcome']}[/]")
+    return [main, lift, verdict]
+
+
+def _config(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        console.print(f"[red]{escape(str(err))}[/]")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def train_cmd(target: TargetOpt, config: ConfigOpt = None) -> None:
+    """Train, evaluate and register a model for one target (alias challenger), then audit it."""
+    from training.run import train_and_register
+
+    cfg = _config(config)
+    name = TargetName(target).value
+    try:
+        policy = load_policy(cfg.training.policy)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(f"{name}: starting", total=None)
+            outcome = train_and_register(
+                cfg,
+                name,
+                policy,  # type: ignore[arg-type]
+                progress=lambda s: bar.update(task, description=f"{name}: {s}"),
+            )
+    except (ConfigError, FileNotFoundError, ValueError, LookupError) as err:
+        console.print(f"[red]{escape(' '.join(str(err).split()))}[/]", soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    for table in summary_tables(outcome.evaluation):
+        console.print(table)
+    console.print(
+        f"Registered {outcome.evaluation['model_name']} version {outcome.version} "
+        f"(alias challenger), MLflow run {outcome.run_id}."
+    )
+    if outcome.card_dir is not None:
+        console.print(f"Model card: {escape(str(outcome.card_dir / 'model_card.html'))}")
+
+
+def promote_cmd(
+    target: TargetOpt,
+    version: Annotated[int, typer.Option("--version", help="The registered version.")],
+    approved_by: Annotated[str, typer.Option("--approved-by", help="Who approves it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is approved.")],
+    override_reason: Annotated[
+        str | None,
+        typer.Option("--override-reason", help="Why to promote although the verdict failed."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Make a registered version the champion, recording the approver and the reason."""
+    from training import tracking
+
+    cfg = _config(config)
+    try:
+        tags = tracking.promote(
+            cfg.work_dir,
+            TargetName(target).value,
+            version,
+            approved_by=approved_by,
+            reason=reason,
+            override_reason=override_reason,
+        )
+    except (LookupError, PermissionError) as err:
+        console.print(f"[red]{escape(str(err))}[/]", soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    note = " (verdict overridden: reason recorded)" if override_reason else ""
+    console.print(
+        f"stratify-{TargetName(target).value} version {version} is now the champion{note}; "
+        f"approved by {escape(approved_by)}; previous champion: {tags['previous_champion']}."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to the ``stratify`` app."""
+    app.command("train")(train_cmd)
+    app.command("promote")(promote_cmd)

@@ -1,0 +1,109 @@
+"""The run's performance plots (PNG, matplotlib's Agg backend): no identifiers, no records.
+
+ROC and precision-recall curves of LightGBM and the baselines, the reliability curve,
+precision at capacity per test quarter, feature importance (gain) and a SHAP summary
+of a sample of the test window (LightGBM's own TreeSHAP, ``pred_contrib``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+from training.metrics import reliability_curve  # noqa: E402
+
+LABELS = {
+    "lightgbm": "LightGBM (calibrated)",
+    "rule": "prior-referral rule",
+    "logreg": "logistic regression",
+}
+SHAP_SAMPLE = 2_000
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def curves(y: np.ndarray, scores: Mapping[str, np.ndarray], out: Path) -> dict[str, Path]:
+    """Write ``roc.png`` and ``precision_recall.png``."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for m, s in scores.items():
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, label=LABELS.get(m, m))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
+    ax.set(
+        xlabel="false positive rate", ylabel="true positive rate (recall)", title="ROC, test window"
+    )
+    ax.legend(loc="lower right")
+    roc = _save(fig, out / "roc.png")
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for m, s in scores.items():
+        precision, recall, _ = precision_recall_curve(y, s)
+        ax.plot(recall, precision, label=LABELS.get(m, m))
+    ax.axhline(float(np.mean(y)), ls=":", color="grey", label="base rate")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, test window")
+    ax.legend(loc="upper right")
+    return {"roc": roc, "precision_recall": _save(fig, out / "precision_recall.png")}
+
+
+def calibration(y: np.ndarray, p: np.ndarray, out: Path) -> Path:
+    """Write ``calibration.png``: observed rate against mean predicted probability per bin."""
+    rel = reliability_curve(y, p, bins=10)
+    rel = rel[rel["n"] > 0]
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
+    ax.plot(rel["mean_predicted"], rel["observed"], "o-", label="LightGBM (calibrated)")
+    ax.set(
+        xlabel="mean predicted probability",
+        ylabel="observed rate",
+        title="Reliability, test window",
+    )
+    ax.legend(loc="upper left")
+    return _save(fig, out / "calibration.png")
+
+
+def capacity_over_time(per_quarter: Sequence[Mapping[str, Any]], out: Path) -> Path:
+    """Write ``capacity_over_time.png``: precision at capacity per rolling-origin quarter."""
+    frame = pd.DataFrame(list(per_quarter))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m, part in frame.groupby("model", sort=False):
+        ax.plot(part["period"], part["precision_at_capacity"], "o-", label=LABELS.get(str(m), m))
+    ax.set(
+        xlabel="test quarter (model refitted before each)",
+        ylabel="precision at capacity",
+        title="Precision at capacity over time",
+    )
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    return _save(fig, out / "capacity_over_time.png")
+
+
+def importance(names: Sequence[str], gain: np.ndarray, out: Path, top: int = 20) -> Path:
+    """Write ``importance.png``: the ``top`` features by total gain."""
+    order = np.argsort(gain)[::-1][:top][::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * top + 1))
+    ax.barh([names[i] for i in order], gain[order] / gain.sum())
+    ax.set(xlabel="share of total gain", title="LightGBM feature importance")
+    return _save(fig, out / "importance.png")
+
+
+def shap_summary(contrib: np.ndarray, X: pd.DataFrame, out: Path) -> Path:
+    """Write ``shap_summary.png`` from TreeSHAP values (no bias column) of a sample."""
+    import shap  # imported here: it is slow to import and only this plot needs it
+
+    shap.summary_plot(contrib, X, show=False, max_display=15, plot_size=(7, 6))
+    fig = plt.gcf()
+    fig.suptitle("SHAP values (log-odds), sample of the test window")
+    return _save(fig, out / "shap_summary.png")

@@ -1,0 +1,163 @@
+"""One training run end to end: read the table, train, plot, record in MLflow, audit, card.
+
+:func:`train_and_register` is what ``stratify train`` and ``stratify demo`` call. The
+audit and the model card run at the end of every training run, so no registered
+version exists without its card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features.catalogue import Target, catalogue_hash
+from features.config import Config
+from training import plots, tracking
+from training.data import TrainingTable, load_table
+from training.models import booster_of
+from training.policy import Policy
+from training.train import TrainResult, train
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a training run recorded."""
+
+    target: Target
+    run_id: str
+    version: int
+    evaluation: dict[str, Any]
+    card_dir: Path | None
+
+
+def feature_dir(cfg: Config, target: Target) -> Path:
+    """Return where ``stratify features`` wrote ``target``'s table."""
+    return cfg.work_dir / "features" / target
+
+
+def truth_dir(cfg: Config) -> Path | None:
+    """Return the simulator's truth folder if the working directory has one."""
+    path = cfg.work_dir / "sim" / "truth"
+    return path if path.exists() else None
+
+
+def config_hash(cfg: Config) -> str:
+    """Return a stable hash of the resolved config."""
+    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def lineage(table: TrainingTable, cfg: Config) -> dict[str, str]:
+    """Return the hashes that tie a run to its data, features and config."""
+    meta = table.metadata
+    return {
+        "warehouse_content_hash": str(meta.get("warehouse_content_hash")),
+        "feature_table_hash": str(meta["feature_table_hash"]),
+        "catalogue_hash": catalogue_hash(),
+        "extract_date": str(meta.get("extract_date")),
+        "config_hash": config_hash(cfg),
+    }
+
+
+def make_plots(result: TrainResult, out: Path) -> dict[str, Path]:
+    """Write every performance plot of ``result`` into ``out``."""
+    pred = result.predictions
+    y = pred["label"].to_numpy()
+    scores = {"lightgbm": pred["score"], "rule": pred["score_rule"], "logreg": pred["score_logreg"]}
+    made = plots.curves(y, {k: v.to_numpy() for k, v in scores.items()}, out)
+    made["calibration"] = plots.calibration(y, pred["score"].to_numpy(), out)
+    made["capacity_over_time"] = plots.capacity_over_time(result.evaluation["per_quarter"], out)
+    booster = booster_of(result.pipeline)
+    gain = booster.feature_importance(importance_type="gain")
+    made["importance"] = plots.importance(booster.feature_name(), gain, out)
+    rng = np.random.default_rng(0)
+    take = rng.choice(len(pred), size=min(plots.SHAP_SAMPLE, len(pred)), replace=False)
+    Xe = result.pipeline.named_steps["encode"].transform(result.X_test.iloc[np.sort(take)])
+    contrib = booster.predict(Xe, pred_contrib=True)[:, :-1]
+    made["shap_summary"] = plots.shap_summary(contrib, Xe, out)
+    return made
+
+
+def model_metadata(result: TrainResult, table: TrainingTable) -> dict[str, Any]:
+    """Return what the service needs beside the pipeline: inputs, categories, bands, periods."""
+    ev = result.evaluation
+    return {
+        "target": table.target,
+        "input_columns": list(table.X.columns),
+        "categories": table.categories,
+        "band_edges": result.band_edges,
+        "catalogue_hash": catalogue_hash(),
+        "training_period": ev["split"]["train"],
+        "test_period": ev["split"]["test"],
+        "capacity": ev["capacity"],
+        "verdict": ev["verdict"]["overall"],
+    }
+
+
+def train_and_register(
+    cfg: Config, target: Target, policy: Policy, progress: Progress = lambda _: None
+) -> RunOutcome:
+    """Train ``target``, log and register it (alias ``challenger``), then audit and card it."""
+    progress("reading the feature table")
+    table = load_table(
+        feature_dir(cfg, target), target, cfg.training.include_protected, truth_dir(cfg)
+    )
+    result = train(table, cfg, policy, progress)
+    with tempfile.TemporaryDirectory(prefix="stratify-run-") as tmp:
+        staging = Path(tmp)
+        (staging / "plots").mkdir()
+        progress("drawing the plots")
+        made = make_plots(result, staging / "plots")
+        (staging / "evaluation").mkdir()
+        result.predictions.to_parquet(staging / "evaluation" / "predictions.parquet", index=False)
+        (staging / "evaluation" / "evaluation.json").write_text(
+            json.dumps(result.evaluation, indent=2, default=str)
+        )
+        progress("recording the run in MLflow and registering the model")
+        run_id, version = tracking.log_training(
+            cfg.work_dir,
+            target=target,
+            pipeline=result.pipeline,
+            X_example_like=table.X,
+            categories=table.categories,
+            evaluation=result.evaluation,
+            params=_params(result, cfg, target),
+            config=cfg.model_dump(mode="json"),
+            lineage=lineage(table, cfg),
+            artifacts={"plots": staging / "plots", "evaluation": staging / "evaluation"},
+            model_metadata=model_metadata(result, table),
+        )
+        evaluation = {**result.evaluation, "run_id": run_id, "model_version": version}
+        evaluation["lineage"] = lineage(table, cfg)
+        tracking.log_artifacts(cfg.work_dir, run_id, _dump(staging, evaluation), "evaluation")
+        card_dir = None
+    return RunOutcome(target, run_id, version, evaluation, card_dir)
+
+
+def _dump(staging: Path, evaluation: dict[str, Any]) -> Path:
+    path = staging / "evaluation" / "evaluation.json"
+    path.write_text(json.dumps(evaluation, indent=2, default=str))
+    return path
+
+
+def _params(result: TrainResult, cfg: Config, target: Target) -> dict[str, Any]:
+    chosen = result.evaluation["search"]["chosen"]
+    return {
+        **{f"lightgbm.{k}": v for k, v in chosen.items()},
+        "logreg.C": result.evaluation["search"]["logreg_C"],
+        "calibration": cfg.training.calibration,
+        "capacity": result.evaluation["capacity"],
+        "n_boot": cfg.training.n_boot,
+        "horizon_months": cfg.features.horizon_months,
+        "protected_inputs": ",".join(cfg.training.include_protected) or "none",
+        "target": target,
+    }
