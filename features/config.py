@@ -121,6 +121,9 @@ class TrainingConfig(Frozen):
     folds: int = Field(4, ge=1, le=12, description="rolling-origin test periods")
     capacity: dict[str, Capacity] = Field(default_factory=_default_capacity)
     calibration: Literal["sigmoid", "isotonic", "temperature"] = "sigmoid"
+    monotone: bool = Field(
+        True, description="constrain LightGBM to the catalogue's expected directions"
+    )
     search: SearchSpace = SearchSpace()
     include_protected: tuple[str, ...] = Field(
         (), description="audit columns used as model inputs (none by default)"
@@ -166,6 +169,9 @@ class ServingConfig(Frozen):
     max_batch: int = Field(1_000, ge=1, description="records per /score request")
     tokens_file: Path | None = Field(None, description="default: <work dir>/tokens.json")
     audit_log: Path | None = Field(None, description="default: <work dir>/audit/requests.jsonl")
+    audit_fsync: bool = Field(
+        False, description="fsync each audit line (survives a power cut; ~4 ms a request)"
+    )
 
 
 class Config(Frozen):

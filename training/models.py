@@ -28,6 +28,7 @@ from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from features.catalogue import FEATURE_BY_NAME
 from features.config import SearchSpace
 from features.model_input import category_columns
 
@@ -121,6 +122,18 @@ def _lgbm(params: Mapping[str, Any], seed: int, n_estimators: int) -> lgb.LGBMCl
     )
 
 
+def monotone_constraints(columns: Sequence[str]) -> list[int]:
+    """Return LightGBM's monotone constraint per column from the catalogue's directions.
+
+    A feature a reviewer expects to raise the risk may only raise the score, one
+    expected to lower it may only lower it, and the rest (protected characteristics
+    included) are unconstrained. A plain-language reason then always points the way
+    its words say.
+    """
+    sign = {"raises": 1, "lowers": -1, "none": 0}
+    return [sign[FEATURE_BY_NAME[c].direction] if c in FEATURE_BY_NAME else 0 for c in columns]
+
+
 def search(
     X: pd.DataFrame,
     y: np.ndarray,
@@ -129,6 +142,7 @@ def search(
     space: SearchSpace,
     seed: int,
     categorical: Sequence[str] = (),
+    monotone: bool = True,
 ) -> SearchResult:
     """Try every combination of ``space`` with early stopping on the later validation slice.
 
@@ -140,6 +154,8 @@ def search(
     for leaves, min_child in itertools.product(space.num_leaves, space.min_child_samples):
         params = {"num_leaves": leaves, "min_child_samples": min_child}
         params["learning_rate"] = space.learning_rate
+        if monotone:
+            params["monotone_constraints"] = monotone_constraints(list(X.columns))
         model = _lgbm(params, seed, space.max_trees)
         model.fit(
             X,
@@ -156,7 +172,7 @@ def search(
         )
         candidates.append({**params, "trees": trees, "validation_average_precision": score})
     best = max(candidates, key=lambda c: c["validation_average_precision"])
-    params = {k: best[k] for k in ("num_leaves", "min_child_samples", "learning_rate")}
+    params = {k: v for k, v in best.items() if k not in ("trees", "validation_average_precision")}
     return SearchResult(params, best["trees"], candidates)
 
 

@@ -16,16 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from features.catalogue import Target, catalogue_hash
 from features.config import Config
 from training import plots, tracking
+from training.audit import audit
+from training.card import write_card
 from training.data import TrainingTable, load_table
 from training.models import booster_of
 from training.policy import Policy
 from training.train import TrainResult, train
 
 Progress = Callable[[str], None]
+CARDS_DIR = "model_cards"
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ def train_and_register(
         staging = Path(tmp)
         (staging / "plots").mkdir()
         progress("drawing the plots")
-        made = make_plots(result, staging / "plots")
+        plots_made = make_plots(result, staging / "plots")
         (staging / "evaluation").mkdir()
         result.predictions.to_parquet(staging / "evaluation" / "predictions.parquet", index=False)
         (staging / "evaluation" / "evaluation.json").write_text(
@@ -139,8 +143,43 @@ def train_and_register(
         evaluation = {**result.evaluation, "run_id": run_id, "model_version": version}
         evaluation["lineage"] = lineage(table, cfg)
         tracking.log_artifacts(cfg.work_dir, run_id, _dump(staging, evaluation), "evaluation")
-        card_dir = None
+        progress("auditing fairness and writing the model card")
+        Xe = result.pipeline.named_steps["encode"].transform(result.X_test)
+        card_dir = audit_and_card(
+            cfg, policy, evaluation, result.predictions, Xe, plots_made, table.metadata
+        )
     return RunOutcome(target, run_id, version, evaluation, card_dir)
+
+
+def card_dir_of(cfg: Config, target: str, version: int) -> Path:
+    """Return where the card of one registered version is written."""
+    return cfg.work_dir / CARDS_DIR / target / f"v{version}"
+
+
+def audit_and_card(
+    cfg: Config,
+    policy: Policy,
+    evaluation: dict[str, Any],
+    predictions: pd.DataFrame,
+    X: pd.DataFrame | None,
+    plots_made: dict[str, Path],
+    metadata: dict[str, Any],
+) -> Path:
+    """Audit a registered version, write its card, log both to its run, tag the verdict."""
+    target, version = evaluation["target"], int(evaluation["model_version"])
+    result = audit(
+        predictions, config=cfg.audit, policy=policy.fairness, X=X, seed=cfg.training.seed
+    )
+    out = card_dir_of(cfg, target, version)
+    write_card(
+        out, evaluation=evaluation, audit=result, plots=plots_made, policy=policy,
+        metadata=metadata,
+    )  # fmt: skip
+    tracking.log_artifacts(cfg.work_dir, evaluation["run_id"], out, "model_card")
+    tracking.set_version_tags(
+        cfg.work_dir, target, version, {"fairness_verdict": result.verdict.overall}
+    )
+    return out
 
 
 def _dump(staging: Path, evaluation: dict[str, Any]) -> Path:

@@ -30,6 +30,7 @@ from training.metrics import evaluate, per_period, select_at_capacity
 from training.policy import Policy
 from training.split import (
     FinalSplit,
+    SplitError,
     final_masks,
     final_split,
     fold_masks,
@@ -40,6 +41,13 @@ from training.verdict import performance_verdict
 
 Progress = Callable[[str], None]
 BASELINES = ("rule", "logreg")
+MIN_PER_CLASS = 5
+ERR_PERIOD = (
+    "the {period} period has {rows} decision points with {positives} positive(s): the data "
+    "({start} to {end}) are too short for the configured splits; each period needs at "
+    "least {need} positives and {need} negatives (shorten training.test_months, "
+    "calibrate_months or validation_months, or use a longer extract)"
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,26 @@ def _validation_masks(
     inner = ends <= np.datetime64(val_start)
     val = (days >= np.datetime64(val_start)) & (days < np.datetime64(val_stop))
     return inner, val
+
+
+def _shown(params: dict[str, Any]) -> dict[str, Any]:
+    """Return LightGBM parameters with the per-column constraint list reduced to a flag."""
+    out = {k: v for k, v in params.items() if k != "monotone_constraints"}
+    out["monotone"] = "monotone_constraints" in params
+    return out
+
+
+def _check_periods(y: np.ndarray, masks: dict[str, np.ndarray], as_of: pd.Series) -> None:
+    """Raise :class:`SplitError` naming the first period with too few positives or negatives."""
+    for name, mask in masks.items():
+        positives = int(y[mask].sum())
+        if min(positives, int(mask.sum()) - positives) < MIN_PER_CLASS:
+            raise SplitError(
+                ERR_PERIOD.format(
+                    period=name, rows=int(mask.sum()), positives=positives,
+                    start=as_of.min(), end=as_of.max(), need=MIN_PER_CLASS,
+                )
+            )  # fmt: skip
 
 
 def _family_sample(mask: np.ndarray, family: pd.Series, max_rows: int, seed: int) -> np.ndarray:
@@ -197,12 +225,16 @@ def train(
     tr, ca, te = final_masks(as_of, split, horizon)
     inner, val = _validation_masks(as_of, split, horizon, tcfg.validation_months)
     X, y = table.X, table.y
+    _check_periods(y, {"search training": inner, "early-stopping": val, "calibration": ca,
+                       "test": te}, table.keys["as_of_date"])  # fmt: skip
     enc = models.encoder(list(X.columns), table.categories)
     Xe = enc.fit_transform(X)
     cats = category_columns(list(X.columns))
     progress("choosing the LightGBM parameters (early stopping on a later slice)")
     sub = _family_sample(inner, table.keys["household_id"], tcfg.search.max_rows, tcfg.seed)
-    found = models.search(Xe[sub], y[sub], Xe[val], y[val], tcfg.search, tcfg.seed, cats)
+    found = models.search(
+        Xe[sub], y[sub], Xe[val], y[val], tcfg.search, tcfg.seed, cats, tcfg.monotone
+    )
     progress("fitting the baselines")
     logreg, C = models.fit_logistic(X[inner], y[inner], X[val], y[val])
     progress("fitting LightGBM on the training period and calibrating it")
@@ -248,8 +280,8 @@ def train(
         "n_boot": tcfg.n_boot,
         "base_rate": ev["base_rate"],
         "search": {
-            "chosen": {**found.params, "trees": found.n_estimators},
-            "candidates": found.candidates,
+            "chosen": {**_shown(found.params), "trees": found.n_estimators},
+            "candidates": [_shown(c) for c in found.candidates],
             "logreg_C": C,
         },
         "features": list(X.columns),

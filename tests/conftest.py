@@ -1,0 +1,26 @@
+"""Fixtures shared by every test package: the small synthetic borough."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.borough import build_shared, copy_borough
+
+
+@pytest.fixture(scope="session")
+def shared_borough(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small borough's working directory (read-only: copy it before writing)."""
+    root = tmp_path_factory.getbasetemp()
+    if root.name.startswith("popen-gw"):  # pytest-xdist: share across workers
+        root = root.parent
+    return build_shared(root)
+
+
+@pytest.fixture
+def borough_home(shared_borough: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the small borough: (working directory, config file)."""
+    home = tmp_path / "work"
+    home.mkdir()
+    return home, copy_borough(shared_borough, home)

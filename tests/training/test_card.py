@@ -1,0 +1,327 @@
+"""The model card, the ATRS record and the audit JSON, rendered from a fake run."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from features.catalogue import features_for
+from training.atrs import TO_COMPLETE, atrs_record, unknown_fields
+from training.audit import audit
+from training.audit_suppress import SUPPRESSED
+from training.card import SECTIONS, write_card
+from training.card_format import fmt, fmt_ci, md_table
+from training.card_sections import METRIC_NAMES, MODEL_NAMES
+from training.policy import Policy
+
+from .test_audit import BAR, CONFIG, HIDDEN_AGE, predictions
+
+MODELS = ("lightgbm", "rule", "logreg", "ceiling", "lightgbm_on_truth_sample")
+POLICY = Policy(fairness=BAR)
+
+
+def _ci(v: float) -> dict[str, float]:
+    return {"value": v, "low": v - 0.0213, "high": v + 0.0187}
+
+
+def evaluation() -> dict:
+    metrics = {
+        m: {k: _ci(0.05 * (i + 1) + 0.01 * j + 0.00041) for j, k in enumerate(METRIC_NAMES)}
+        for i, m in enumerate(MODELS)
+    }
+    metrics["rule"]["ece"] = {"value": float("nan"), "low": float("nan"), "high": float("nan")}
+    paired = ("average_precision", "precision_at_capacity", "roc_auc", "recall_at_capacity")
+    return {
+        "target": "escalation",
+        "model_name": "stratify-escalation",
+        "model_version": 3,
+        "run_id": "run-0123",
+        "created": "2026-11-30T10:00:00+00:00",
+        "capacity": "200 families per quarter",
+        "split": {
+            k: {"start": "2016-04-01", "end": "2022-01-01", "rows": 5000 + i, "positives": 120 + i}
+            for i, k in enumerate(("train", "calibrate", "test"))
+        },
+        "metrics": metrics,
+        "lift_over": {b: {k: _ci(0.0312) for k in paired} for b in ("rule", "logreg")},
+        "per_quarter": [
+            {
+                "period": "2023Q2",
+                "model": "lightgbm",
+                "rows": 900,
+                "positives": 21,
+                "roc_auc": 0.8123,
+                "average_precision": 0.2,
+                "precision_at_capacity": 0.31,
+                "recall_at_capacity": 0.4,
+            }
+        ],
+        "verdict": {
+            "criteria": [
+                {
+                    "name": "average precision of LightGBM",
+                    "threshold": ">= 0.080",
+                    "value": 0.2,
+                    "low": 0.15,
+                    "high": 0.25,
+                    "outcome": "met",
+                }
+            ],
+            "overall": "met",
+        },
+        "lineage": {
+            "warehouse_content_hash": "wh-abc",
+            "feature_table_hash": "ft-def",
+            "catalogue_hash": "cat-123",
+            "extract_date": "2025-03-31",
+            "config_hash": "cfg-9",
+        },
+        "features": ["referrals_3m", "referrals_12m"],
+        "protected_inputs": [],
+        "base_rate": 0.03,
+        "truth_sample": {"rows": 1500},
+    }
+
+
+METADATA = {
+    "target": "escalation",
+    "rows": 90000,
+    "labelled": 80000,
+    "positives": 2000,
+    "base_rate": 0.025,
+    "date_range": {"start": "2016-04-01", "end": "2024-04-01"},
+    "extract_date": "2025-03-31",
+    "warehouse_content_hash": "wh-abc",
+    "catalogue_hash": "cat-123",
+    "features": ["referrals_3m"],
+}
+
+
+def _png(path: Path) -> Path:
+    fig = Figure(figsize=(2, 2))
+    FigureCanvasAgg(fig)
+    fig.add_subplot().plot([0, 1], [0, 1])
+    fig.savefig(path, format="png")
+    return path
+
+
+@pytest.fixture(scope="module")
+def card(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("card")
+    frame = predictions(truth=True)
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(len(frame), 3)), columns=["referrals_3m", "a", "b"])
+    result = audit(frame, config=CONFIG, policy=BAR, X=x, seed=2)
+    plots = {"roc": _png(tmp / "roc.png"), "importance": tmp / "missing.png"}
+    return write_card(
+        tmp / "out",
+        evaluation=evaluation(),
+        audit=result,
+        plots=plots,
+        policy=POLICY,
+        metadata=METADATA,
+    )
+
+
+def _section(text: str, name: str) -> str:
+    start = text.index(f"## {name}\n")
+    end = text.find("\n## ", start + 3)
+    return text[start : end if end > 0 else None]
+
+
+def _md_rows(text: str) -> list[list[str]]:
+    return [
+        [c.strip() for c in line.strip("|").split(" | ")]
+        for line in text.splitlines()
+        if line.startswith("| ") and not line.startswith("| ---")
+    ]
+
+
+def test_every_section_heading(card):
+    md, page = card["markdown"].read_text(), card["html"].read_text()
+    for name in SECTIONS:
+        assert f"\n## {name}\n" in md
+        assert f"<h2>{html.escape(name, quote=False)}</h2>" in page
+
+
+def test_performance_figures_equal_the_evaluation(card):
+    ev = evaluation()
+    perf = _section(card["markdown"].read_text(), "Performance")
+    rows = _md_rows(perf)
+    header = rows[0]
+    assert header[1:6] == [MODEL_NAMES[m] for m in MODELS]
+    table = {r[0]: r for r in rows}
+    for key, words in METRIC_NAMES.items():
+        for col, model in enumerate(MODELS, start=1):
+            assert table[words][col] == fmt_ci(ev["metrics"][model][key])
+    assert table[METRIC_NAMES["ece"]][2] == "n/a"
+    assert "0.031 (0.010 to 0.050)" in perf  # the lift, formatted the same way
+    assert "0.812" in perf  # per quarter
+    assert "| average precision of LightGBM | >= 0.080 | 0.200 (0.150 to 0.250) | met |" in perf
+
+
+def test_html_is_self_contained(card):
+    page = card["html"].read_text()
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
+    assert "<link" not in page and "<script" not in page
+    srcs = re.findall(r'<img src="([^"]+)"', page)
+    assert len(srcs) == 2  # the ROC plot and calibration by group; the others are missing
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<style>" in page
+    md = card["markdown"].read_text()
+    assert "](roc.png)" in md and "](calibration_by_group.png)" in md
+    assert md.count("_Plot not available for this run._") == 5
+    assert card["roc"].is_file() and card["calibration_by_group"].is_file()
+
+
+def _hidden_rows_clean(rows: list[list[str]]) -> int:
+    seen = 0
+    for r in rows:
+        if r[:2] in (["age_band", g] for g in HIDDEN_AGE) or r[:2] == ["sex", "9"]:
+            seen += 1
+            if "not assessable" in r:  # a check: its figure is suppressed
+                assert r[5] == SUPPRESSED
+                continue
+            figures = r[2:] if r[2] == SUPPRESSED else r[3:]  # r[2] may name the reference
+            assert all(c == SUPPRESSED for c in figures), r
+    return seen
+
+
+def test_no_suppressed_figure_leaks_into_the_card(card):
+    md = card["markdown"].read_text()
+    assert _hidden_rows_clean(_md_rows(_section(md, "Fairness"))) >= 12
+    assert _hidden_rows_clean(_md_rows(_section(md, "Training and evaluation data"))) == 3
+    page = card["html"].read_text()
+    rows = [
+        [html.unescape(c) for c in re.findall(r"<t[dh]>(.*?)</t[dh]>", tr, re.S)]
+        for tr in re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    ]
+    assert _hidden_rows_clean(rows) >= 15
+    doc = json.loads(card["audit"].read_text())
+    for row in doc["groups"]:
+        if row["dimension"] == "age_band" and row["group"] in HIDDEN_AGE:
+            assert {v for k, v in row.items() if k not in ("dimension", "group")} == {SUPPRESSED}
+
+
+def test_fairness_section_content(card):
+    fair = _section(card["markdown"].read_text(), "Fairness")
+    for words in (
+        "false negative rate",
+        "assistive",
+        "Aequitas",
+        "### True need",
+        "### Proxy check",
+        "Equality Act 2010",
+        "legal advice",
+        "not assessable",
+    ):
+        assert words in fair
+    assert "Overall fairness: **not met**" in fair
+
+
+def test_true_need_section_only_with_ground_truth(tmp_path):
+    result = audit(predictions(), config=CONFIG, policy=BAR)
+    out = write_card(
+        tmp_path, evaluation=evaluation(), audit=result, plots={}, policy=POLICY, metadata=METADATA
+    )
+    md = out["markdown"].read_text()
+    assert "### True need" not in md and "### Proxy check" not in md
+    assert "synthetic data" not in md
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary files were all moved
+    second = write_card(
+        tmp_path,
+        evaluation={**evaluation(), "model_version": 4},
+        audit=result,
+        plots={},
+        policy=POLICY,
+        metadata=METADATA,
+    )
+    assert "version 4" in second["markdown"].read_text()
+
+
+def test_reason_catalogue_lists_every_feature(card):
+    cat = _section(card["markdown"].read_text(), "Reason catalogue")
+    names = {r[0] for r in _md_rows(cat)[1:]}
+    assert names == {f.name for f in features_for("escalation")}
+    assert (
+        "| referrals_3m | Referrals of this child in the last 3 months | N referrals for this child"
+        in cat
+    )
+
+
+def test_plain_language(card):
+    md = card["markdown"].read_text()
+    assert not re.search(r"\bwill\b", md, re.I)
+    assert "predicts that" not in md and "the model decides" not in md
+    assert "prioritisation aid" in md and "the score estimates how likely" in md
+    oversight = _section(md, "Human oversight and contestability")
+    assert "subject access request" in oversight and TO_COMPLETE in oversight
+    signoff = _section(md, "Sign-off")
+    assert all(f"| {f} | |" in signoff for f in ("Reviewed by", "Role", "Date"))
+
+
+def test_atrs_record(card):
+    record = json.loads(card["atrs"].read_text())
+    assert record["standard_version"] == "3.0"
+    assert {
+        "name",
+        "description",
+        "website_url",
+        "contact_email",
+        "organisation_name",
+        "phase",
+    } <= set(record["tier_1"])
+    assert set(record["tier_2"]) == {
+        "owner_and_responsibility",
+        "description_and_rationale",
+        "decision_making_process",
+        "tool_specification",
+        "risks_mitigations_and_impact_assessments",
+    }
+    assert record["tier_1"]["name"] == "stratify-escalation"
+    model = record["tier_2"]["tool_specification"]["model_specification"][0]
+    assert fmt_ci(evaluation()["metrics"]["lightgbm"]["roc_auc"]) in model["model_performance"]
+    assert model["model_version"] == "3"
+    unknown = list(unknown_fields(record))
+    assert "tier_1.contact_email" in unknown and "tier_2.owner_and_responsibility.team" in unknown
+    assert "tier_1.name" not in unknown
+    sensitive = record["tier_2"]["tool_specification"]["data_specification"][0][
+        "sensitive_attributes"
+    ]
+    assert "Ethnicity" in sensitive
+
+
+def test_atrs_marks_a_missing_version():
+    result = audit(predictions(), config=CONFIG, policy=BAR)
+    record = atrs_record(
+        evaluation={**evaluation(), "model_version": None},
+        audit=result,
+        policy=POLICY,
+        metadata=METADATA,
+    )
+    path = "tier_2.tool_specification.model_specification.0.model_version"
+    assert path in set(unknown_fields(record))
+
+
+def test_formatting_one_way():
+    assert fmt(0.12345) == "0.123" and fmt(np.float64(0.5)) == "0.500"
+    assert fmt(1234) == "1,234" and fmt(np.int64(7)) == "7"
+    assert fmt(None) == fmt(math.nan) == fmt(math.inf) == "n/a"
+    assert fmt(SUPPRESSED) == SUPPRESSED and fmt(True) == "yes"
+    assert fmt_ci(0.5, 0.4, 0.6) == "0.500 (0.400 to 0.600)"
+    assert fmt_ci(0.5, math.nan, 0.6) == "0.500"
+    assert fmt_ci(SUPPRESSED, SUPPRESSED, SUPPRESSED) == SUPPRESSED
+    assert md_table(["a"], []) == "_No rows to show._"
+    assert md_table(["a|b"], [["x|y"]]).splitlines()[2] == "| x\\|y |"

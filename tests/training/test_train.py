@@ -1,0 +1,177 @@
+"""Training end to end on the small borough: MLflow registry, pyfunc, verdict, behaviour."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalogue import FEATURE_BY_NAME
+from features.cohorts import add_months
+from features.config import load_config
+from features.model_input import model_frame
+from tests.borough import copy_borough
+from training import tracking
+from training.data import load_table
+from training.policy import load_policy
+from training.run import feature_dir, train_and_register, truth_dir
+from training.train import train
+
+
+@pytest.fixture(scope="module")
+def trained(shared_borough, tmp_path_factory):
+    home = tmp_path_factory.mktemp("trained")
+    cfg = load_config(copy_borough(shared_borough, home))
+    outcome = train_and_register(cfg, "escalation", load_policy(None))
+    return cfg, outcome
+
+
+def test_run_is_registered_as_challenger_with_lineage(trained):
+    cfg, outcome = trained
+    assert outcome.version == 1
+    assert tracking.alias_version(cfg.work_dir, "escalation", "challenger") == 1
+    assert tracking.alias_version(cfg.work_dir, "escalation", "champion") is None
+    info = tracking.version_info(cfg.work_dir, "escalation", 1)
+    assert info["run_id"] == outcome.run_id
+    assert info["tags"]["verdict"] == outcome.evaluation["verdict"]["overall"]
+    run = mlflow.MlflowClient().get_run(outcome.run_id)
+    meta = json.loads((cfg.work_dir / "features" / "escalation" / "metadata.json").read_text())
+    assert run.data.tags["lineage.warehouse_content_hash"] == meta["warehouse_content_hash"]
+    assert run.data.tags["lineage.catalogue_hash"] == meta["catalogue_hash"]
+    ap = outcome.evaluation["metrics"]["lightgbm"]["average_precision"]
+    assert run.data.metrics["test.lightgbm.average_precision"] == pytest.approx(ap["value"])
+    assert run.data.metrics["test.lightgbm.average_precision_ci_low"] == pytest.approx(ap["low"])
+    logged = tracking.read_json_artifact(cfg.work_dir, outcome.run_id, "evaluation/evaluation.json")
+    assert logged["model_version"] == 1 and logged["metrics"]["lightgbm"]["average_precision"] == ap
+    artefacts = {f.path for f in mlflow.MlflowClient().list_artifacts(outcome.run_id, "plots")}
+    for plot in ("roc", "precision_recall", "calibration", "capacity_over_time", "importance",
+                 "shap_summary"):  # fmt: skip
+        assert f"plots/{plot}.png" in artefacts
+    # the artefact store lives under the working directory, not the current directory
+    assert (cfg.work_dir / "mlartifacts").is_dir()
+
+
+def test_pyfunc_returns_probabilities_and_signature_round_trips(trained):
+    cfg, outcome = trained
+    table = load_table(feature_dir(cfg, "escalation"), "escalation")
+    X = table.X.sample(200, random_state=1)
+    model = tracking.load_pyfunc(cfg.work_dir, "escalation", 1)
+    proba = np.asarray(model.predict(X))
+    assert proba.shape == (200, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    sk = mlflow.sklearn.load_model("models:/stratify-escalation/1")
+    np.testing.assert_allclose(proba[:, 1], sk.predict_proba(X)[:, 1])
+    info = mlflow.models.get_model_info("models:/stratify-escalation/1")
+    assert info.signature.inputs.input_names() == list(table.X.columns)
+    assert info.metadata["input_columns"] == list(table.X.columns)
+    assert len(info.metadata["band_edges"]) == 9
+    assert sorted(info.metadata["band_edges"]) == info.metadata["band_edges"]
+    # saved with skops, not pickle
+    local = Path(mlflow.artifacts.download_artifacts("models:/stratify-escalation/1"))
+    assert (local / "model.skops").exists() and not list(local.glob("*.pkl"))
+
+
+def test_splits_leave_no_label_unknown_at_test_time(trained):
+    _, outcome = trained
+    split = outcome.evaluation["split"]
+    train_end = dt.date.fromisoformat(split["train"]["end"])
+    cal_start = dt.date.fromisoformat(split["calibrate"]["start"])
+    cal_end = dt.date.fromisoformat(split["calibrate"]["end"])
+    test_start = dt.date.fromisoformat(split["test"]["start"])
+    assert add_months(train_end, 12) <= cal_start
+    assert add_months(cal_end, 12) <= test_start
+    assert add_months(dt.date.fromisoformat(split["test"]["end"]), 12) <= dt.date(2025, 3, 31)
+
+
+def test_promote_needs_override_when_the_verdict_failed(trained):
+    cfg, outcome = trained
+    tracking.set_version_tags(cfg.work_dir, "escalation", 1, {"fairness_verdict": "not met"})
+    with pytest.raises(PermissionError, match="override-reason"):
+        tracking.promote(cfg.work_dir, "escalation", 1, approved_by="A. Lead", reason="ok")
+    assert tracking.alias_version(cfg.work_dir, "escalation", "champion") is None
+    tags = tracking.promote(
+        cfg.work_dir, "escalation", 1, approved_by="A. Lead", reason="pilot",
+        override_reason="synthetic test",
+    )  # fmt: skip
+    assert tracking.alias_version(cfg.work_dir, "escalation", "champion") == 1
+    got = tracking.version_info(cfg.work_dir, "escalation", 1)["tags"]
+    assert got["approved_by"] == "A. Lead" and got["approval_reason"] == "pilot"
+    assert got["override_reason"] == "synthetic test" and tags["previous_champion"] == "none"
+    with pytest.raises(LookupError, match="no version 7"):
+        tracking.promote(cfg.work_dir, "escalation", 7, approved_by="A", reason="r")
+
+
+def test_raising_a_risk_factor_does_not_lower_the_score_on_average(trained):
+    cfg, _ = trained
+    table = load_table(feature_dir(cfg, "escalation"), "escalation")
+    model = mlflow.sklearn.load_model("models:/stratify-escalation/1")
+    X = table.X.sample(3000, random_state=2)
+    base = model.predict_proba(X)[:, 1]
+    raises = [c for c in X.columns if c in FEATURE_BY_NAME and FEATURE_BY_NAME[c].direction ==
+              "raises" and FEATURE_BY_NAME[c].dtype == "int"]  # fmt: skip
+    assert len(raises) > 30
+    for name in raises:
+        bumped = X.assign(**{name: X[name] + 2})
+        change = model.predict_proba(bumped)[:, 1] - base
+        assert change.mean() >= -1e-3, name
+
+
+def test_a_protected_characteristic_included_for_a_test_moves_scores_little(borough_home):
+    home, config = borough_home
+    cfg = load_config(config)
+    cfg = cfg.model_copy(
+        update={
+            "training": cfg.training.model_copy(update={"include_protected": ("ethnic_group",)})
+        }
+    )
+    table = load_table(feature_dir(cfg, "escalation"), "escalation", ("ethnic_group",))
+    result = train(table, cfg, load_policy(None))
+    X = result.X_test
+    assert "ethnic_group" in X.columns
+    base = result.pipeline.predict_proba(X)[:, 1]
+    for group in ("White", "Asian", "Black"):
+        moved = result.pipeline.predict_proba(X.assign(ethnic_group=group))[:, 1]
+        assert np.abs(moved - base).mean() < 0.01, group
+
+
+def test_ceiling_uses_the_simulators_truth(trained):
+    _, outcome = trained
+    ev = outcome.evaluation
+    assert "ceiling" in ev["metrics"] and ev["truth_sample"]["rows"] >= 20
+    gap = ev["ceiling_gap"]["lightgbm"]["roc_auc"]
+    ceiling = ev["metrics"]["ceiling"]["roc_auc"]["value"]
+    ours = ev["metrics"]["lightgbm_on_truth_sample"]["roc_auc"]["value"]
+    assert gap["value"] == pytest.approx(ceiling - ours)
+
+
+def test_missing_feature_table_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="stratify features --target rereferral"):
+        load_table(tmp_path, "rereferral")
+
+
+def test_model_frame_has_one_dtype_per_kind():
+    records = pd.DataFrame(
+        {
+            "referrals_12m": [1, 2],
+            "open_referral": [True, False],
+            "locality": ["North", None],
+            "months_since_referral": [3, None],
+        }
+    )
+    X = model_frame(
+        records, ["referrals_12m", "open_referral", "locality", "months_since_referral"]
+    )
+    assert X.dtypes.astype(str).tolist() == ["float64", "float64", "object", "float64"]
+    assert X["locality"].tolist() == ["North", None]
+    with pytest.raises(KeyError, match="imd_decile"):
+        model_frame(records, ["imd_decile"])
+
+
+def test_truth_dir_found_only_when_simulated(tmp_path):
+    cfg = load_config(None).model_copy(update={"home": tmp_path})
+    assert truth_dir(cfg) is None

@@ -1,0 +1,58 @@
+"""The verdict against the bar and the policy file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from features.config import ConfigError
+from training.policy import Policy, load_policy
+from training.verdict import performance_verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ci(value, low, high):
+    return {"value": value, "low": low, "high": high}
+
+
+def _evaluation(ap, precision, lift_low):
+    lift = {"average_precision": _ci(0.05, lift_low, 0.1),
+            "precision_at_capacity": _ci(0.05, 0.01, 0.1)}  # fmt: skip
+    return {
+        "metrics": {"lightgbm": {"average_precision": _ci(ap, ap - 0.02, ap + 0.02),
+                                 "precision_at_capacity": _ci(precision, 0.1, 0.3)}},
+        "lift_over": {"rule": lift, "logreg": lift},
+    }  # fmt: skip
+
+
+def test_every_criterion_met():
+    v = performance_verdict(_evaluation(0.2, 0.2, 0.01), Policy().performance, "escalation")
+    assert [c["outcome"] for c in v["criteria"]] == ["met"] * 6 and v["overall"] == "met"
+
+
+def test_threshold_below_and_lift_touching_zero_are_not_met():
+    # AP 0.079 < 0.08; the AP lift's CI starts at 0.0, which is not above zero
+    v = performance_verdict(_evaluation(0.079, 0.2, 0.0), Policy().performance, "escalation")
+    outcomes = {c["name"]: c["outcome"] for c in v["criteria"]}
+    assert outcomes["average precision of LightGBM"] == "not met"
+    assert outcomes["average precision: LightGBM minus the prior-referral rule"] == "not met"
+    assert outcomes["precision at capacity of LightGBM"] == "met"
+    assert v["overall"] == "not met"
+
+
+def test_rereferral_has_its_own_thresholds():
+    v = performance_verdict(_evaluation(0.4, 0.6, 0.01), Policy().performance, "rereferral")
+    assert v["criteria"][0]["outcome"] == "not met" and v["criteria"][0]["threshold"] == ">= 0.450"
+
+
+def test_the_documented_example_policy_equals_the_defaults():
+    assert load_policy(ROOT / "config" / "policy.yaml") == Policy()
+
+
+def test_unknown_policy_key_is_named(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("performance:\n  min_average_precisoin: {escalation: 0.1, rereferral: 0.1}\n")
+    with pytest.raises(ConfigError, match="min_average_precisoin: unknown key"):
+        load_policy(bad)
