@@ -7,6 +7,7 @@ and exit with code 2.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from features.cli_features import TargetName
 from features.config import Config, ConfigError, load_config
 from training.policy import load_policy
 
-console = Console()
+console = Console(width=max(Console().width, 132))  # the summary tables need the width
 EXIT_ERROR = 2
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
 TargetOpt = Annotated[
@@ -170,7 +171,30 @@ def promote_cmd(
     )
 
 
+def audit_cmd(
+    target: TargetOpt,
+    model_version: Annotated[int, typer.Option("--model-version", help="Registered version.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Audit a registered version's fairness again and rewrite its model card."""
+    from training.run import reaudit
+
+    cfg = _config(config)
+    name = TargetName(target).value
+    try:
+        policy = load_policy(cfg.training.policy)
+        with console.status(f"{name} v{model_version}: auditing"):
+            card = reaudit(cfg, name, model_version, policy)  # type: ignore[arg-type]
+    except (ConfigError, FileNotFoundError, ValueError, LookupError) as err:
+        console.print(f"[red]{escape(' '.join(str(err).split()))}[/]", soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    audit = json.loads((card / "audit.json").read_text())
+    console.print(f"Fairness verdict: {audit['verdict']['overall']}  ({audit['verdict']})")
+    console.print(f"Model card: {escape(str(card / 'model_card.html'))}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``stratify`` app."""
     app.command("train")(train_cmd)
     app.command("promote")(promote_cmd)
+    app.command("audit")(audit_cmd)

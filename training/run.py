@@ -200,3 +200,37 @@ def _params(result: TrainResult, cfg: Config, target: Target) -> dict[str, Any]:
         "protected_inputs": ",".join(cfg.training.include_protected) or "none",
         "target": target,
     }
+
+
+def reaudit(cfg: Config, target: Target, version: int, policy: Policy) -> Path:
+    """Audit a registered version again (e.g. under a new policy) and rewrite its card.
+
+    The predictions, evaluation and plots come from the version's run. The proxy check
+    needs the model's inputs: they are rebuilt from the feature table when it is the
+    one the run was trained on (same hash), and the check is left out otherwise.
+    """
+    info = tracking.version_info(cfg.work_dir, target, version)
+    run_id = info["run_id"]
+    with tempfile.TemporaryDirectory(prefix="stratify-audit-") as tmp:
+        staging = Path(tmp)
+        pred = pd.read_parquet(
+            tracking.download(cfg.work_dir, run_id, "evaluation/predictions.parquet", staging)
+        )
+        evaluation = tracking.read_json_artifact(cfg.work_dir, run_id, "evaluation/evaluation.json")
+        plots_dir = tracking.download(cfg.work_dir, run_id, "plots", staging)
+        made = {p.stem: p for p in plots_dir.glob("*.png")}
+        table = load_table(feature_dir(cfg, target), target, tuple(evaluation["protected_inputs"]))
+        X = None
+        if table.metadata["feature_table_hash"] == evaluation["lineage"]["feature_table_hash"]:
+            X = _inputs_of(cfg, info["model_uri"], table, pred)
+        return audit_and_card(cfg, policy, evaluation, pred, X, made, table.metadata)
+
+
+def _inputs_of(
+    cfg: Config, model_uri: str, table: TrainingTable, pred: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the encoded model inputs of the predictions' rows, in their order."""
+    pipeline = tracking.load_sklearn(cfg.work_dir, model_uri)
+    keys = table.keys[["person_id", "as_of_date"]].reset_index(names="row")
+    rows = pred[["person_id", "as_of_date"]].merge(keys, how="left", on=["person_id", "as_of_date"])
+    return pipeline.named_steps["encode"].transform(table.X.iloc[rows["row"].to_numpy()])

@@ -53,6 +53,7 @@ def tracking_uri(work_dir: Path) -> str:
 def connect(work_dir: Path) -> MlflowClient:
     """Point MLflow at the store (creating the working directory) and return a client."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(tracking_uri(work_dir))
     mlflow.set_registry_uri(tracking_uri(work_dir))
     return MlflowClient()
@@ -267,3 +268,9 @@ def promote(
         client.set_model_version_tag(info["name"], str(version), key, value)
     client.set_registered_model_alias(info["name"], CHAMPION, str(version))
     return tags
+
+
+def load_sklearn(work_dir: Path, model_uri: str) -> Pipeline:
+    """Load a registered version as its scikit-learn pipeline (skops, trusted types only)."""
+    connect(work_dir)
+    return mlflow.sklearn.load_model(model_uri)
