@@ -1,7 +1,8 @@
 """``python -m benchmarks``: run every benchmark and print its figures."""
 
-from benchmarks import bench_evaluate, bench_features, bench_simulate
+from benchmarks import bench_evaluate, bench_features, bench_simulate, bench_train
 
 bench_simulate.main()
 bench_features.main()
 bench_evaluate.main()
+bench_train.main()

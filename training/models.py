@@ -156,6 +156,7 @@ def search(
         params["learning_rate"] = space.learning_rate
         if monotone:
             params["monotone_constraints"] = monotone_constraints(list(X.columns))
+            params["monotone_constraints_method"] = "intermediate"
         model = _lgbm(params, seed, space.max_trees)
         model.fit(
             X,

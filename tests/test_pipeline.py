@@ -1,0 +1,76 @@
+"""The whole demo pipeline on the small borough, then the walkthrough notebook on its run.
+
+This is what CI has in place of ``make demo``: the same stages in the same order,
+so a broken demo breaks the build.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from typer.testing import CliRunner
+
+from stratify_cli import app
+from training import tracking
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_home(shared_borough, tmp_path_factory):
+    from tests.borough import copy_borough
+
+    home = tmp_path_factory.mktemp("demo")
+    config = copy_borough(shared_borough, home)
+    first = runner.invoke(app, ["demo", "--config", str(config)])
+    assert first.exit_code == 0, first.output
+    return home, config, first.output
+
+
+def test_demo_trains_audits_promotes_and_serves_both_targets(demo_home):
+    home, _, output = demo_home
+    for target in ("escalation", "rereferral"):
+        version = tracking.alias_version(home, target, "champion")
+        assert version == 1
+        tags = tracking.version_info(home, target, version)["tags"]
+        assert tags["approved_by"].startswith("Demo Approver")
+        assert tags["fairness_verdict"] in ("met", "not met", "not assessable")
+        card = home / "model_cards" / target / "v1"
+        html = (card / "model_card.html").read_text()
+        assert "data:image/png;base64," in html and 'src="http' not in html
+        assert json.loads((card / "atrs.json").read_text())
+        assert f"stratify-{target} v1" in output
+    assert "Verdict against the bar" in output
+    assert "curl -s -X POST http://127.0.0.1:3000/score" in output
+    assert "stratify serve" in output
+
+
+def test_running_the_demo_again_reuses_what_is_up_to_date(demo_home):
+    home, config, _ = demo_home
+    again = runner.invoke(app, ["demo", "--config", str(config)])
+    assert again.exit_code == 0, again.output
+    for stage in ("simulate", "load", "features-escalation", "train-rereferral"):
+        assert f"- {stage}: up to date, reused" in again.output
+    assert tracking.alias_version(home, "escalation", "champion") == 1
+    versions = tracking.connect(home).search_model_versions("name='stratify-escalation'")
+    assert len(versions) == 1
+
+
+def test_walkthrough_notebook_runs_on_the_demo_run(demo_home, tmp_path, monkeypatch):
+    home, config, _ = demo_home
+    monkeypatch.setenv("STRATIFY_CONFIG", str(config))
+    monkeypatch.setenv("STRATIFY_TARGET", "escalation")
+    notebook = nbformat.read(ROOT / "notebooks" / "walkthrough.ipynb", as_version=4)
+    client = NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    )
+    client.execute()
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "stratify-escalation version 1" in text and "Performance verdict:" in text
