@@ -46,7 +46,7 @@ for f in features_for("escalation"):
 frame = pd.DataFrame(data)
 X = model_frame(frame, input_columns("escalation"))
 signal = 0.8 * np.log1p(X["referrals_12m"]) + 0.6 * np.log1p(X["s47_36m"]) + 0.7 * risk
-y = (rng.random(rows) < 1 / (1 + np.exp(4.6 - signal))).astype(np.int8)
+y = (rng.random(rows) < 1 / (1 + np.exp(4.6 - signal.to_numpy()))).astype(np.int8)
 keys = pd.DataFrame({{"person_id": np.char.add("p", np.arange(rows).astype(str)),
                      "household_id": np.char.add("h", family.astype(str)), "as_of_date": as_of}})
 keys["quarter"] = quarter_label(keys["as_of_date"])

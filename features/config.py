@@ -106,8 +106,9 @@ class SearchSpace(Frozen):
     learning_rate: float = Field(0.1, gt=0.0, le=1.0)
     max_trees: int = Field(500, ge=10)
     early_stopping_rounds: int = Field(30, ge=5)
-    #: The search fits on at most this many rows (whole families, sampled at random);
-    #: the chosen model is then refitted on every training row.
+    #: The search and the logistic regression fit on at most this many rows (whole
+    #: families, sampled at random): 80 coefficients need no more, and the fits stay
+    #: fast. The chosen LightGBM is then refitted on every training row.
     max_rows: int = Field(250_000, ge=1_000)
 
 

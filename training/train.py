@@ -166,7 +166,8 @@ def _rolling(
         lgbm = models.fit_lightgbm(
             Xe[tr], y[tr], found.params, found.n_estimators, cfg.training.seed, cats
         )
-        logreg = models.logistic_regression(list(table.X.columns), C).fit(table.X[tr], y[tr])
+        few = _family_sample(tr, table.keys["household_id"], cfg.training.search.max_rows, i)
+        logreg = models.logistic_regression(list(table.X.columns), C).fit(table.X[few], y[few])
         scores = _scores(lgbm, logreg, table.X[te], Xe[te])
         keys = table.keys[te].reset_index(drop=True)
         selected = _select(scores, keys, capacity)
@@ -236,7 +237,7 @@ def train(
         Xe[sub], y[sub], Xe[val], y[val], tcfg.search, tcfg.seed, cats, tcfg.monotone
     )
     progress("fitting the baselines")
-    logreg, C = models.fit_logistic(X[inner], y[inner], X[val], y[val])
+    logreg, C = models.fit_logistic(X[sub], y[sub], X[val], y[val])
     progress("fitting LightGBM on the training period and calibrating it")
     lgbm = models.fit_lightgbm(Xe[tr], y[tr], found.params, found.n_estimators, tcfg.seed, cats)
     pipeline = models.calibrated_pipeline(enc, lgbm, X[ca], y[ca], tcfg.calibration)
