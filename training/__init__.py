@@ -1,6 +1,15 @@
-"""stratify.training: temporal splits, baselines, LightGBM, calibration and evaluation.
+"""stratify.training: temporal splits, baselines, LightGBM, evaluation, fairness audit, card.
 
-Keeps MLflow behind one module. So far: ``split`` (rolling-origin folds and the final
-train / calibrate / test split, never training on a label unknown at test time). The
-models, evaluation and MLflow tracking come with the training issue.
+MLflow stays behind ``tracking``. Public modules:
+
+- ``split``: rolling-origin folds and the final train / calibrate / test split
+- ``data``: ``load_table`` (a feature table, with ground truth on synthetic data)
+- ``models``: the prior-referral rule, the logistic regression, the LightGBM search,
+  calibration (``calibrated_pipeline``)
+- ``metrics``: metrics, ``select_at_capacity``, ``evaluate`` (family-bootstrap CIs)
+- ``train``: ``train`` (one target, pure of MLflow); ``verdict``; ``policy``
+- ``audit``: ``audit`` (the fairness audit); ``card``: ``write_card``; ``atrs``
+- ``tracking``: runs, the registry, aliases, ``promote``
+- ``run``: ``train_and_register`` and ``reaudit`` (what ``stratify train`` and
+  ``stratify audit`` call)
 """
