@@ -6,6 +6,8 @@ from typing import Annotated
 import typer
 
 from features.cli import register as register_features
+from serving.cli import register as register_serving
+from serving.outreach_cli import register as register_outreach
 from training.cli import register as register_training
 
 app = typer.Typer(
@@ -17,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
 )
 register_features(app)
+register_serving(app)
+register_outreach(app)
 register_training(app)
 
 
@@ -24,15 +28,13 @@ register_training(app)
 def demo(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")] = None,
 ) -> None:
-    """Run the whole job on the synthetic borough: simulate, load, build both targets."""
-    from features.cli import simulate_cmd
-    from features.cli_features import TargetName, features_cmd
-    from features.cli_load import load_cmd
-    from features.config import load_config
+    """Run the whole job on the synthetic borough, reusing every stage that is up to date.
 
-    work = load_config(config).work_dir
-    simulate_cmd(config=config, out=work / "sim", seed=None, children=None, report=True)
-    load_cmd(src=work / "sim" / "extract", warehouse=None, config=config)
-    for target in TargetName:
-        features_cmd(target=target, config=config, warehouse=None, out=None)
-    typer.echo(f"Done. Everything is under {work}/ (extract, truth, warehouse, features).")
+    Simulate, load, build both feature tables, train, audit and card both targets,
+    promote them with a recorded demo approver, import them into BentoML, write an
+    outreach list per locality, and print where everything is and how to start the
+    service.
+    """
+    from stratify_demo import run_demo
+
+    run_demo(config)

@@ -70,13 +70,13 @@ def run_demo(config: Path | None) -> None:
                                 report=True))  # fmt: skip
     extract = work / "sim" / "extract" / "extract.json"
     warehouse = work / "warehouse.duckdb"
-    _stage(work, "load", _key(sim_key, _file_key(extract)), [warehouse],
-           lambda: load_cmd(src=work / "sim" / "extract", warehouse=None, config=config))  # fmt: skip
+    load = lambda: load_cmd(src=work / "sim" / "extract", warehouse=None, config=config)  # noqa: E731
+    _stage(work, "load", _key(sim_key, _file_key(extract)), [warehouse], load)
     for target in TargetName:
         meta = work / "features" / target.value / "metadata.json"
         key = _key(_file_key(warehouse), cfg.features.model_dump(mode="json"), catalogue_hash())
-        _stage(work, f"features-{target.value}", key, [meta],
-               lambda t=target: features_cmd(target=t, config=config, warehouse=None, out=None))  # fmt: skip
+        build = lambda t=target: features_cmd(target=t, config=config, warehouse=None, out=None)  # noqa: E731
+        _stage(work, f"features-{target.value}", key, [meta], build)
     versions = {t.value: _train(cfg, work, t.value) for t in TargetName}
     for target, version in versions.items():
         _promote(cfg, target, version)
@@ -142,9 +142,7 @@ def _serve_and_outreach(cfg: Config, config: Path | None, versions: dict[str, in
 
 
 def _outreach(cfg: Config, config: Path | None) -> None:
-    """Write an outreach list per locality for the latest snapshot date (if available)."""
-    try:
-        from serving.outreach_cli import demo_outreach
-    except ImportError:  # the outreach job is not installed in this build
-        return
+    """Write the borough's and each locality's outreach list for the latest quarter."""
+    from serving.outreach_cli import demo_outreach
+
     demo_outreach(cfg, config)

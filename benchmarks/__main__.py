@@ -1,8 +1,17 @@
 """``python -m benchmarks``: run every benchmark and print its figures."""
 
-from benchmarks import bench_evaluate, bench_features, bench_simulate, bench_train
+from benchmarks import (
+    bench_evaluate,
+    bench_features,
+    bench_outreach,
+    bench_serve,
+    bench_simulate,
+    bench_train,
+)
 
 bench_simulate.main()
 bench_features.main()
 bench_evaluate.main()
 bench_train.main()
+bench_serve.main()
+bench_outreach.main()

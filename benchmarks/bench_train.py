@@ -56,7 +56,8 @@ meta = {{"extract_date": "2025-03-31", "categories": {{"locality": ["Central", "
 table = TrainingTable("escalation", keys, X, y, audit, None, meta)
 start = time.perf_counter()
 stages = []
-result = train(table, Config(), Policy(), lambda s: stages.append((round(time.perf_counter() - start, 1), s)))
+progress = lambda s: stages.append((round(time.perf_counter() - start, 1), s))
+result = train(table, Config(), Policy(), progress)
 seconds = time.perf_counter() - start
 ev = result.evaluation
 print(json.dumps({{"seconds": seconds, "rows": rows, "features": X.shape[1],

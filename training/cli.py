@@ -120,8 +120,8 @@ def train_cmd(target: TargetOpt, config: ConfigOpt = None) -> None:
             task = bar.add_task(f"{name}: starting", total=None)
             outcome = train_and_register(
                 cfg,
-                name,
-                policy,  # type: ignore[arg-type]
+                name,  # type: ignore[arg-type]
+                policy,
                 progress=lambda s: bar.update(task, description=f"{name}: {s}"),
             )
     except (ConfigError, FileNotFoundError, ValueError, LookupError) as err:

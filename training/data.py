@@ -76,7 +76,7 @@ class TrainingTable:
         return cats
 
 
-def quarter_label(dates: pd.Series) -> pd.Series:
+def quarter_label(dates: pd.Series) -> np.ndarray:
     """Return ``YYYYQn`` for each date."""
     return pd.PeriodIndex(pd.to_datetime(dates), freq="Q").astype(str).to_numpy()
 

@@ -152,7 +152,7 @@ def search(
     """
     candidates = []
     for leaves, min_child in itertools.product(space.num_leaves, space.min_child_samples):
-        params = {"num_leaves": leaves, "min_child_samples": min_child}
+        params: dict[str, Any] = {"num_leaves": leaves, "min_child_samples": min_child}
         params["learning_rate"] = space.learning_rate
         if monotone:
             params["monotone_constraints"] = monotone_constraints(list(X.columns))
@@ -169,7 +169,7 @@ def search(
         )
         trees = int(model.best_iteration_ or space.max_trees)
         score = average_precision_score(
-            y_val, model.predict_proba(X_val, num_iteration=trees)[:, 1]
+            y_val, np.asarray(model.predict_proba(X_val, num_iteration=trees))[:, 1]
         )
         candidates.append({**params, "trees": trees, "validation_average_precision": score})
     best = max(candidates, key=lambda c: c["validation_average_precision"])

@@ -103,7 +103,8 @@ def shap_summary(contrib: np.ndarray, X: pd.DataFrame, out: Path) -> Path:
     """Write ``shap_summary.png`` from TreeSHAP values (no bias column) of a sample."""
     import shap  # imported here: it is slow to import and only this plot needs it
 
-    shap.summary_plot(contrib, X, show=False, max_display=15, plot_size=(7, 6))
+    rng = np.random.default_rng(0)  # shap warns when it would use the global NumPy seed
+    shap.summary_plot(contrib, X, show=False, max_display=15, plot_size=(7, 6), rng=rng)
     fig = plt.gcf()
     fig.suptitle("SHAP values (log-odds), sample of the test window")
     return _save(fig, out / "shap_summary.png")

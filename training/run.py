@@ -86,7 +86,7 @@ def make_plots(result: TrainResult, out: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     take = rng.choice(len(pred), size=min(plots.SHAP_SAMPLE, len(pred)), replace=False)
     Xe = result.pipeline.named_steps["encode"].transform(result.X_test.iloc[np.sort(take)])
-    contrib = booster.predict(Xe, pred_contrib=True)[:, :-1]
+    contrib = np.asarray(booster.predict(Xe, pred_contrib=True))[:, :-1]
     made["shap_summary"] = plots.shap_summary(contrib, Xe, out)
     return made
 

@@ -140,6 +140,7 @@ def log_training(
             signature=signature,
             input_example=example,
             metadata=dict(model_metadata),
+            pip_requirements=pip_requirements(),
             registered_model_name=name,
         )
         version = int(info.registered_model_version)
@@ -147,6 +148,16 @@ def log_training(
     for key, value in _version_tags(evaluation, run.info.run_id).items():
         client.set_model_version_tag(name, str(version), key, value)
     return run.info.run_id, version
+
+
+def pip_requirements() -> list[str]:
+    """Return the exact packages the logged pipeline needs (MLflow's inference is slow)."""
+    from importlib.metadata import version
+
+    return [
+        f"{p}=={version(p)}"
+        for p in ("mlflow", "scikit-learn", "lightgbm", "skops", "pandas", "numpy")
+    ]
 
 
 def _version_tags(evaluation: Mapping[str, Any], run_id: str) -> dict[str, str]:

@@ -132,7 +132,7 @@ def _scores(
     lgbm: Pipeline | lgb.LGBMClassifier, logreg: Pipeline, X: pd.DataFrame, Xe: pd.DataFrame
 ) -> dict[str, np.ndarray]:
     return {
-        "lightgbm": lgbm.predict_proba(Xe)[:, 1],
+        "lightgbm": np.asarray(lgbm.predict_proba(Xe))[:, 1],
         "rule": models.rule_score(X),
         "logreg": logreg.predict_proba(X)[:, 1],
     }
@@ -172,7 +172,8 @@ def _rolling(
         keys = table.keys[te].reset_index(drop=True)
         selected = _select(scores, keys, capacity)
         frame = per_period(y[te], scores, selected, period=np.full(int(te.sum()), fold.name))
-        rows += frame.assign(period=str(keys["quarter"].iloc[0])).to_dict("records")
+        records = frame.assign(period=str(keys["quarter"].iloc[0])).to_dict("records")
+        rows += [{str(k): v for k, v in r.items()} for r in records]
     return rows
 
 

@@ -1,0 +1,205 @@
+"""Scoring service speed: stratify's /score against a bare BentoML reference, side by side.
+
+Targets (service issue), on 2 cores with the load client on the same machine, single
+records with reasons over loopback HTTP: 1 client p50 <= 6 ms and p99 <= 12 ms; 8
+concurrent clients >= 400 requests/s with p99 <= 50 ms and no errors; auth, validation,
+reasons and the audit log cost at most 25 % of the reference's throughput. Also the
+throughput for batches of 100 records.
+
+The model is a real registered one (escalation, 80 features, 300 trees of 31 leaves),
+built on synthetic records by the test factory, imported like production's. Both
+services run (2 workers each) and are measured in alternating rounds, so any other load
+on the machine falls on both; only one is under load at a time. The reference
+(:mod:`benchmarks.reference_service`) uses the same scoring core without any guard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from benchmarks import _load
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = "escalation"
+LIMITS = {"p50_1": 6.0, "p99_1": 12.0, "rate_8": 400.0, "p99_8": 50.0, "ratio": 0.75}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _prepare(work: Path, trees: int) -> tuple[str, Path, dict]:
+    """Register, promote and import the model; return a token, the model folder, a body."""
+    from serving import store
+    from serving.auth import add_token
+    from tests.serving import factory
+
+    with pytest.MonkeyPatch.context() as mp:
+        factory.skip_requirement_inference(mp)
+        factory.register(work, TARGET, rows=20_000, trees=trees, leaves=31)
+    store.import_champion(work, TARGET)
+    token, _ = add_token(work / "tokens.json", "benchmark", ["scorer"])
+    path, _ = store.champion_dir(work, TARGET)
+    records = factory.records(TARGET, 100, seed=7).to_dict("records")
+    return token, path, {"target": TARGET, "records": records}
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (the service's workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
+@contextmanager
+def _serving(service: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """Start ``bentoml serve service`` in its own process group; yield (port, pid)."""
+    port = _port()
+    cmd = [sys.executable, "-m", "bentoml", "serve", service, "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{service} did not start") from None
+                time.sleep(0.5)
+        yield port, proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _run(pid: int, port: int, path: str, body: dict, token: str | None, clients: int,
+         seconds: float) -> _load.Load:  # fmt: skip
+    """One load run, with the CPU the service's processes spent on it."""
+    before = _tree_cpu(pid)
+    load = _load.run(port, path, body, token, clients=clients, seconds=seconds)
+    return dataclasses.replace(load, server_cpu_s=_tree_cpu(pid) - before)
+
+
+def _round(pid: int, port: int, path: str, one: dict, batch: dict, token: str | None,
+           seconds: float) -> dict[str, _load.Load]:  # fmt: skip
+    return {
+        "1": _run(pid, port, path, one, token, 1, seconds),
+        "8": _run(pid, port, path, one, token, 8, seconds),
+        "batch": _run(pid, port, path, batch, token, 8, seconds),
+    }
+
+
+def _interleaved(ours: tuple, ref: tuple, seconds: float, rounds: int) -> tuple[dict, dict]:
+    """Measure both services in alternating rounds, so other load on the machine hits both."""
+    for args in (ours, ref):
+        _load.run(args[1], args[2], args[3], args[5], clients=8, seconds=2)  # warm up
+    got: tuple[dict[str, list[_load.Load]], ...] = ({}, {})
+    for _ in range(rounds):
+        for side, args in zip(got, (ours, ref), strict=True):
+            for key, load in _round(*args, seconds / rounds).items():
+                side.setdefault(key, []).append(load)
+    a, b = ({k: _load.merge(v) for k, v in side.items()} for side in got)
+    return a, b
+
+
+def _print(name: str, m: dict[str, _load.Load]) -> None:
+    one, eight, batch = m["1"], m["8"], m["batch"]
+    server, client = eight.cpu_ms
+    print(
+        f"  {name:<9} 1 client: p50 {one.quantile(0.5):5.2f} ms, p99 {one.quantile(0.99):5.2f} ms"
+        f" | 8 clients: {eight.rate:6.0f} req/s, p99 {eight.quantile(0.99):5.1f} ms, "
+        f"{eight.errors} errors | batches of 100 (8 clients): {batch.rate * 100:7.0f} records/s, "
+        f"p50 {batch.quantile(0.5):5.1f} ms, {batch.errors} errors"
+    )
+    print(
+        f"  {'':<9} CPU per single-record request (8 clients): service {server:.2f} ms, "
+        f"load client {client:.2f} ms (CPU-bound estimate on 2 idle cores: "
+        f"{2000 / (server + client):.0f} req/s)"
+    )
+
+
+def main(seconds: float = 10.0, trees: int = 300, rounds: int = 3) -> None:
+    """Build the model, measure both services in alternating rounds, print the figures."""
+    with tempfile.TemporaryDirectory(prefix="stratify-bench-") as tmp:
+        work = Path(tmp)
+        token, model_dir, batch = _prepare(work, trees)
+        one = {"target": TARGET, "records": batch["records"][:1]}
+        env = {
+            **os.environ,
+            "STRATIFY_HOME": str(work),
+            "STRATIFY_WORKERS": "2",
+            "BENTOML_HOME": str(work / "bentoml"),
+            "REFERENCE_MODEL_DIR": str(model_dir),
+        }
+        env.pop("STRATIFY_CONFIG", None)
+        env.pop("STRATIFY_TOKENS", None)
+        with (
+            _serving("serving.service:Stratify", env) as (port, pid),
+            _serving("benchmarks.reference_service:Reference", env) as (ref_port, ref_pid),
+        ):
+            ours, ref = _interleaved(
+                (pid, port, "/score", one, batch, token),
+                (ref_pid, ref_port, "/predict", {"records": one["records"]},
+                 {"records": batch["records"]}, None),
+                seconds, rounds,
+            )  # fmt: skip
+        audited = sum(1 for _ in (work / "audit" / "requests.jsonl").open())
+    print(
+        f"serve: {TARGET} model, {trees} trees, 80 features, 2 workers on {os.cpu_count()} cores, "
+        f"load client on the same machine, {seconds:.0f} s per figure in {rounds} rounds"
+    )
+    _print("stratify", ours)
+    _print("reference", ref)
+    ratio = ours["8"].rate / ref["8"].rate
+    checks = {
+        "p50_1": ours["1"].quantile(0.5) <= LIMITS["p50_1"],
+        "p99_1": ours["1"].quantile(0.99) <= LIMITS["p99_1"],
+        "rate_8": ours["8"].rate >= LIMITS["rate_8"] and ours["8"].errors == 0,
+        "p99_8": ours["8"].quantile(0.99) <= LIMITS["p99_8"],
+        "ratio": ratio >= LIMITS["ratio"],
+    }
+    cpu_ratio = ref["8"].cpu_ms[0] / ours["8"].cpu_ms[0]
+    print(
+        f"  throughput ratio stratify / reference (8 clients): {ratio:.2f}, by service CPU per "
+        f"request {cpu_ratio:.2f} "
+        f"(batches: {ours['batch'].rate / ref['batch'].rate:.2f}); {audited:,} audit lines; "
+        "targets: " + ", ".join(f"{k} {'ok' if v else 'OVER TARGET'}" for k, v in checks.items())
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--trees", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    main(args.seconds, args.trees, args.rounds)

@@ -1,0 +1,156 @@
+"""Bearer tokens with roles, stored only as salted hashes.
+
+A token reads ``stk_<id>_<secret>``. The tokens file (JSON, or the same JSON in
+``$STRATIFY_TOKENS``) keeps, per token, its id, subject, roles, a random salt and
+SHA-256(salt + secret); the secret itself is printed once by ``stratify tokens add``
+and never stored. The secret has 256 bits of entropy, so one fast salted hash is
+enough (a slow password hash would cost milliseconds per request for no gain), and
+the comparison is constant-time (:func:`hmac.compare_digest`). The file is re-read
+when it changes, so a new token works without a restart.
+
+Roles: ``scorer`` may call ``/score``, ``reviewer`` may call ``/model``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Role = Literal["scorer", "reviewer"]
+ROLES: tuple[Role, ...] = ("scorer", "reviewer")
+TOKENS_ENV = "STRATIFY_TOKENS"
+PREFIX = "stk"
+RELOAD_SECONDS = 1.0
+ERR_ROLE = "unknown role {role!r}; choose from: " + ", ".join(ROLES)
+ERR_SUBJECT = "the subject must be a non-empty name of at most 100 characters"
+ERR_TOKENS_FILE = "the tokens file {path} could not be read: {reason}"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token belongs to."""
+
+    token_id: str
+    subject: str
+    roles: frozenset[str]
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
+
+
+def new_token(subject: str, roles: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Return a new token and the entry that stores it (salted hash only).
+
+    Raises
+    ------
+    ValueError
+        If a role is unknown or the subject is empty.
+    """
+    for role in roles:
+        if role not in ROLES:
+            raise ValueError(ERR_ROLE.format(role=role))
+    if not subject.strip() or len(subject) > 100:
+        raise ValueError(ERR_SUBJECT)
+    token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
+    entry = {
+        "id": token_id, "subject": subject.strip(), "roles": sorted(set(roles)), "salt": salt,
+        "sha256": _digest(salt, secret),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    return f"{PREFIX}_{token_id}_{secret}", entry
+
+
+def add_token(path: Path, subject: str, roles: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Create a token, append its hashed entry to the tokens file; return (token, entry)."""
+    token, entry = new_token(subject, roles)
+    entries = _read_file(path) if path.exists() else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"tokens": [*entries, entry]}, out, indent=2)
+    tmp.replace(path)
+    return token, entry
+
+
+def _read_file(path: Path) -> list[dict[str, Any]]:
+    try:
+        return _parse(path.read_text())
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(ERR_TOKENS_FILE.format(path=path, reason=err)) from None
+
+
+def _parse(text: str) -> list[dict[str, Any]]:
+    entries = json.loads(text)["tokens"]
+    if not isinstance(entries, list):
+        raise ValueError("'tokens' is not a list")
+    return entries
+
+
+class TokenStore:
+    """Check bearer tokens against the hashed entries of a file or ``$STRATIFY_TOKENS``.
+
+    Parameters
+    ----------
+    path : Path
+        The tokens file (ignored when ``$STRATIFY_TOKENS`` is set). A missing file
+        means no token is valid.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._env = os.environ.get(TOKENS_ENV)
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._stamp: tuple[float, int] | None = None
+        self._checked = float("-inf")
+        self._dummy_salt = secrets.token_hex(16)
+        if self._env:
+            self._entries = {e["id"]: e for e in _parse(self._env)}
+        else:
+            self._reload()
+
+    def _reload(self) -> None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._entries, self._stamp = {}, None
+            return
+        stamp = (st.st_mtime, st.st_size)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._entries = {e["id"]: e for e in _read_file(self.path)}
+            except ValueError as err:  # keep the tokens we had rather than refuse everyone
+                logger.error("%s", err)
+
+    def authenticate(self, header: str | None) -> Principal | None:
+        """Return the principal of an ``Authorization: Bearer ...`` header, or None."""
+        now = time.monotonic()
+        if not self._env and now - self._checked > RELOAD_SECONDS:
+            self._checked = now
+            self._reload()
+        if not header or not header.startswith("Bearer "):
+            return None
+        parts = header[7:].strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            return None
+        entry = self._entries.get(parts[1])
+        # an unknown id costs the same hash and comparison as a known one
+        salt = entry["salt"] if entry else self._dummy_salt
+        expected = entry["sha256"] if entry else "0" * 64
+        matched = hmac.compare_digest(_digest(salt, parts[2]), expected)
+        if entry is None or not matched:
+            return None
+        return Principal(entry["id"], entry["subject"], frozenset(entry["roles"]))

@@ -1,0 +1,92 @@
+"""The scoring core against the registered model: probabilities, bands, SHAP reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from features.model_input import model_frame
+from serving import store
+from serving.reasons import COUNT_STATS, explainable
+from serving.scoring import ERR_EDGES, Scorer
+from tests.serving import factory
+from tests.serving.conftest import TARGETS
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def scorer(request: pytest.FixtureRequest, served_work: Path) -> Scorer:
+    return store.load_champion(served_work, request.param)
+
+
+def _pyfunc(work: Path, target: str, version: int) -> mlflow.pyfunc.PyFuncModel:
+    mlflow.set_tracking_uri(store.tracking_uri(work))
+    mlflow.set_registry_uri(store.tracking_uri(work))
+    return mlflow.pyfunc.load_model(f"models:/stratify-{target}/{version}")
+
+
+def test_probabilities_equal_the_registered_pyfunc(scorer: Scorer, served_work: Path):
+    records = factory.records(scorer.target, 300, seed=11)
+    expected = np.asarray(_pyfunc(served_work, scorer.target, scorer.version).predict(
+        model_frame(records, scorer.columns)))[:, 1]  # fmt: skip
+    p, bands = scorer.score(records)
+    np.testing.assert_allclose(p, expected, rtol=1e-12, atol=0)
+    rows = records.to_dict("records")
+    np.testing.assert_allclose(scorer.probabilities(scorer.encode_rows(rows)), expected, rtol=1e-12)
+    np.testing.assert_array_equal(bands, np.searchsorted(scorer.edges, p, side="right") + 1)
+
+
+def test_fallback_calibration_gives_the_same_probabilities(scorer: Scorer):
+    records = factory.records(scorer.target, 50, seed=12)
+    X = scorer.encode_frame(records)
+    fast = scorer.probabilities(X)
+    slow = Scorer(scorer.pipeline, scorer.metadata, scorer.version)
+    slow._calibrator = None
+    np.testing.assert_allclose(slow.probabilities(X), fast, rtol=1e-12)
+
+
+def test_bands_are_deciles_of_the_edges(scorer: Scorer):
+    edges = scorer.edges
+    p = np.concatenate([[0.0], edges, edges - 1e-9, [1.0]])
+    bands = scorer.bands(p)
+    assert bands[0] == 1 and bands[-1] == 10
+    np.testing.assert_array_equal(bands[1:10], np.arange(2, 11))  # a cut point opens its band
+    np.testing.assert_array_equal(bands[10:19], np.arange(1, 10))
+
+
+def test_reasons_are_the_top_positive_eligible_shap_values(scorer: Scorer):
+    records = factory.records(scorer.target, 60, seed=13)
+    reasons = scorer.explain(records)
+    Xe = scorer.pipeline.named_steps["encode"].transform(model_frame(records, scorer.columns))
+    contrib = scorer._booster.predict(Xe[scorer.order], pred_contrib=True)[:, :-1]
+    features = explainable(scorer.order)
+    for i, got in enumerate(reasons):
+        by_name = dict(zip(scorer.order, contrib[i], strict=True))
+        assert [r.contribution for r in got] == pytest.approx([by_name[r.feature] for r in got])
+        assert all(r.contribution > 0 for r in got) and len(got) <= 3
+        assert [r.contribution for r in got] == sorted((r.contribution for r in got), reverse=True)
+        # slow reference: every eligible positive contribution, largest first
+        eligible = []
+        for j, f in enumerate(features):
+            v = records.iloc[i][scorer.order[j]]
+            if f is None or v is None or contrib[i, j] <= 0 or (f.dtype == "bool" and not v):
+                continue
+            if f.stat in COUNT_STATS and v == 0:
+                continue
+            eligible.append((contrib[i, j], f.name))
+        assert [r.feature for r in got] == [n for _, n in sorted(eligible, reverse=True)[:3]]
+
+
+def test_edges_must_be_nine_ascending(scorer: Scorer):
+    meta = {**scorer.metadata, "band_edges": [0.1, 0.2]}
+    with pytest.raises(ValueError, match=ERR_EDGES.format(n=2)):
+        Scorer(scorer.pipeline, meta, scorer.version)
+
+
+def test_from_bento_reads_the_pointer(served_work: Path):
+    scorer = Scorer.from_bento("escalation", served_work)
+    pointer = store.read_pointers(served_work)["escalation"]
+    assert scorer.version == pointer["mlflow_version"]
+    assert pointer["tag"] == f"stratify-escalation:v{scorer.version}"
