@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 ## Create .venv (first Python >= 3.12) and install stratify with its dev tools
 install: $(STAMP)
 
-## Run the whole job on the built-in synthetic borough (simulate, load, realism report, features)
+## Run the whole job on the synthetic borough (simulate, load, features, train, audit, cards, serve, outreach)
 demo: $(STAMP)
 	$(BIN)/stratify demo
 
