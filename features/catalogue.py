@@ -429,6 +429,9 @@ def reason(feature: Feature | str, value: object) -> str:
     """
     f = FEATURE_BY_NAME[feature] if isinstance(feature, str) else feature
     one = value == 1
-    return f.reason.format(
+    template = f.reason
+    if f.stat == "months_since" and value == 0:  # "0 months since" reads as an error
+        template = template.replace("{value} month{s}", "less than a month")
+    return template.format(
         value=value, s="" if one else "s", ies="y" if one else "ies", ren="" if one else "ren"
     )

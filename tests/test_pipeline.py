@@ -45,6 +45,10 @@ def test_demo_trains_audits_promotes_and_serves_both_targets(demo_home):
         assert "data:image/png;base64," in html and 'src="http' not in html
         assert json.loads((card / "atrs.json").read_text())
         assert f"stratify-{target} v1" in output
+    lists = sorted(p.name for p in (home / "outreach").glob("*/outreach-*.xlsx"))
+    assert lists == ["outreach-all.xlsx", "outreach-central.xlsx", "outreach-north.xlsx",
+                     "outreach-south.xlsx"]  # fmt: skip
+    assert len(list((home / "outreach").glob("*/outreach-*.html"))) == 4
     assert "Verdict against the bar" in output
     assert "curl -s -X POST http://127.0.0.1:3000/score" in output
     assert "stratify serve" in output

@@ -89,6 +89,8 @@ def test_index_features_apply_to_rereferral_only():
         ("household_children", 1, "1 child in the household"),
         ("looked_after_ever", True, "the child has been looked after before"),
         ("imd_decile", 2, "the family lives in an area of IMD decile 2"),
+        ("months_since_statutory", 0, "less than a month since the last statutory involvement"),
+        ("months_since_referral", 1, "1 month since this child's last referral"),
     ],
 )
 def test_reasons_read_as_plain_language(name, value, text):

@@ -26,7 +26,7 @@ def test_false_flags_missing_values_and_zero_counts_are_not_reasons():
     assert got == []
     got = _render(["months_since_referral", "household_children"], [2, 1], [0, 1])
     assert [r.text for r in got] == [
-        "0 months since this child's last referral",
+        "less than a month since this child's last referral",
         "1 child in the household",
     ]
     got = _render(columns[:4], [3, 2, 1, 0.5], [True, 4.0, 2.0, 1.0])
