@@ -193,6 +193,21 @@ class Config(Frozen):
         return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME)
 
 
+MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
+MLFLOW_ENV = (MLFLOW_URI_ENV, "MLFLOW_REGISTRY_URI")
+
+
+def mlflow_tracking_uri(work_dir: Path) -> str:
+    """Return ``$MLFLOW_TRACKING_URI`` or the SQLite store ``<work_dir>/mlflow.db``.
+
+    Training and serving both use this rule. Note that ``mlflow.set_tracking_uri``
+    writes the environment variable itself, so callers that point MLflow somewhere must
+    restore the environment afterwards (or a later call would take MLflow's own write
+    for the user's choice): see :func:`training.tracking.connect`.
+    """
+    return os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{(work_dir / 'mlflow.db').resolve()}"
+
+
 class ConfigError(ValueError):
     """A config file that cannot be read or does not match the schema."""
 

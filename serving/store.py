@@ -16,8 +16,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from features.config import MLFLOW_ENV, mlflow_tracking_uri
+
 HOME_ENV = "BENTOML_HOME"
-URI_ENV = "MLFLOW_TRACKING_URI"
 CHAMPION = "champion"
 POINTERS = Path("serving") / "champions.json"
 
@@ -34,7 +35,7 @@ def model_name(target: str) -> str:
 
 def tracking_uri(work_dir: Path) -> str:
     """Return ``$MLFLOW_TRACKING_URI`` or the SQLite store under ``work_dir``."""
-    return os.environ.get(URI_ENV) or f"sqlite:///{(work_dir / 'mlflow.db').resolve()}"
+    return mlflow_tracking_uri(work_dir)
 
 
 def resolve_work_dir(work_dir: Path | None = None) -> Path:
@@ -94,8 +95,14 @@ def import_champion(work_dir: Path, target: str) -> dict[str, Any]:
     try:
         bentoml.models.get(tag)
     except NotFound:
+        saved = {k: os.environ.get(k) for k in MLFLOW_ENV}  # as training.tracking.point_mlflow
         mlflow.set_tracking_uri(tracking_uri(work_dir))
         mlflow.set_registry_uri(tracking_uri(work_dir))
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         bentoml.mlflow.import_model(
             tag,
             f"models:/{name}/{mv.version}",

@@ -27,6 +27,7 @@ from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
 from features.catalogue import Target, catalogue_hash
+from features.config import MLFLOW_ENV, mlflow_tracking_uri
 from features.model_input import category_columns
 
 URI_ENV = "MLFLOW_TRACKING_URI"
@@ -47,16 +48,33 @@ def model_name(target: Target | str) -> str:
 
 def tracking_uri(work_dir: Path) -> str:
     """Return ``$MLFLOW_TRACKING_URI`` or the SQLite store under ``work_dir``."""
-    return os.environ.get(URI_ENV) or f"sqlite:///{(work_dir / DB_FILE).resolve()}"
+    return mlflow_tracking_uri(work_dir)
+
+
+def point_mlflow(uri: str) -> None:
+    """Point MLflow's tracking and registry at ``uri`` without changing the environment.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``; left there, it
+    would be taken for the user's own setting by the next :func:`tracking_uri` call
+    for another working directory in the same process.
+    """
+    saved = {k: os.environ.get(k) for k in MLFLOW_ENV}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def connect(work_dir: Path) -> MlflowClient:
     """Point MLflow at the store (creating the working directory) and return a client."""
     work_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(tracking_uri(work_dir))
-    mlflow.set_registry_uri(tracking_uri(work_dir))
-    return MlflowClient()
+    uri = tracking_uri(work_dir)
+    point_mlflow(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _experiment(client: MlflowClient, work_dir: Path, target: str) -> str:

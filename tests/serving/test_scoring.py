@@ -14,6 +14,7 @@ from serving.reasons import COUNT_STATS, explainable
 from serving.scoring import ERR_EDGES, Scorer
 from tests.serving import factory
 from tests.serving.conftest import TARGETS
+from training import tracking
 
 
 @pytest.fixture(scope="module", params=TARGETS)
@@ -22,9 +23,7 @@ def scorer(request: pytest.FixtureRequest, served_work: Path) -> Scorer:
 
 
 def _pyfunc(work: Path, target: str, version: int) -> mlflow.pyfunc.PyFuncModel:
-    mlflow.set_tracking_uri(store.tracking_uri(work))
-    mlflow.set_registry_uri(store.tracking_uri(work))
-    return mlflow.pyfunc.load_model(f"models:/stratify-{target}/{version}")
+    return tracking.load_pyfunc(work, target, version)
 
 
 def test_probabilities_equal_the_registered_pyfunc(scorer: Scorer, served_work: Path):
