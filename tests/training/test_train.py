@@ -90,7 +90,7 @@ def test_splits_leave_no_label_unknown_at_test_time(trained):
 
 def test_promote_needs_override_when_the_verdict_failed(trained):
     cfg, outcome = trained
-    tracking.set_version_tags(cfg.work_dir, "escalation", 1, {"fairness_verdict": "not met"})
+    tracking.set_version_tags(cfg.work_dir, "escalation", 1, {"verdict": "not met"})
     with pytest.raises(PermissionError, match="override-reason"):
         tracking.promote(cfg.work_dir, "escalation", 1, approved_by="A. Lead", reason="ok")
     assert tracking.alias_version(cfg.work_dir, "escalation", "champion") is None
@@ -175,3 +175,21 @@ def test_model_frame_has_one_dtype_per_kind():
 def test_truth_dir_found_only_when_simulated(tmp_path):
     cfg = load_config(None).model_copy(update={"home": tmp_path})
     assert truth_dir(cfg) is None
+
+
+def test_card_of_the_run_carries_the_logged_figures(trained):
+    from training.card_format import fmt_ci
+
+    cfg, outcome = trained
+    card = (outcome.card_dir / "model_card.md").read_text()
+    run = mlflow.MlflowClient().get_run(outcome.run_id)
+    for metric in ("roc_auc", "average_precision", "precision_at_capacity"):
+        value = run.data.metrics[f"test.lightgbm.{metric}"]
+        low = run.data.metrics[f"test.lightgbm.{metric}_ci_low"]
+        high = run.data.metrics[f"test.lightgbm.{metric}_ci_high"]
+        assert fmt_ci(value, low, high) in card, metric
+    artefacts = {f.path for f in mlflow.MlflowClient().list_artifacts(outcome.run_id, "model_card")}
+    assert {"model_card/model_card.html", "model_card/atrs.json"} <= artefacts
+    tags = tracking.version_info(cfg.work_dir, "escalation", 1)["tags"]
+    audit = json.loads((outcome.card_dir / "audit.json").read_text())
+    assert tags["fairness_verdict"] == audit["verdict"]["overall"]
