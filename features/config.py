@@ -144,17 +144,14 @@ class TrainingConfig(Frozen):
         return self
 
 
+#: The audit's dimensions: the protected characteristics, deprivation and locality.
+AUDIT_DIMENSIONS = ("ethnic_group", "sex", "has_disability", "age_band", "imd_quintile", "locality")
+
+
 class AuditConfig(Frozen):
     """The fairness audit: groups, intersections and small-cell suppression."""
 
-    groups: tuple[str, ...] = (
-        "ethnic_group",
-        "sex",
-        "has_disability",
-        "age_band",
-        "imd_quintile",
-        "locality",
-    )
+    groups: tuple[str, ...] = AUDIT_DIMENSIONS
     intersections: tuple[tuple[str, str], ...] = (
         ("ethnic_group", "sex"),
         ("ethnic_group", "imd_quintile"),
@@ -263,11 +260,22 @@ def load_config(path: Path | str | None = None) -> Config:
     """
     if path is None:
         return Config()
-    path = Path(path)
+    return parse_config(read_mapping(Path(path), ERR_CONFIG_FILE), str(path))
+
+
+def read_mapping(path: Path, error: str = ERR_CONFIG_FILE) -> dict[str, Any]:
+    """Return the YAML mapping in ``path``.
+
+    Raises
+    ------
+    ConfigError
+        ``error`` formatted with the path and the reason, when the file is missing, is
+        not YAML, or its top level is not a mapping.
+    """
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(ERR_CONFIG_FILE.format(path=path, reason=err)) from None
+        raise ConfigError(error.format(path=path, reason=err)) from None
     if not isinstance(data, dict):
-        raise ConfigError(ERR_CONFIG_FILE.format(path=path, reason="top level is not a mapping"))
-    return parse_config(data, str(path))
+        raise ConfigError(error.format(path=path, reason="top level is not a mapping"))
+    return data

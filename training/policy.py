@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.config import ConfigError, _describe
+from features.config import AUDIT_DIMENSIONS, ConfigError, _describe, read_mapping
 
 Outcome = Literal["met", "not met", "not assessable"]
 ERR_POLICY_FILE = "policy file {path} could not be read: {reason}"
@@ -66,14 +65,7 @@ class FairnessBar(_Frozen):
     selection_rate_ratio: RatioLimits = RatioLimits(low=0.8, high=1.25)
     max_calibration_gap: float = Field(0.05, ge=0.0, le=1.0)
     #: Which audit dimensions the checks apply to (intersections are reported, not gated).
-    dimensions: tuple[str, ...] = (
-        "ethnic_group",
-        "sex",
-        "has_disability",
-        "age_band",
-        "imd_quintile",
-        "locality",
-    )
+    dimensions: tuple[str, ...] = AUDIT_DIMENSIONS
 
 
 class Policy(_Frozen):
@@ -95,12 +87,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
     if path is None:
         return Policy()
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(ERR_POLICY_FILE.format(path=path, reason=err)) from None
-    if not isinstance(data, dict):
-        raise ConfigError(ERR_POLICY_FILE.format(path=path, reason="top level is not a mapping"))
+    data = read_mapping(path, ERR_POLICY_FILE)
     try:
         return Policy.model_validate(data)
     except ValidationError as err:
