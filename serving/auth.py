@@ -72,10 +72,17 @@ def new_token(subject: str, roles: Sequence[str]) -> tuple[str, dict[str, Any]]:
     return f"{PREFIX}_{token_id}_{secret}", entry
 
 
-def add_token(path: Path, subject: str, roles: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """Create a token, append its hashed entry to the tokens file; return (token, entry)."""
+def add_token(
+    path: Path, subject: str, roles: Sequence[str], *, replace: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """Create a token, append its hashed entry to the tokens file; return (token, entry).
+
+    With ``replace``, the subject's earlier tokens are revoked (removed) first.
+    """
     token, entry = new_token(subject, roles)
     entries = _read_file(path) if path.exists() else []
+    if replace:
+        entries = [e for e in entries if e.get("subject") != entry["subject"]]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

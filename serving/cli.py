@@ -141,7 +141,8 @@ def demo_step(config: Path | None = None) -> None:
             typer.echo(f"(not served: {err})")
     if not imported:
         return
-    token, _ = add_token(settings.tokens_file, "demo", ["scorer", "reviewer"])
+    # a new demo token each run (only hashes are kept), the previous one revoked
+    token, _ = add_token(settings.tokens_file, "demo", ["scorer", "reviewer"], replace=True)
     target = imported[0]["tag"].split(":")[0].removeprefix("stratify-")
     path = settings.work_dir / "serving" / "example_request.json"
     path.write_text(json.dumps(example_request(settings.work_dir, target), indent=2))

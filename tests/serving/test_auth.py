@@ -70,3 +70,14 @@ def test_a_corrupt_tokens_file_keeps_the_tokens_already_loaded(tokens_file, monk
     tokens_file.write_text("{not json")
     monkeypatch.setattr(auth, "RELOAD_SECONDS", 0.0)
     assert store.authenticate(f"Bearer {token}") is not None
+
+
+def test_replacing_a_subjects_token_revokes_the_old_one(tokens_file):
+    old, _ = add_token(tokens_file, "demo", ["scorer"])
+    other, _ = add_token(tokens_file, "front door", ["scorer"])
+    new, _ = add_token(tokens_file, "demo", ["scorer", "reviewer"], replace=True)
+    store = TokenStore(tokens_file)
+    assert store.authenticate(f"Bearer {old}") is None
+    assert store.authenticate(f"Bearer {new}").roles == {"scorer", "reviewer"}
+    assert store.authenticate(f"Bearer {other}").subject == "front door"
+    assert len(json.loads(tokens_file.read_text())["tokens"]) == 2
