@@ -7,17 +7,35 @@ from typing import Any
 
 from features.catalogue import FEATURE_BY_NAME
 
+#: A made-up, consistent family: a seven-year-old with a brother or sister and two
+#: parents at home, referred once five months ago, with two police domestic abuse
+#: call-outs for the adults this year. Every other count is zero, flags false.
+EXAMPLE_VALUES: dict[str, Any] = {
+    "age_months": 84, "referrals_12m": 1, "referrals_36m": 1, "referrals_ever": 1,
+    "months_since_referral": 5, "assessments_12m": 1, "assessments_ever": 1,
+    "household_children": 2, "household_adults": 2, "has_second_carer": True,
+    "adults_domestic_abuse_12m": 2, "adults_domestic_abuse_36m": 2, "imd_decile": 3,
+}  # fmt: skip
+
 
 def example_record(columns: list[str], categories: dict[str, list[str]]) -> dict[str, Any]:
-    """Return a record with every input column: lowest counts, false flags, first codes."""
+    """Return a record with every input column: :data:`EXAMPLE_VALUES`, else none or zero.
+
+    Missing-able values with no example (months since a thing that never happened) are
+    null; other counts are their minimum, flags false, categories their first code.
+    """
     row: dict[str, Any] = {"record_id": "demo-0001"}
     for c in columns:
         f = FEATURE_BY_NAME.get(c)
-        if f is None or f.dtype == "category":
+        if c in EXAMPLE_VALUES:
+            row[c] = EXAMPLE_VALUES[c]
+        elif f is None or f.dtype == "category":
             allowed = (f.categories if f is not None else None) or categories.get(c)
             row[c] = allowed[0] if allowed else None
         elif f.dtype == "bool":
             row[c] = False
+        elif f.nullable:
+            row[c] = None
         else:
             row[c] = f.minimum or 0
     return row

@@ -77,3 +77,17 @@ def test_problems_never_echo_the_submitted_value(model, record):
 
 def test_record_ids_keeps_only_well_formed_ids(record):
     assert record_ids([record, {"record_id": "bad id"}, 3]) == [record["record_id"]]
+
+
+@pytest.mark.parametrize("target", ["escalation", "rereferral"])
+def test_the_documented_example_record_is_valid(target):
+    from serving.example import EXAMPLE_VALUES, example_record
+
+    columns = [f.name for f in features_for(target)]
+    example = example_record(columns, factory.categories(target))
+    rows, found = validate_records(
+        record_model(target, columns, factory.categories(target)), [example]
+    )
+    assert not found and len(rows) == 1
+    assert {k: example[k] for k in EXAMPLE_VALUES} == EXAMPLE_VALUES
+    assert example["months_since_statutory"] is None  # never involved: missing, not 0
