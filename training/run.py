@@ -123,10 +123,8 @@ def train_and_register(
         plots_made = make_plots(result, staging / "plots")
         (staging / "evaluation").mkdir()
         result.predictions.to_parquet(staging / "evaluation" / "predictions.parquet", index=False)
-        (staging / "evaluation" / "evaluation.json").write_text(
-            json.dumps(result.evaluation, indent=2, default=str)
-        )
         progress("recording the run in MLflow and registering the model")
+        hashes = lineage(table, cfg)
         run_id, version = tracking.log_training(
             cfg.work_dir,
             target=target,
@@ -136,12 +134,13 @@ def train_and_register(
             evaluation=result.evaluation,
             params=_params(result, cfg, target),
             config=cfg.model_dump(mode="json"),
-            lineage=lineage(table, cfg),
+            lineage=hashes,
             artifacts={"plots": staging / "plots", "evaluation": staging / "evaluation"},
             model_metadata=model_metadata(result, table),
         )
+        # evaluation.json is logged once the run id and version it records are known
         evaluation = {**result.evaluation, "run_id": run_id, "model_version": version}
-        evaluation["lineage"] = lineage(table, cfg)
+        evaluation["lineage"] = hashes
         tracking.log_artifacts(cfg.work_dir, run_id, _dump(staging, evaluation), "evaluation")
         progress("auditing fairness and writing the model card")
         Xe = result.pipeline.named_steps["encode"].transform(result.X_test)
