@@ -18,8 +18,8 @@ from benchmarks._measure import measure
 CODE = """
 import json, time
 import numpy as np
-from features.config import Capacity
-from training.metrics import evaluate, per_period, select_at_capacity
+from stratify.features.config import Capacity
+from stratify.training.metrics.evaluate import evaluate, per_period, select_at_capacity
 
 rng = np.random.default_rng(20261201)
 sizes = rng.choice([1, 2, 3, 4], {rows}, p=[0.55, 0.28, 0.12, 0.05])

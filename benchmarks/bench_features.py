@@ -27,12 +27,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from features.build import build, write_build
-from features.catalogue import EVENT_TYPES, features_for
-from features.config import FeaturesConfig
-from features.reference import load_rows, reference_build
-from features.schema import TABLES
-from features.warehouse import create_warehouse, read_meta
+from stratify.features.build.pipeline import build, write_build
+from stratify.features.catalogue import EVENT_TYPES, features_for
+from stratify.features.config import FeaturesConfig
+from stratify.features.build.reference import load_rows, reference_build
+from stratify.features.schema import TABLES
+from stratify.features.warehouse.store import create_warehouse, read_meta
 
 EXTRACT, HISTORY = np.datetime64("2025-03-31"), np.datetime64("2015-01-01")
 THREADS, MEMORY_LIMIT = 2, "2GB"

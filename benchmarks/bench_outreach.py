@@ -6,7 +6,7 @@ every catalogue feature with its dtype (Arrow int32 / bool / string, nullable wh
 catalogue says so), household, sibling, adult and area features shared by the children
 of a household, about 3 % of households with a sibling open to social care, and the
 audit columns. The model is a real calibrated LightGBM (63 leaves, 300 trees) fitted
-through ``training.models`` on separate synthetic rows, wrapped in the service's
+through ``stratify.training.models`` on separate synthetic rows, wrapped in the service's
 ``Scorer`` exactly as the champion would be.
 
 The timed part, in a fresh process, is everything after the feature build: Arrow to
@@ -30,10 +30,10 @@ import pandas as pd
 import pyarrow as pa
 
 from benchmarks._measure import measure
-from features.catalogue import Feature, Target, features_for
+from stratify.features.catalogue import Feature, Target, features_for
 
 if TYPE_CHECKING:
-    from serving.scoring import Scorer
+    from stratify.serving.scoring import Scorer
 
 LIMIT_SECONDS = 20.0
 TARGET: Target = "escalation"
@@ -101,11 +101,11 @@ def cohort(children: int, seed: int = 0) -> tuple[pa.Table, pa.Table]:
 
 
 def model(rows: int = 30_000, trees: int = 300, seed: int = 1) -> Scorer:
-    """Fit a calibrated LightGBM through training.models; return the service's Scorer."""
-    from features.model_input import category_columns, input_columns, model_frame
-    from serving.scoring import Scorer
-    from training import models
-    from training.train import band_edges
+    """Fit a calibrated LightGBM through stratify.training.models; return the service's Scorer."""
+    from stratify.features.model_input import category_columns, input_columns, model_frame
+    from stratify.serving.scoring import Scorer
+    from stratify.training import models
+    from stratify.training.train import band_edges
 
     feats, _ = cohort(rows, seed)
     X = model_frame(feats.to_pandas(), input_columns(TARGET))
@@ -127,9 +127,9 @@ def model(rows: int = 30_000, trees: int = 300, seed: int = 1) -> Scorer:
 
 def child(children: int, capacity: int) -> None:
     """The measured process: print the figures as JSON."""
-    from features.config import AuditConfig
-    from serving.outreach import build_list
-    from serving.outreach_run import write_outputs
+    from stratify.features.config import AuditConfig
+    from stratify.serving.outreach.ranking import build_list
+    from stratify.serving.outreach.run import write_outputs
 
     t = time.perf_counter()
     scorer = model()
@@ -156,10 +156,10 @@ def child(children: int, capacity: int) -> None:
 
 def build_child(warehouse: str) -> None:
     """The measured feature build of one date on the demo warehouse."""
-    from features.config import load_config
-    from features.warehouse import read_meta
-    from serving.outreach_cli import latest_snapshot
-    from serving.outreach_cohort import cohort_at
+    from stratify.features.config import load_config
+    from stratify.features.warehouse.store import read_meta
+    from stratify.serving.outreach_cli import latest_snapshot
+    from stratify.serving.outreach.cohort import cohort_at
 
     as_of = latest_snapshot(dt.date.fromisoformat(read_meta(warehouse)["extract_date"]))
     c = cohort_at(Path(warehouse), as_of, load_config(None).features, threads=2)
@@ -170,7 +170,7 @@ def build_child(warehouse: str) -> None:
 
 def main(children: int = 100_000, capacity: int = 500) -> None:
     """Run the outreach benchmark and print its figures against the target."""
-    from features.config import load_config
+    from stratify.features.config import load_config
 
     m = measure(f"from benchmarks.bench_outreach import child; child({children}, {capacity})")
     f = json.loads(m.output.strip().splitlines()[-1])

@@ -46,8 +46,8 @@ def _port() -> int:
 
 def _prepare(work: Path, trees: int) -> tuple[str, Path, dict]:
     """Register, promote and import the model; return a token, the model folder, a body."""
-    from serving import store
-    from serving.auth import add_token
+    from stratify.serving import store
+    from stratify.serving.api.auth import add_token
     from tests.serving import factory
 
     with pytest.MonkeyPatch.context() as mp:
@@ -163,7 +163,7 @@ def main(seconds: float = 10.0, trees: int = 300, rounds: int = 3) -> None:
         env.pop("STRATIFY_CONFIG", None)
         env.pop("STRATIFY_TOKENS", None)
         with (
-            _serving("serving.service:Stratify", env) as (port, pid),
+            _serving("stratify.serving.api.service:Stratify", env) as (port, pid),
             _serving("benchmarks.reference_service:Reference", env) as (ref_port, ref_pid),
         ):
             ours, ref = _interleaved(

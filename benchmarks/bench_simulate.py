@@ -15,8 +15,8 @@ from benchmarks._measure import measure
 
 CODE = """
 from pathlib import Path
-from features.config import SimulationConfig
-from features.simulate import simulate
+from stratify.features.config import SimulationConfig
+from stratify.features.simulate import simulate
 r = simulate(SimulationConfig(children={children}, years=8), Path({out!r}))
 print(len(r.tables["referrals"]), len(r.tables["agency_events"]), len(r.truth))
 """

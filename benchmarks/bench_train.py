@@ -1,4 +1,4 @@
-"""Training speed: the whole ``training.train.train`` on 1,000,000 decision points.
+"""Training speed: the whole ``stratify.training.train.train`` on 1,000,000 decision points.
 
 Target (training issue): training on 1,000,000 rows x >= 60 features <= 3 minutes on 2
 cores. The table is synthetic but shaped like the escalation target: the catalogue's
@@ -19,13 +19,13 @@ from benchmarks._measure import measure
 CODE = """
 import datetime as dt, json, time
 import numpy as np, pandas as pd
-from features.catalogue import features_for
-from features.config import Config
-from features.model_input import input_columns, model_frame
-from features.cohorts import add_months
-from training.data import TrainingTable, quarter_label
-from training.policy import Policy
-from training.train import train
+from stratify.features.catalogue import features_for
+from stratify.features.config import Config
+from stratify.features.model_input import input_columns, model_frame
+from stratify.features.cohorts import add_months
+from stratify.training.data import TrainingTable, quarter_label
+from stratify.training.policy import Policy
+from stratify.training.train import train
 
 rng = np.random.default_rng(7)
 rows = {rows}

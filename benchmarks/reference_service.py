@@ -17,7 +17,7 @@ from typing import Any
 import bentoml
 import numpy as np
 
-from serving.scoring import Scorer
+from stratify.serving.scoring import Scorer
 
 
 @bentoml.service(

@@ -24,8 +24,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from features.codes import LOCAL_LISTS
-from features.schema import REREFERRAL_CLOSURE_REASONS
+from stratify.features.codes import LOCAL_LISTS
+from stratify.features.schema import REREFERRAL_CLOSURE_REASONS
 
 Target = Literal["escalation", "rereferral"]
 Group = Literal["child", "household", "siblings", "adults", "area"]

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.config import ConfigError, load_config
-from features.realism import compute_figures, realism_table
+from stratify.features.config import ConfigError, load_config
+from stratify.features.simulate.realism import compute_figures, realism_table
 
 console = Console()
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
@@ -54,7 +54,7 @@ def simulate_cmd(
     report: Annotated[bool, typer.Option(help="Print the realism report.")] = True,
 ) -> None:
     """Simulate the synthetic borough: writes a CSV extract and the ground truth."""
-    from features.simulate import simulate
+    from stratify.features.simulate import simulate
 
     try:
         cfg = load_config(config)
@@ -93,8 +93,8 @@ def simulate_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add the features commands to the ``stratify`` app."""
-    from features.cli_features import features_cmd
-    from features.cli_load import load_cmd
+    from stratify.features.cli_features import features_cmd
+    from stratify.features.cli_load import load_cmd
 
     app.command("simulate")(simulate_cmd)
     app.command("load")(load_cmd)

@@ -1,6 +1,6 @@
 """``stratify features --target escalation|rereferral``: build the family-context table.
 
-Thin wiring of :func:`features.build.build` and :func:`features.build.write_build` to
+Thin wiring of :func:`stratify.features.build.pipeline.build` and :func:`stratify.features.build.pipeline.write_build` to
 the command line, with a progress display. Exit codes: 0 built, 2 a domain error
 (missing or stale warehouse, missing table or column, date range outside the data,
 empty cohort, bad config), printed as one short line. Neither identifiers nor feature
@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from features.build import build, write_build
-from features.cohorts import CohortError
-from features.config import ConfigError, load_config
-from features.warehouse import WarehouseError
+from stratify.features.build.pipeline import build, write_build
+from stratify.features.cohorts import CohortError
+from stratify.features.config import ConfigError, load_config
+from stratify.features.warehouse.store import WarehouseError
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 EXIT_ERROR = 2

@@ -1,6 +1,6 @@
 """``stratify load``: validate an extract folder and load it into the warehouse.
 
-Thin wiring of :func:`features.ingest.load_extract` to the command line. Exit codes:
+Thin wiring of :func:`stratify.features.warehouse.ingest.load_extract` to the command line. Exit codes:
 0 loaded, 1 the extract breaks validation rules (nothing loaded; the violations are
 listed and written to ``<work dir>/reports/load-violations.csv``), 2 any other
 problem (missing folder, no pseudonymisation key, bad config).
@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from features.config import ConfigError, load_config
-from features.ingest import ExtractInvalid, IngestError, LoadResult, load_extract
-from features.pseudonymise import NOTICE_DEMO_KEY, PseudonymKeyError
-from features.validate import violations_table
-from features.warehouse import WarehouseError
+from stratify.features.config import ConfigError, load_config
+from stratify.features.warehouse.ingest import ExtractInvalid, IngestError, LoadResult, load_extract
+from stratify.features.warehouse.pseudonymise import NOTICE_DEMO_KEY, PseudonymKeyError
+from stratify.features.warehouse.validate import violations_table
+from stratify.features.warehouse.store import WarehouseError
 
 #: Violations printed in the terminal; the report file always holds all of them.
 MAX_SHOWN = 200

@@ -110,7 +110,7 @@ SOURCE_GROUP: Mapping[str, str] = MappingProxyType(
 
 @cache
 def _xsd_lists() -> dict[str, dict[str, str]]:
-    path = resources.files("features") / "data" / "CIN_schema_2024.xsd"
+    path = resources.files("stratify.features.data") / "CIN_schema_2024.xsd"
     root = ET.fromstring(path.read_bytes())
     by_type: dict[str, dict[str, str]] = {}
     for st in root.iter(f"{_XS}simpleType"):

@@ -21,11 +21,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
-from features.build_facts import Facts, Keep, Tables, as_is, left_join_on, months_before
-from features.build_timeline import attach, counts_before, probes
-from features.catalogue import EVENT_TYPES, Target
-from features.config import FeaturesConfig
-from features.schema import REREFERRAL_CLOSURE_REASONS
+from stratify.features.build.facts import Facts, Keep, Tables, as_is, left_join_on, months_before
+from stratify.features.build.timeline import attach, counts_before, probes
+from stratify.features.catalogue import EVENT_TYPES, Target
+from stratify.features.config import FeaturesConfig
+from stratify.features.schema import REREFERRAL_CLOSURE_REASONS
 
 ERR_NO_DATA = "the warehouse has no dated service records, so there are no decision points"
 ERR_RANGE_OUTSIDE = (
@@ -256,7 +256,7 @@ def decision_points(
     t : Mapping[str, ibis Table]
         The warehouse tables.
     facts : Facts
-        Person facts (:func:`features.build_facts.person_facts`).
+        Person facts (:func:`stratify.features.build.facts.person_facts`).
     target : {"escalation", "rereferral"}
     config : FeaturesConfig
     date_range : tuple of datetime.date
@@ -264,7 +264,7 @@ def decision_points(
     extract_date : datetime.date
         Labels whose window ends after it are null.
     keep : callable, optional
-        Materialises intermediate tables (see :data:`features.build_facts.Keep`).
+        Materialises intermediate tables (see :data:`stratify.features.build.facts.Keep`).
 
     Returns
     -------

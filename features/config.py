@@ -8,12 +8,12 @@ pseudonymisation key comes only from the environment.
 from __future__ import annotations
 
 import datetime as dt
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 HOME_ENV = "STRATIFY_HOME"
 DEFAULT_HOME = Path("work")
@@ -173,7 +173,13 @@ class ServingConfig(Frozen):
 
 
 class Config(Frozen):
-    """The whole run configuration."""
+    """The whole run configuration, with what the environment said resolved once.
+
+    :func:`load_config` fills in what the process environment contributes
+    (``STRATIFY_HOME`` when the file names no ``home``, ``MLFLOW_TRACKING_URI``) at
+    the moment it is called; afterwards nothing here reads the environment, so a
+    config cannot change under the code that holds it.
+    """
 
     home: Path | None = None
     simulation: SimulationConfig = SimulationConfig()
@@ -181,28 +187,35 @@ class Config(Frozen):
     training: TrainingConfig = TrainingConfig()
     audit: AuditConfig = AuditConfig()
     serving: ServingConfig = ServingConfig()
+    # Resolved from the environment by load_config; never part of the file or its hash.
+    _env_home: Path | None = PrivateAttr(None)
+    _env_mlflow_uri: str | None = PrivateAttr(None)
 
     @property
     def work_dir(self) -> Path:
         """Working directory: ``home`` from the file, else ``$STRATIFY_HOME``, else ``./work``."""
-        if self.home is not None:
-            return self.home
-        return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME)
+        return self.home or self._env_home or Path(DEFAULT_HOME)
+
+    @property
+    def mlflow_uri(self) -> str:
+        """MLflow tracking and registry: ``$MLFLOW_TRACKING_URI``, else ``<work>/mlflow.db``."""
+        return self._env_mlflow_uri or sqlite_uri(self.work_dir)
+
+    def with_environment(self, env: Mapping[str, str]) -> Config:
+        """Return a copy with ``STRATIFY_HOME`` and ``MLFLOW_TRACKING_URI`` from ``env``."""
+        copy = self.model_copy()
+        copy._env_home = Path(env[HOME_ENV]) if env.get(HOME_ENV) else None
+        copy._env_mlflow_uri = env.get(MLFLOW_URI_ENV) or None
+        return copy
 
 
 MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_ENV = (MLFLOW_URI_ENV, "MLFLOW_REGISTRY_URI")
 
 
-def mlflow_tracking_uri(work_dir: Path) -> str:
-    """Return ``$MLFLOW_TRACKING_URI`` or the SQLite store ``<work_dir>/mlflow.db``.
-
-    Training and serving both use this rule. Note that ``mlflow.set_tracking_uri``
-    writes the environment variable itself, so callers that point MLflow somewhere must
-    restore the environment afterwards (or a later call would take MLflow's own write
-    for the user's choice): see :func:`training.tracking.connect`.
-    """
-    return os.environ.get(MLFLOW_URI_ENV) or f"sqlite:///{(work_dir / 'mlflow.db').resolve()}"
+def sqlite_uri(work_dir: Path) -> str:
+    """Return the URI of the default MLflow store, the SQLite file ``<work_dir>/mlflow.db``."""
+    return f"sqlite:///{(work_dir / 'mlflow.db').resolve()}"
 
 
 class ConfigError(ValueError):
@@ -240,13 +253,17 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> Config:
         raise ConfigError(ERR_CONFIG_INVALID.format(path=source, details=_describe(err))) from None
 
 
-def load_config(path: Path | str | None = None) -> Config:
-    """Load the YAML config at ``path``, or the defaults when ``path`` is None.
+def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the YAML config at ``path`` (or the defaults), resolved against ``env``.
 
     Parameters
     ----------
     path : Path or str, optional
         A YAML file. Every key must be known.
+    env : Mapping, optional
+        The process environment, passed in by the caller at the edge (a command, the
+        service's start-up); None means an empty environment. This module never reads
+        ``os.environ`` itself.
 
     Returns
     -------
@@ -258,9 +275,8 @@ def load_config(path: Path | str | None = None) -> Config:
     ConfigError
         If the file is missing, is not YAML, or contains an unknown key or bad value.
     """
-    if path is None:
-        return Config()
-    return parse_config(read_mapping(Path(path), ERR_CONFIG_FILE), str(path))
+    cfg = Config() if path is None else parse_config(read_mapping(Path(path)), str(path))
+    return cfg.with_environment(env or {})
 
 
 def read_mapping(path: Path, error: str = ERR_CONFIG_FILE) -> dict[str, Any]:

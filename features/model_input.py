@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.catalogue import FEATURE_BY_NAME, Target, features_for
+from stratify.features.catalogue import FEATURE_BY_NAME, Target, features_for
 
 ERR_MISSING_COLUMNS = "the records lack model input column(s): {names}"
 

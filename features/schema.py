@@ -26,7 +26,7 @@ class Column:
     nullable : bool
         Whether the column may be empty (open episodes have no end date).
     codes : str or None
-        Name of the code list in :mod:`features.codes` the value must belong to.
+        Name of the code list in :mod:`stratify.features.codes` the value must belong to.
     id_namespace : str or None
         Set for source identifiers: the value is pseudonymised at ingest with this
         namespace, so the same source id in two tables maps to the same pseudonym.

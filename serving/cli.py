@@ -11,11 +11,11 @@ from typing import Annotated
 
 import typer
 
-from features.config import ConfigError, load_config
-from serving.settings import CONFIG_ENV, Settings
+from stratify.features.config import ConfigError, load_config
+from stratify.serving.settings import CONFIG_ENV, Settings
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
-SERVICE = "serving.service:Stratify"
+SERVICE = "stratify.serving.api.service:Stratify"
 ERR_PREFIX = "error: "
 
 
@@ -46,7 +46,7 @@ def import_model_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Import the target's current champion from the MLflow registry into the BentoML store."""
-    from serving import store
+    from stratify.serving import store
 
     settings = _settings(config)
     try:
@@ -67,7 +67,7 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(help="Worker processes (one per core).")] = 2,
 ) -> None:
     """Start the scoring service (bentoml serve) on the imported champions."""
-    from serving import store
+    from stratify.serving import store
 
     settings = _settings(config)
     if not store.read_pointers(settings.work_dir):
@@ -76,13 +76,13 @@ def serve_cmd(
     env = serve_env(settings.work_dir, config, workers)
     cmd = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
     typer.echo(f"Serving on http://{host}:{port} (Ctrl-C stops it)")
-    raise typer.Exit(subprocess.call(cmd, env=env, cwd=Path(__file__).resolve().parent.parent))
+    raise typer.Exit(subprocess.call(cmd, env=env, cwd=settings.work_dir))
 
 
 def serve_env(work_dir: Path, config: Path | None, workers: int) -> dict[str, str]:
     """Return the environment the service processes need."""
-    from serving.service import WORKERS_ENV
-    from serving.store import HOME_ENV
+    from stratify.serving.api.service import WORKERS_ENV
+    from stratify.serving.store import HOME_ENV
 
     env = dict(os.environ)
     env[HOME_ENV] = str((work_dir / "bentoml").resolve())
@@ -99,7 +99,7 @@ def tokens_add_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Create a bearer token; it is printed once and stored only as a salted hash."""
-    from serving.auth import add_token
+    from stratify.serving.api.auth import add_token
 
     settings = _settings(config)
     try:
@@ -128,9 +128,9 @@ def demo_step(config: Path | None = None) -> None:
     """
     import json
 
-    from serving import store
-    from serving.auth import add_token
-    from serving.example import example_request
+    from stratify.serving import store
+    from stratify.serving.api.auth import add_token
+    from stratify.serving.example import example_request
 
     settings = _settings(config)
     imported = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from features.catalogue import FEATURE_BY_NAME
+from stratify.features.catalogue import FEATURE_BY_NAME
 
 #: A made-up, consistent family: a seven-year-old with a brother or sister and two
 #: parents at home, referred once five months ago, with two police domestic abuse
@@ -45,7 +45,7 @@ def example_request(work_dir: Path, target: str) -> dict[str, Any]:
     """Return a ``/score`` body for the imported champion of ``target``."""
     from mlflow.models import Model
 
-    from serving.store import champion_dir
+    from stratify.serving.store import champion_dir
 
     path, _ = champion_dir(work_dir, target)
     meta = Model.load(str(path)).metadata or {}

@@ -1,6 +1,6 @@
 """``stratify outreach --as-of DATE --capacity K [--locality NAME]``: the outreach list.
 
-Thin wiring of :func:`serving.outreach_run.run_outreach` to the command line with a
+Thin wiring of :func:`stratify.serving.outreach.run.run_outreach` to the command line with a
 progress display. Exit codes: 0 written; 2 a domain error printed as one short line
 (bad date or capacity, no or stale warehouse, unknown locality with the known ones
 listed, no champion imported, bad config). Only counts and paths are printed, never
@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from features.cohorts import CohortError, add_months, snapshot_dates
-from features.config import Config, ConfigError, load_config
-from features.warehouse import WarehouseError
-from serving.outreach_cohort import TARGET, cohort_at, known_localities
-from serving.outreach_guide import summary
+from stratify.features.cohorts import CohortError, add_months, snapshot_dates
+from stratify.features.config import Config, ConfigError, load_config
+from stratify.features.warehouse.store import WarehouseError
+from stratify.serving.outreach.cohort import TARGET, cohort_at, known_localities
+from stratify.serving.outreach.guide import summary
 
 EXIT_ERROR = 2
 ERR_PREFIX = "error: "
@@ -57,7 +57,7 @@ def outreach_cmd(
     Families with a child open to statutory social care on the date are left out. The
     list is a prioritisation aid: a practitioner decides.
     """  # fmt: skip
-    from serving.outreach_run import run_outreach
+    from stratify.serving.outreach.run import run_outreach
 
     console = Console()
     try:
@@ -103,10 +103,10 @@ def demo_outreach(cfg: Config, config: Path | None = None) -> None:
     ``import-model`` does), builds the cohort once, and writes the borough's list at the
     config's capacity and one list per locality with an equal share of it.
     """
-    from features.warehouse import read_meta
-    from serving import store
-    from serving.outreach_run import WAREHOUSE_FILE, check_inputs, list_and_write
-    from serving.scoring import Scorer
+    from stratify.features.warehouse.store import read_meta
+    from stratify.serving import store
+    from stratify.serving.outreach.run import WAREHOUSE_FILE, check_inputs, list_and_write
+    from stratify.serving.scoring import Scorer
 
     meta = read_meta(cfg.work_dir / WAREHOUSE_FILE)
     as_of = latest_snapshot(

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.catalogue import FEATURE_BY_NAME, FEATURES, Feature, reason
-from features.config import PROTECTED_COLUMNS
+from stratify.features.catalogue import FEATURE_BY_NAME, FEATURES, Feature, reason
+from stratify.features.config import PROTECTED_COLUMNS
 
 TOP_REASONS = 3
 #: stats whose value counts events or people (a zero is never shown as a reason)

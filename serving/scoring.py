@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.model_input import model_frame
-from serving.reasons import TOP_REASONS, Reason, explainable, render
+from stratify.features.model_input import model_frame
+from stratify.serving.reasons import TOP_REASONS, Reason, explainable, render
 
 ERR_COLUMNS = "the model's booster columns do not match its input columns: {names}"
 ERR_ENCODING = "the fast encoding disagrees with the model's own encoder; cannot serve it"
@@ -89,7 +89,7 @@ class Scorer:
     @classmethod
     def from_bento(cls, target: str, work_dir: Path | None = None, threads: int = 0) -> Scorer:
         """Load the champion of ``target`` imported into the BentoML store."""
-        from serving import store
+        from stratify.serving import store
 
         return store.load_champion(store.resolve_work_dir(work_dir), target, threads)
 

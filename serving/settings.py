@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.config import Config, load_config
+from stratify.features.config import Config, load_config
 
 CONFIG_ENV = "STRATIFY_CONFIG"
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from features.config import MLFLOW_ENV, mlflow_tracking_uri
+from stratify.features.config import MLFLOW_ENV, mlflow_tracking_uri
 
 HOME_ENV = "BENTOML_HOME"
 CHAMPION = "champion"
@@ -42,7 +42,7 @@ def resolve_work_dir(work_dir: Path | None = None) -> Path:
     """Return ``work_dir``, else the one of the config named by ``$STRATIFY_CONFIG``."""
     if work_dir is not None:
         return work_dir
-    from serving.settings import Settings
+    from stratify.serving.settings import Settings
 
     return Settings.from_env().work_dir
 
@@ -95,7 +95,7 @@ def import_champion(work_dir: Path, target: str) -> dict[str, Any]:
     try:
         bentoml.models.get(tag)
     except NotFound:
-        saved = {k: os.environ.get(k) for k in MLFLOW_ENV}  # as training.tracking.point_mlflow
+        saved = {k: os.environ.get(k) for k in MLFLOW_ENV}  # as stratify.training.tracking.point_mlflow
         mlflow.set_tracking_uri(tracking_uri(work_dir))
         mlflow.set_registry_uri(tracking_uri(work_dir))
         for key, value in saved.items():
@@ -160,8 +160,8 @@ def champion_dir(work_dir: Path, target: str) -> tuple[Path, dict[str, Any]]:
 
 
 def load_champion(work_dir: Path, target: str, threads: int = 0) -> Any:
-    """Return a :class:`~serving.scoring.Scorer` for ``target``'s imported champion."""
-    from serving.scoring import Scorer
+    """Return a :class:`~stratify.serving.scoring.Scorer` for ``target``'s imported champion."""
+    from stratify.serving.scoring import Scorer
 
     path, pointer = champion_dir(work_dir, target)
     return Scorer.from_mlflow_dir(path, pointer["mlflow_version"], threads)

@@ -38,9 +38,9 @@ def write_config(home: Path, extra: dict | None = None) -> Path:
 
 def build_shared(root: Path) -> Path:
     """Return a working directory with the simulated borough, warehouse and features."""
-    from features.cli import simulate_cmd
-    from features.cli_features import TargetName, features_cmd
-    from features.cli_load import load_cmd
+    from stratify.features.cli import simulate_cmd
+    from stratify.features.cli_features import TargetName, features_cmd
+    from stratify.features.cli_load import load_cmd
 
     home = root / "small-borough"
     done = home / ".complete"

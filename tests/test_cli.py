@@ -3,7 +3,7 @@
 import pandas as pd
 from typer.testing import CliRunner
 
-from stratify_cli import app
+from stratify.cli import app
 
 runner = CliRunner()
 

@@ -14,8 +14,8 @@ import pytest
 from nbclient import NotebookClient
 from typer.testing import CliRunner
 
-from stratify_cli import app
-from training import tracking
+from stratify.cli import app
+from stratify.training import tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -1,7 +1,7 @@
 """Command-line wiring for training: ``stratify train``, ``stratify promote``, ``stratify audit``.
 
-Thin: each command parses its options, calls :mod:`training.run` or
-:mod:`training.tracking`, and prints a summary. Domain errors print one short line
+Thin: each command parses its options, calls :mod:`stratify.training.run` or
+:mod:`stratify.training.tracking`, and prints a summary. Domain errors print one short line
 and exit with code 2.
 """
 
@@ -19,9 +19,9 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.cli_features import TargetName
-from features.config import Config, ConfigError, load_config
-from training.policy import load_policy
+from stratify.features.cli_features import TargetName
+from stratify.features.config import Config, ConfigError, load_config
+from stratify.training.policy import load_policy
 
 console = Console(width=max(Console().width, 132))  # the summary tables need the width
 EXIT_ERROR = 2
@@ -109,7 +109,7 @@ def _config(path: Path | None) -> Config:
 
 def train_cmd(target: TargetOpt, config: ConfigOpt = None) -> None:
     """Train, evaluate and register a model for one target (alias challenger), then audit it."""
-    from training.run import train_and_register
+    from stratify.training.run import train_and_register
 
     cfg = _config(config)
     name = TargetName(target).value
@@ -149,7 +149,7 @@ def promote_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Make a registered version the champion, recording the approver and the reason."""
-    from training import tracking
+    from stratify.training import tracking
 
     cfg = _config(config)
     try:
@@ -177,7 +177,7 @@ def audit_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Audit a registered version's fairness again and rewrite its model card."""
-    from training.run import reaudit
+    from stratify.training.run import reaudit
 
     cfg = _config(config)
     name = TargetName(target).value

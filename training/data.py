@@ -1,7 +1,7 @@
 """Read a built feature table for training, with its audit attributes and any ground truth.
 
 The feature table, its audit table and its metadata come from ``stratify features``
-(:func:`features.build.write_build`). On a synthetic borough the simulator's ground
+(:func:`stratify.features.build.pipeline.write_build`). On a synthetic borough the simulator's ground
 truth (each sampled decision point's true label probability, each child's true need)
 is joined by pseudonym; it is used only for evaluation and the audit, never as input.
 """
@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build_output import AUDIT_FILE, FEATURES_FILE, METADATA_FILE
-from features.catalogue import Target
-from features.model_input import input_columns, model_frame
-from features.pseudonymise import pseudonymise, resolve_key
-from features.simulate import load_truth
+from stratify.features.build.output import AUDIT_FILE, FEATURES_FILE, METADATA_FILE
+from stratify.features.catalogue import Target
+from stratify.features.model_input import input_columns, model_frame
+from stratify.features.warehouse.pseudonymise import pseudonymise, resolve_key
+from stratify.features.simulate import load_truth
 
 ERR_NO_TABLE = (
     "no feature table for {target} in {folder}: run `stratify features --target {target}`"
@@ -42,7 +42,7 @@ class TrainingTable:
     keys : DataFrame
         ``person_id``, ``household_id``, ``as_of_date`` (datetime.date), ``quarter``.
     X : DataFrame
-        The model's input frame (:func:`features.model_input.model_frame`).
+        The model's input frame (:func:`stratify.features.model_input.model_frame`).
     y : ndarray of int
         The labels.
     audit : DataFrame

@@ -1,6 +1,6 @@
 """The models: a prior-referral rule, a regularised logistic regression and LightGBM.
 
-Every model takes the frame of :func:`features.model_input.model_frame` (numbers as
+Every model takes the frame of :func:`stratify.features.model_input.model_frame` (numbers as
 float64, categories as strings). The LightGBM model that is registered is one
 scikit-learn :class:`~sklearn.pipeline.Pipeline`: an ordinal encoding of the category
 columns with the categories fixed from the feature table's metadata, then
@@ -28,9 +28,9 @@ from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from features.catalogue import FEATURE_BY_NAME
-from features.config import SearchSpace
-from features.model_input import category_columns
+from stratify.features.catalogue import FEATURE_BY_NAME
+from stratify.features.config import SearchSpace
+from stratify.features.model_input import category_columns
 
 #: The rule practitioners use today: more recent referrals first, then older ones.
 RULE_COLUMNS = ("referrals_12m", "referrals_36m", "referrals_ever")

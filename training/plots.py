@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-from training.metrics import reliability_curve  # noqa: E402
+from stratify.training.metrics.evaluate import reliability_curve  # noqa: E402
 
 LABELS = {
     "lightgbm": "LightGBM (calibrated)",

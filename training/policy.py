@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.config import AUDIT_DIMENSIONS, ConfigError, _describe, read_mapping
+from stratify.features.config import AUDIT_DIMENSIONS, ConfigError, _describe, read_mapping
 
 Outcome = Literal["met", "not met", "not assessable"]
 ERR_POLICY_FILE = "policy file {path} could not be read: {reason}"
@@ -81,7 +81,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
 
     Raises
     ------
-    features.config.ConfigError
+    stratify.features.config.ConfigError
         If the file cannot be read, is not a mapping, or has an unknown key or bad value.
     """
     if path is None:

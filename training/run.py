@@ -18,15 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalogue import Target, catalogue_hash
-from features.config import Config
-from training import plots, tracking
-from training.audit import audit
-from training.card import write_card
-from training.data import TrainingTable, load_table
-from training.models import booster_of
-from training.policy import Policy
-from training.train import TrainResult, train
+from stratify.features.catalogue import Target, catalogue_hash
+from stratify.features.config import Config
+from stratify.training import plots
+from stratify.training import tracking
+from stratify.training.audit.report import audit
+from stratify.training.card.render import write_card
+from stratify.training.data import TrainingTable, load_table
+from stratify.training.models import booster_of
+from stratify.training.policy import Policy
+from stratify.training.train import TrainResult, train
 
 Progress = Callable[[str], None]
 CARDS_DIR = "model_cards"

@@ -26,9 +26,9 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-from features.catalogue import Target, catalogue_hash
-from features.config import MLFLOW_ENV, mlflow_tracking_uri
-from features.model_input import category_columns
+from stratify.features.catalogue import Target, catalogue_hash
+from stratify.features.config import MLFLOW_ENV, mlflow_tracking_uri
+from stratify.features.model_input import category_columns
 
 URI_ENV = "MLFLOW_TRACKING_URI"
 DB_FILE = "mlflow.db"

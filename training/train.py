@@ -1,10 +1,10 @@
 """Fit and evaluate one target: baselines, the searched LightGBM, calibration, the verdict.
 
-:func:`train` is pure of MLflow: it takes a :class:`~training.data.TrainingTable` and the
+:func:`train` is pure of MLflow: it takes a :class:`~stratify.training.data.TrainingTable` and the
 run config, and returns the calibrated pipeline, the test window's predictions and the
 evaluation (metrics with family-bootstrap CIs, lifts over the baselines, per-quarter
 figures from rolling-origin refits, the ceiling on synthetic data, the verdict).
-:mod:`training.tracking` records it.
+:mod:`stratify.training.tracking` records it.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.cohorts import add_months
-from features.config import Capacity, Config
-from features.model_input import category_columns
-from training import models
-from training.bootstrap import family_codes
-from training.data import TrainingTable
-from training.metrics import evaluate, per_period, select_at_capacity
-from training.policy import Policy
-from training.split import (
+from stratify.features.cohorts import add_months
+from stratify.features.config import Capacity, Config
+from stratify.features.model_input import category_columns
+from stratify.training import models
+from stratify.training.metrics.bootstrap import family_codes
+from stratify.training.data import TrainingTable
+from stratify.training.metrics.evaluate import evaluate, per_period, select_at_capacity
+from stratify.training.policy import Policy
+from stratify.training.split import (
     FinalSplit,
     SplitError,
     final_masks,
@@ -37,7 +37,7 @@ from training.split import (
     rolling_origin,
     window_end,
 )
-from training.verdict import performance_verdict
+from stratify.training.verdict import performance_verdict
 
 Progress = Callable[[str], None]
 BASELINES = ("rule", "logreg")
@@ -211,7 +211,7 @@ def train(
 
     Train on the earliest period (the last ``validation_months`` of it for early
     stopping), calibrate on a later slice, test on the latest complete window; every
-    split respects the label windows (:mod:`training.split`).
+    split respects the label windows (:mod:`stratify.training.split`).
     """
     started = time.perf_counter()
     tcfg, horizon, target = cfg.training, cfg.features.horizon_months, table.target

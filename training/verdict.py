@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from features.catalogue import Target
-from training.policy import Outcome, PerformanceBar
+from stratify.features.catalogue import Target
+from stratify.training.policy import Outcome, PerformanceBar
 
 BASELINE_NAMES = {"rule": "the prior-referral rule", "logreg": "the logistic regression"}
 METRIC_NAMES = {
@@ -30,7 +30,7 @@ def performance_verdict(
     """Return ``{"criteria": [...], "overall": "met" | "not met"}`` for ``evaluation``.
 
     ``evaluation`` needs ``metrics["lightgbm"]`` and ``lift_over`` as made by
-    :func:`training.metrics.evaluate`.
+    :func:`stratify.training.metrics.evaluate.evaluate`.
     """
     ours = evaluation["metrics"]["lightgbm"]
     criteria = []

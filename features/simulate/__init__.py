@@ -4,7 +4,7 @@ Public API: :func:`simulate` (run, write the extract and ground truth), :func:`r
 (run in memory), :class:`SimParams`, :func:`load_truth`.
 """
 
-from features.simulate.params import SimParams
-from features.simulate.run import SimulationResult, load_truth, run, simulate
+from stratify.features.simulate.params import SimParams
+from stratify.features.simulate.run import SimulationResult, load_truth, run, simulate
 
 __all__ = ["SimParams", "SimulationResult", "load_truth", "run", "simulate"]

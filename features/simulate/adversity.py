@@ -1,16 +1,16 @@
 """Latent adversity: how family difficulties start, persist, co-occur and end, and need.
 
 Nothing here is observed directly: agencies see it only through detection
-(:mod:`features.simulate.detection`), which is where bias enters.
+(:mod:`stratify.features.simulate.detection`), which is where bias enters.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from features.simulate.params import HOUSEHOLD_LATENTS, LATENTS
-from features.simulate.records import code
-from features.simulate.world import World
+from stratify.features.simulate.params import HOUSEHOLD_LATENTS, LATENTS
+from stratify.features.simulate.records import code
+from stratify.features.simulate.world import World
 
 TRIO = ("da", "mh", "alc", "drg")
 MALE = code("sex", "1")

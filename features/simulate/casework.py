@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.simulate.adversity import latent_matrix, recent_matrix
-from features.simulate.early_help import start_early_help
-from features.simulate.factors import record_factors
-from features.simulate.pathway import (
+from stratify.features.simulate.adversity import latent_matrix, recent_matrix
+from stratify.features.simulate.early_help import start_early_help
+from stratify.features.simulate.factors import record_factors
+from stratify.features.simulate.pathway import (
     ASSESS,
     CIN,
     CP,
@@ -21,8 +21,8 @@ from features.simulate.pathway import (
     open_s47,
     start_plan,
 )
-from features.simulate.records import code
-from features.simulate.world import World
+from stratify.features.simulate.records import code
+from stratify.features.simulate.world import World
 
 MALE = code("sex", "1")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.simulate.adversity import latent_matrix
-from features.simulate.params import LATENTS, SOURCES
-from features.simulate.world import World
+from stratify.features.simulate.adversity import latent_matrix
+from stratify.features.simulate.params import LATENTS, SOURCES
+from stratify.features.simulate.world import World
 
 #: event type -> (agency, who it is recorded on, age range in years, {latent: monthly rate},
 #: background monthly rate)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.simulate.params import HOUSEHOLD_LATENTS
-from features.simulate.records import code
-from features.simulate.world import World
+from stratify.features.simulate.params import HOUSEHOLD_LATENTS
+from stratify.features.simulate.records import code
+from stratify.features.simulate.world import World
 
 OUTCOME = {
     k: code("early_help_outcome", k) for k in ("needs_met", "stepped_up", "disengaged", "other")

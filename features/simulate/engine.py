@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.simulate.adversity import adversity_step, latent_matrix
-from features.simulate.casework import casework_step
-from features.simulate.detection import agency_events, referral_sources
-from features.simulate.early_help import early_help_step
-from features.simulate.pathway import CIN, CP, LAC, NONE, refer, source_codes
-from features.simulate.population import demography
-from features.simulate.records import code
-from features.simulate.world import World
+from stratify.features.simulate.adversity import adversity_step, latent_matrix
+from stratify.features.simulate.casework import casework_step
+from stratify.features.simulate.detection import agency_events, referral_sources
+from stratify.features.simulate.early_help import early_help_step
+from stratify.features.simulate.pathway import CIN, CP, LAC, NONE, refer, source_codes
+from stratify.features.simulate.population import demography
+from stratify.features.simulate.records import code
+from stratify.features.simulate.world import World
 
 STEP_UP_SOURCE = code("referral_source", "5D")
 

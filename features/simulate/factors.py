@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from features.simulate.params import LATENTS
-from features.simulate.records import code
+from stratify.features.simulate.params import LATENTS
+from stratify.features.simulate.records import code
 
 L = {a: i for i, a in enumerate(LATENTS)}
 Rule = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.simulate.adversity import latent_matrix
-from features.simulate.early_help import end_child_early_help
-from features.simulate.factors import cp_category, primary_need
-from features.simulate.params import SOURCES
-from features.simulate.records import code
-from features.simulate.world import World
+from stratify.features.simulate.adversity import latent_matrix
+from stratify.features.simulate.early_help import end_child_early_help
+from stratify.features.simulate.factors import cp_category, primary_need
+from stratify.features.simulate.params import SOURCES
+from stratify.features.simulate.records import code
+from stratify.features.simulate.world import World
 
 NONE, ASSESS, CIN, CP, LAC = 0, 1, 2, 3, 4
 #: transition log kinds, kept for ground truth labels (replicas have no records)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.simulate.params import HOUSEHOLD_LATENTS
-from features.simulate.pathway import end_for_leaving
-from features.simulate.world import World
+from stratify.features.simulate.params import HOUSEHOLD_LATENTS
+from stratify.features.simulate.pathway import end_for_leaving
+from stratify.features.simulate.world import World
 
 YEAR = 365.25
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.codes import code_lists
-from features.simulate.store import Store
+from stratify.features.codes import code_lists
+from stratify.features.simulate.store import Store
 
 I32, I16, I8, B = np.int32, np.int16, np.int8, np.bool_
 

@@ -24,14 +24,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.config import FeaturesConfig, SimulationConfig
-from features.simulate.engine import step
-from features.simulate.params import SimParams
-from features.simulate.population import initial_population
-from features.simulate.records import source_ids, to_tables
-from features.simulate.truth import TruthSampler
-from features.simulate.world import World
-from features.stale import remove_stale
+from stratify.features.config import FeaturesConfig, SimulationConfig
+from stratify.features.simulate.engine import step
+from stratify.features.simulate.params import SimParams
+from stratify.features.simulate.population import initial_population
+from stratify.features.simulate.records import source_ids, to_tables
+from stratify.features.simulate.truth import TruthSampler
+from stratify.features.simulate.world import World
+from stratify.core.files import remove_stale
 
 Progress = Callable[[int, int], None]
 

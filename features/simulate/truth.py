@@ -1,6 +1,6 @@
 """Ground truth: each child's true need per month, and true label probabilities.
 
-For a sample of decision points (the exact definitions in :mod:`features.schema`), the
+For a sample of decision points (the exact definitions in :mod:`stratify.features.schema`), the
 probability of the label given the full simulated state is estimated by copying the
 families concerned ``replicates`` times and re-simulating the label window. Ground
 truth is written apart from the extract and is never a model input.
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.cohorts import add_months_array
-from features.simulate.engine import step
-from features.simulate.pathway import CIN, CLOSED, CP, CP_START, LAC, LAC_START, REFERRAL, S47
-from features.simulate.world import World
+from stratify.features.cohorts import add_months_array
+from stratify.features.simulate.engine import step
+from stratify.features.simulate.pathway import CIN, CLOSED, CP, CP_START, LAC, LAC_START, REFERRAL, S47
+from stratify.features.simulate.world import World
 
 ESCALATION_KINDS = (S47, CP_START, LAC_START)
 #: (log kind, event days, focal indices) -> whether each event is the label event
@@ -39,7 +39,7 @@ class TruthSampler:
     first_month, months : int
         The window's first month index and the number of months simulated.
     horizon, lookback, snapshot_months : int
-        As in :class:`features.config.FeaturesConfig`.
+        As in :class:`stratify.features.config.FeaturesConfig`.
     """
 
     per_target: int

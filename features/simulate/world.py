@@ -10,9 +10,9 @@ import datetime as dt
 
 import numpy as np
 
-from features.simulate.params import ETHNIC_GROUPS, HOUSEHOLD_LATENTS, SimParams
-from features.simulate.records import Recorder, code
-from features.simulate.store import Store
+from stratify.features.simulate.params import ETHNIC_GROUPS, HOUSEHOLD_LATENTS, SimParams
+from stratify.features.simulate.records import Recorder, code
+from stratify.features.simulate.store import Store
 
 I32, I8, F32, B = np.int32, np.int8, np.float32, np.bool_
 

@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow as pa
 from hypothesis import strategies as st
 
-from features.catalogue import EVENT_TYPES
-from features.schema import TABLES
-from features.warehouse import create_warehouse
+from stratify.features.catalogue import EVENT_TYPES
+from stratify.features.schema import TABLES
+from stratify.features.warehouse.store import create_warehouse
 
 D = dt.date
 EXTRACT = D(2024, 3, 31)

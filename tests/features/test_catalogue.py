@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from features import catalogue
-from features.build_facts import HOUSEHOLD_FACT_KINDS, PERSON_FACT_KINDS
-from features.catalogue import (
+from stratify.features import catalogue
+from stratify.features.build.facts import HOUSEHOLD_FACT_KINDS, PERSON_FACT_KINDS
+from stratify.features.catalogue import (
     FEATURES,
     GROUPS,
     HOUSEHOLD_MEASURES,
@@ -135,7 +135,7 @@ def test_reasons_read_as_plain_english_for_one_and_many():
     """Plural endings land on the counted noun ('3 terms of absence', not 'absences')."""
     import re
 
-    from features.catalogue import FEATURES, reason
+    from stratify.features.catalogue import FEATURES, reason
 
     for f in FEATURES:
         if f.dtype not in ("int", "float"):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.build import build
-from features.cohorts import (
+from stratify.features.build.pipeline import build
+from stratify.features.cohorts import (
     ERR_EMPTY_COHORT,
     ERR_NO_DATA,
     ERR_RANGE_EMPTY,
@@ -19,7 +19,7 @@ from features.cohorts import (
     snapshot_dates,
     whole_months,
 )
-from features.config import FeaturesConfig
+from stratify.features.config import FeaturesConfig
 from tests.features.factories import IBIS_DUCKDB_WARNING, D, write_warehouse
 
 pytestmark = pytest.mark.filterwarnings(IBIS_DUCKDB_WARNING)

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from features.config import ConfigError, load_config
+from stratify.features.config import ConfigError, load_config
 
 
 def test_defaults_without_a_file():

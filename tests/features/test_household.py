@@ -5,8 +5,8 @@ The child ``c`` lives in ``h1``; the decision point is 1 April 2022 (a snapshot)
 
 import pytest
 
-from features.build import build
-from features.config import FeaturesConfig
+from stratify.features.build.pipeline import build
+from stratify.features.config import FeaturesConfig
 from tests.features.factories import IBIS_DUCKDB_WARNING, D, write_warehouse
 
 pytestmark = pytest.mark.filterwarnings(IBIS_DUCKDB_WARNING)

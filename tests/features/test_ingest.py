@@ -16,19 +16,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from features import cli_load
-from features import warehouse as wh
-from features.cli_load import load_cmd
-from features.ingest import ExtractInvalid, IngestError, LoadResult, load_extract
-from features.pseudonymise import (
+from stratify.features import cli_load
+from stratify.features.warehouse import store as wh
+from stratify.features.cli_load import load_cmd
+from stratify.features.warehouse.ingest import ExtractInvalid, IngestError, LoadResult, load_extract
+from stratify.features.warehouse.pseudonymise import (
     KEY_ENV,
     SYNTHETIC_DEMO_KEY,
     PseudonymKeyError,
     key_fingerprint,
     pseudonymise,
 )
-from features.schema import TABLES
-from features.validate import RULE_CSV, RULE_DATE, Violation
+from stratify.features.schema import TABLES
+from stratify.features.warehouse.validate import RULE_CSV, RULE_DATE, Violation
 from tests.features.conftest import OTHER_KEY, RAW_IDS, TEST_KEY, ExtractBuilder
 
 ROW_COUNTS = {

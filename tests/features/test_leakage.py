@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from features.build import build
-from features.catalogue import TARGETS
-from features.config import FeaturesConfig
-from features.reference import person_facts, reference_build
-from features.schema import REREFERRAL_CLOSURE_REASONS, TABLES
+from stratify.features.build.pipeline import build
+from stratify.features.catalogue import TARGETS
+from stratify.features.config import FeaturesConfig
+from stratify.features.build.reference import person_facts, reference_build
+from stratify.features.schema import REREFERRAL_CLOSURE_REASONS, TABLES
 from tests.features.factories import (
     EXTRACT,
     IBIS_DUCKDB_WARNING,

@@ -5,9 +5,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from features.config import SimulationConfig
-from features.realism import TARGETS, compute_figures, realism_table
-from features.simulate import run
+from stratify.features.config import SimulationConfig
+from stratify.features.simulate.realism import TARGETS, compute_figures, realism_table
+from stratify.features.simulate import run
 
 D = pd.Timestamp
 

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.build import build
-from features.catalogue import TARGETS
-from features.cohorts import CohortError
-from features.config import FeaturesConfig
-from features.reference import RangeError, load_rows, reference_build
+from stratify.features.build.pipeline import build
+from stratify.features.catalogue import TARGETS
+from stratify.features.cohorts import CohortError
+from stratify.features.config import FeaturesConfig
+from stratify.features.build.reference import RangeError, load_rows, reference_build
 from tests.features.factories import (
     EXTRACT,
     IBIS_DUCKDB_WARNING,

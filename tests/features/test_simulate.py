@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.config import FeaturesConfig, SimulationConfig
-from features.simulate import run
+from stratify.features.config import FeaturesConfig, SimulationConfig
+from stratify.features.simulate import run
 
 SMALL = SimulationConfig(
     children=1500, years=3, burn_in_years=1, truth_sample=40, truth_replicates=20, seed=11
@@ -120,7 +120,7 @@ def _referral_ratio(bias: float) -> float:
         children=8000, years=3, burn_in_years=1, truth_sample=0, detection_bias=bias, seed=3
     )
     t = run(cfg).tables
-    from features.codes import ETHNIC_GROUP
+    from stratify.features.codes import ETHNIC_GROUP
 
     persons = t["persons"][t["persons"].is_child].copy()
     persons["group"] = persons["ethnicity"].map(ETHNIC_GROUP)
@@ -139,8 +139,8 @@ def test_detection_bias_parameter_changes_who_is_referred():
 
 def test_simulated_extract_passes_every_load_rule(tmp_path):
     """The extract is in the council shape: the loader finds nothing wrong with it."""
-    from features.ingest import load_extract
-    from features.simulate import simulate
+    from stratify.features.warehouse.ingest import load_extract
+    from stratify.features.simulate import simulate
 
     cfg = SimulationConfig(children=2500, years=3, burn_in_years=2, truth_sample=10,
                            truth_replicates=10, seed=4)  # fmt: skip

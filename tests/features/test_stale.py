@@ -4,9 +4,9 @@ import os
 import subprocess
 import sys
 
-from features.ingest import load_extract
-from features.stale import pid_alive, remove_stale
-from features.warehouse import read_meta
+from stratify.features.warehouse.ingest import load_extract
+from stratify.core.files import pid_alive, remove_stale
+from stratify.features.warehouse.store import read_meta
 
 
 def _dead_pid() -> int:

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from features import validate as v
-from features.validate import Violation
+from stratify.features.warehouse import validate as v
+from stratify.features.warehouse.validate import Violation
 from tests.features.conftest import ExtractBuilder
 
 Edit = Callable[[ExtractBuilder], None]

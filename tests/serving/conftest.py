@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from serving import store
-from serving.auth import add_token
+from stratify.serving import store
+from stratify.serving.api.auth import add_token
 from tests.serving import factory
 
 TARGETS = ("escalation", "rereferral")
@@ -54,7 +54,7 @@ def service(served_work: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The service through ``to_asgi()`` and Starlette's TestClient (lifespan included)."""
     from starlette.testclient import TestClient
 
-    from serving.service import Stratify
+    from stratify.serving.api.service import Stratify
 
     here = tmp_path_factory.mktemp("service")
     tokens_file, audit = here / "tokens.json", here / "audit" / "requests.jsonl"

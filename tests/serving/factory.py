@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.catalogue import Target, features_for
-from features.model_input import category_columns, input_columns, model_frame
-from training import models, tracking
-from training.train import band_edges
+from stratify.features.catalogue import Target, features_for
+from stratify.features.model_input import category_columns, input_columns, model_frame
+from stratify.training import models
+from stratify.training import tracking
+from stratify.training.train import band_edges
 
 LOCALITIES = ["North", "South", "East", "West"]
 APPROVER = "test approver"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.audit_log import ERR_WRITE, FIELDS, AuditError, AuditLog
+from stratify.serving.api.audit_log import ERR_WRITE, FIELDS, AuditError, AuditLog
 
 
 def test_lines_hold_only_the_known_fields(audit_file):

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from serving import auth
-from serving.auth import ERR_ROLE, ERR_SUBJECT, TokenStore, add_token
+from stratify.serving.api import auth
+from stratify.serving.api.auth import ERR_ROLE, ERR_SUBJECT, TokenStore, add_token
 
 
 def test_a_token_authenticates_and_only_its_hash_is_stored(tokens_file):

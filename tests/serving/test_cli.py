@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from serving.auth import TokenStore
-from serving.cli import serve_env
-from stratify_cli import app
+from stratify.serving.api.auth import TokenStore
+from stratify.serving.cli import serve_env
+from stratify.cli import app
 from tests.serving.conftest import write_config
 
 runner = CliRunner()

@@ -11,8 +11,8 @@ import bentoml
 import numpy as np
 import pytest
 
-from serving import store
-from serving.auth import add_token
+from stratify.serving import store
+from stratify.serving.api.auth import add_token
 from tests.serving import factory
 from tests.serving.conftest import write_config
 
@@ -40,7 +40,7 @@ def server(served_work: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         mp.setenv("STRATIFY_WORKERS", "1")
         mp.delenv("STRATIFY_TOKENS", raising=False)
         store.use_store(served_work)
-        srv = bentoml.serve("serving.service:Stratify", port=port, working_dir=str(ROOT))
+        srv = bentoml.serve("stratify.serving.api.service:Stratify", port=port, working_dir=str(ROOT))
         try:
             with bentoml.SyncHTTPClient(
                 f"http://127.0.0.1:{port}", token=token, server_ready_timeout=90

@@ -22,29 +22,29 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from features.catalogue import FEATURE_BY_NAME
-from features.config import PROTECTED_COLUMNS, Config, load_config
-from features.model_input import input_columns, model_frame
-from serving import store
-from serving.outreach import (
+from stratify.features.catalogue import FEATURE_BY_NAME
+from stratify.features.config import PROTECTED_COLUMNS, Config, load_config
+from stratify.features.model_input import input_columns, model_frame
+from stratify.serving import store
+from stratify.serving.outreach.ranking import (
     ERR_CAPACITY,
     UNSHOWN_REASONS,
     build_list,
     family_reasons,
     rank_families,
 )
-from serving.outreach_cli import demo_outreach
-from serving.outreach_cohort import ERR_NOT_FIRST, cohort_at
-from serving.outreach_excel import FAIRNESS_SHEET, GUIDE_SHEET, LIST_SHEET
-from serving.outreach_fairness import SUPPRESSED, group_label, hidden_groups
-from serving.outreach_run import OutreachOutcome, card_path, run_outreach
-from serving.reasons import Reason
-from serving.scoring import Scorer
-from stratify_cli import app
+from stratify.serving.outreach_cli import demo_outreach
+from stratify.serving.outreach.cohort import ERR_NOT_FIRST, cohort_at
+from stratify.serving.outreach.excel import FAIRNESS_SHEET, GUIDE_SHEET, LIST_SHEET
+from stratify.serving.outreach.fairness import SUPPRESSED, group_label, hidden_groups
+from stratify.serving.outreach.run import OutreachOutcome, card_path, run_outreach
+from stratify.serving.reasons import Reason
+from stratify.serving.scoring import Scorer
+from stratify.cli import app
 from tests.borough import copy_borough
-from training import tracking
-from training.policy import load_policy
-from training.run import train_and_register
+from stratify.training import tracking
+from stratify.training.policy import load_policy
+from stratify.training.run import train_and_register
 
 AS_OF = dt.date(2024, 10, 1)
 CAPACITY = 30

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from serving.reasons import explainable, render
+from stratify.serving.reasons import explainable, render
 
 
 def _render(columns, contributions, values, top=3):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from features.catalogue import features_for
-from serving.schema import MAX_AGE_MONTHS, record_ids, record_model, validate_records
+from stratify.features.catalogue import features_for
+from stratify.serving.api.schema import MAX_AGE_MONTHS, record_ids, record_model, validate_records
 from tests.serving import factory
 
 
@@ -81,7 +81,7 @@ def test_record_ids_keeps_only_well_formed_ids(record):
 
 @pytest.mark.parametrize("target", ["escalation", "rereferral"])
 def test_the_documented_example_record_is_valid(target):
-    from serving.example import EXAMPLE_VALUES, example_record
+    from stratify.serving.example import EXAMPLE_VALUES, example_record
 
     columns = [f.name for f in features_for(target)]
     example = example_record(columns, factory.categories(target))

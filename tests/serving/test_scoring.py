@@ -8,13 +8,13 @@ import mlflow
 import numpy as np
 import pytest
 
-from features.model_input import model_frame
-from serving import store
-from serving.reasons import COUNT_STATS, explainable
-from serving.scoring import ERR_EDGES, Scorer
+from stratify.features.model_input import model_frame
+from stratify.serving import store
+from stratify.serving.reasons import COUNT_STATS, explainable
+from stratify.serving.scoring import ERR_EDGES, Scorer
 from tests.serving import factory
 from tests.serving.conftest import TARGETS
-from training import tracking
+from stratify.training import tracking
 
 
 @pytest.fixture(scope="module", params=TARGETS)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving import store
-from serving.audit_log import ERR_WRITE, AuditError, AuditLog
-from serving.endpoints import card_path
-from serving.guard import ERR_UNAUTHENTICATED
+from stratify.serving import store
+from stratify.serving.api.audit_log import ERR_WRITE, AuditError, AuditLog
+from stratify.serving.api.endpoints import card_path
+from stratify.serving.api.guard import ERR_UNAUTHENTICATED
 from tests.serving import factory
 from tests.serving.conftest import MAX_BATCH, Service
 

@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.config import AuditConfig
-from training import audit_stats as stats
-from training.audit import ERR_MISSING, AuditResult, audit, family_of
-from training.audit_suppress import SUPPRESSED, apply_suppression, hidden_cells
-from training.bootstrap import resample_weights
-from training.policy import FairnessBar
+from stratify.features.config import AuditConfig
+from stratify.training.audit import stats
+from stratify.training.audit.report import ERR_MISSING, AuditResult, audit, family_of
+from stratify.training.audit.suppress import SUPPRESSED, apply_suppression, hidden_cells
+from stratify.training.metrics.bootstrap import resample_weights
+from stratify.training.policy import FairnessBar
 
 # (ethnic group, label, selected, score, count)
 BLOCKS = [

@@ -15,14 +15,14 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from features.catalogue import features_for
-from training.atrs import TO_COMPLETE, atrs_record, unknown_fields
-from training.audit import audit
-from training.audit_suppress import SUPPRESSED
-from training.card import SECTIONS, write_card
-from training.card_format import fmt, fmt_ci, md_table
-from training.card_sections import METRIC_NAMES, MODEL_NAMES
-from training.policy import Policy
+from stratify.features.catalogue import features_for
+from stratify.training.card.atrs import TO_COMPLETE, atrs_record, unknown_fields
+from stratify.training.audit.report import audit
+from stratify.training.audit.suppress import SUPPRESSED
+from stratify.training.card.render import SECTIONS, write_card
+from stratify.training.card.formatting import fmt, fmt_ci, md_table
+from stratify.training.card.sections import METRIC_NAMES, MODEL_NAMES
+from stratify.training.policy import Policy
 
 from .test_audit import BAR, CONFIG, HIDDEN_AGE, predictions
 

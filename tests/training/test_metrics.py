@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from features.config import Capacity
-from training.bootstrap import family_codes
-from training.metrics import (
+from stratify.features.config import Capacity
+from stratify.training.metrics.bootstrap import family_codes
+from stratify.training.metrics.evaluate import (
     ERR_LENGTH,
     ERR_MODELS,
     ERR_NOT_BINARY,
@@ -31,7 +31,7 @@ from training.metrics import (
     roc_auc,
     select_at_capacity,
 )
-from training.metrics_boot import METRICS, PAIRED, ModelSums, replicates
+from stratify.training.metrics.boot import METRICS, PAIRED, ModelSums, replicates
 
 # Ten rows, ties at 0.7 (one positive, one negative) and at 0.4 (one of each) and 0.2.
 Y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 0])

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.cohorts import add_months
-from training.split import (
+from stratify.features.cohorts import add_months
+from stratify.training.split import (
     SplitError,
     final_masks,
     final_split,

@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.catalogue import FEATURE_BY_NAME
-from features.cohorts import add_months
-from features.config import load_config
-from features.model_input import model_frame
+from stratify.features.catalogue import FEATURE_BY_NAME
+from stratify.features.cohorts import add_months
+from stratify.features.config import load_config
+from stratify.features.model_input import model_frame
 from tests.borough import copy_borough
-from training import tracking
-from training.data import load_table
-from training.policy import load_policy
-from training.run import feature_dir, train_and_register, truth_dir
-from training.train import train
+from stratify.training import tracking
+from stratify.training.data import load_table
+from stratify.training.policy import load_policy
+from stratify.training.run import feature_dir, train_and_register, truth_dir
+from stratify.training.train import train
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_truth_dir_found_only_when_simulated(tmp_path):
 
 
 def test_card_of_the_run_carries_the_logged_figures(trained):
-    from training.card_format import fmt_ci
+    from stratify.training.card.formatting import fmt_ci
 
     cfg, outcome = trained
     card = (outcome.card_dir / "model_card.md").read_text()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from features.config import ConfigError
-from training.policy import Policy, load_policy
-from training.verdict import performance_verdict
+from stratify.features.config import ConfigError
+from stratify.training.policy import Policy, load_policy
+from stratify.training.verdict import performance_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 

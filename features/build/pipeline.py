@@ -1,0 +1,264 @@
+"""The family-context build: decision points, point-in-time features, audit attributes.
+
+:func:`build` opens the warehouse read-only (checked against the schema, so a missing
+table or column is named), forms the target's decision points and labels
+(:mod:`stratify.features.cohorts`), computes every catalogue feature that applies to the target
+with Ibis over DuckDB, and returns the feature table (keys, label, features), the audit
+table (protected characteristics, same keys) and the metadata.
+:func:`~stratify.features.build.output.write_build` writes them atomically. Nothing is written
+when any step fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from stratify.features import cohorts
+from stratify.features.warehouse import store as warehouse
+from stratify.features.build.child import child_features, index_features
+from stratify.features.build.facts import (
+    Facts,
+    Keep,
+    Tables,
+    as_is,
+    household_facts,
+    left_join_on,
+    person_facts,
+)
+from stratify.features.build.household import (
+    area_at,
+    composition,
+    household_features,
+    member_features,
+    residents,
+)
+from stratify.features.build.output import AUDIT_COLUMNS, KEY_COLUMNS, audit_table, metadata, write_build
+from stratify.features.catalogue import Feature, Stat, Target, features_for
+from stratify.features.config import FeaturesConfig
+from stratify.features.schema import TABLES
+
+__all__ = ["AUDIT_COLUMNS", "KEY_COLUMNS", "FeatureBuild", "build", "family_context", "write_build"]
+
+ERR_NO_EXTRACT_DATE = "warehouse {path} records no extract_date: load the extract again"
+
+Progress = Callable[[str], None]
+_IBIS_TYPE = {"int": "int32", "bool": "boolean", "category": "string"}
+_CHILD_STATS: tuple[Stat, ...] = ("count", "any", "open", "months_since", "age")
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    """What one build produced (not yet written)."""
+
+    features: pa.Table
+    audit: pa.Table
+    metadata: dict[str, Any]
+
+
+class _Keep:
+    """Materialise intermediate tables, and drop them all before the connection closes."""
+
+    def __init__(self) -> None:
+        self.kept: list[ir.Table] = []
+
+    def __call__(self, expr: ir.Table) -> ir.Table:
+        self.kept.append(expr.cache())
+        return self.kept[-1]
+
+    def release(self) -> None:
+        while self.kept:
+            self.kept.pop().release()
+
+
+def _open(path: Path, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    con = warehouse.connect(path, read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    return con
+
+
+def _extract_date(path: Path, meta: dict[str, str]) -> dt.date:
+    try:
+        return dt.date.fromisoformat(meta["extract_date"])
+    except (KeyError, ValueError):
+        raise warehouse.WarehouseError(ERR_NO_EXTRACT_DATE.format(path=path)) from None
+
+
+def _scalar(expr: ir.Scalar) -> Any:
+    """Run a scalar expression through Arrow (no pandas on the way)."""
+    return expr.to_pyarrow().as_py()
+
+
+def _facts(rows: ir.Table, keep: _Keep) -> Facts:
+    kept = keep(rows)
+    most = _scalar(kept.group_by("subject").aggregate(n=ibis._.count()).n.max())
+    return Facts(kept, most or 0)
+
+
+def _feature_parts(
+    t: Tables,
+    points: ir.Table,
+    facts: Facts,
+    household: Facts,
+    feats: tuple[Feature, ...],
+    progress: Progress,
+    keep: Keep,
+) -> list[ir.Table]:
+    """Return tables of ``dp_id`` and features that together hold every feature."""
+
+    def of(group: str, *stats: str) -> list[Feature]:
+        return [f for f in feats if f.group == group and (not stats or f.stat in stats)]
+
+    progress("child features")
+    parts = [keep(child_features(points, facts, t["persons"], of("child", *_CHILD_STATS), keep))]
+    if of("child", "index"):
+        parts.append(keep(index_features(points, t)))
+    progress("household features")
+    res = keep(residents(points, t))
+    parts.append(composition(points, res, of("household", "composition")))
+    own = of("household", "count", "open")
+    parts.append(keep(household_features(points, household, own, keep)))
+    progress("siblings and adults features")
+    parts.append(keep(member_features(points, res, facts, of("siblings") + of("adults"), keep)))
+    return parts
+
+
+def family_context(
+    t: Tables,
+    facts: Facts,
+    household: Facts,
+    target: Target,
+    config: FeaturesConfig,
+    date_range: tuple[dt.date, dt.date],
+    extract_date: dt.date,
+    *,
+    keep: Keep = as_is,
+    progress: Progress | None = None,
+) -> tuple[ir.Table, ir.Table]:
+    """Return the feature table and audit table expressions of ``target``.
+
+    Pure: no query runs unless ``keep`` materialises. With unbound tables and the
+    default ``keep`` the expressions compile for any Ibis backend (e.g. Spark).
+
+    Parameters
+    ----------
+    t : Mapping[str, ibis Table]
+        The warehouse tables.
+    facts, household : Facts
+        Person facts and household facts (:mod:`stratify.features.build.facts`).
+    target : {"escalation", "rereferral"}
+    config : FeaturesConfig
+    date_range : tuple of datetime.date
+        Inclusive bounds on the decision points' dates.
+    extract_date : datetime.date
+        The data's last date (labels whose window ends later are null).
+    keep : callable, optional
+        Materialises intermediate tables.
+    progress : callable, optional
+        Called with a short description as each stage starts.
+
+    Returns
+    -------
+    tuple of ibis Table
+        Features (keys, label, every applicable catalogue feature) and audit attributes,
+        both ordered by person and date.
+    """
+    say = progress or (lambda _: None)
+    say("decision points and labels")
+    points = cohorts.decision_points(t, facts, target, config, date_range, extract_date, keep)
+    order = ibis.row_number().over(order_by=["person_id", "as_of_date"])
+    points = keep(points.mutate(dp_id=order))
+    feats = features_for(target)
+    area = keep(area_at(points, t["residences"]))
+    parts = [*_feature_parts(t, points, facts, household, feats, say, keep), area]
+    out = points.select("dp_id", "person_id", "as_of_date", "household_id", "label")
+    for part in parts:
+        out = left_join_on(out, part, "dp_id")
+    features = out.order_by("dp_id").select(
+        target=ibis.literal(target),
+        person_id=out.person_id,
+        as_of_date=out.as_of_date,
+        household_id=out.household_id,
+        label=out.label,
+        **{f.name: out[f.name].cast(_IBIS_TYPE[f.dtype]) for f in feats},
+    )
+    return features, audit_table(points, t["persons"], area, target)
+
+
+def build(
+    path: Path | str,
+    target: Target,
+    config: FeaturesConfig,
+    *,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> FeatureBuild:
+    """Build the family-context table of ``target`` from the warehouse at ``path``.
+
+    Parameters
+    ----------
+    path : Path or str
+        The warehouse file (opened read-only and checked against the schema).
+    target : {"escalation", "rereferral"}
+    config : FeaturesConfig
+        Horizon, snapshot frequency, look-back and date range.
+    progress : callable, optional
+        Called with a short description as each stage starts.
+    threads, memory_limit : optional
+        DuckDB settings (e.g. ``2`` and ``"2GB"``); DuckDB's defaults otherwise.
+
+    Returns
+    -------
+    FeatureBuild
+
+    Raises
+    ------
+    stratify.features.warehouse.store.WarehouseError
+        If the warehouse is missing or stale, or a table or column is missing (named).
+    stratify.features.cohorts.CohortError
+        If the date range is outside the data or empty, or the cohort is empty.
+    """
+    began, path, say = time.perf_counter(), Path(path), progress or (lambda _: None)
+    say("opening the warehouse")
+    meta = warehouse.read_meta(path)
+    extract_date = _extract_date(path, meta)
+    con, keep = _open(path, threads, memory_limit), _Keep()
+    try:
+        ib = ibis.duckdb.from_connection(con)
+        t = {tab.name: ib.table(tab.name) for tab in TABLES}
+        facts = _facts(person_facts(t), keep)
+        date_range = cohorts.resolve_date_range(
+            config, _scalar(facts.rows.date.min()), extract_date
+        )
+        household = _facts(household_facts(t), keep)
+        exprs = family_context(
+            t, facts, household, target, config, date_range, extract_date, keep=keep, progress=say
+        )
+        say("collecting the tables")
+        features, audit = (e.to_pyarrow() for e in exprs)
+    finally:
+        keep.release()
+        con.close()
+    if features.num_rows == 0:
+        start, end = date_range
+        message = cohorts.ERR_EMPTY_COHORT.format(target=target, start=start, end=end)
+        raise cohorts.CohortError(message)
+    about = metadata(features, target, config, date_range, meta, features_for(target))
+    about["build_seconds"] = round(time.perf_counter() - began, 2)
+    about["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return FeatureBuild(features, audit, about)

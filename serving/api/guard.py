@@ -1,0 +1,144 @@
+"""The ASGI middleware in front of the service: bearer-token roles and the audit log.
+
+Health and metrics paths (:data:`OPEN_PATHS`) pass untouched. Every other request needs
+a valid token (401 without one); ``/score`` needs the ``scorer`` role and ``/model``
+the ``reviewer`` role (403 otherwise); anything else (``/schema.json``, the docs) needs
+any valid token. Every guarded request, refused or not, gets one audit line. The
+response is held until its line is written: if the line cannot be written, the client
+gets a 500 instead, so nothing is served unaudited. The endpoint adds what only it
+knows (target, record ids, model version) to ``request.state.audit``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from stratify.serving.api.audit_log import ERR_WRITE, AuditError, AuditLog
+from stratify.serving.api.auth import Principal, TokenStore
+from stratify.serving.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
+ROLE_OF = {"/score": "scorer", "/model": "reviewer"}
+ERR_UNAUTHENTICATED = "a valid bearer token is required (Authorization: Bearer <token>)"
+ERR_FORBIDDEN = "this token lacks the {role} role needed for {path}"
+ERR_INTERNAL = "the request failed; quote request id {request_id} to the service's operators"
+REQUEST_ID_HEADER = b"x-request-id"
+AUDIT_KEYS = ("target", "record_ids", "model_version")
+logger = logging.getLogger(__name__)
+
+
+def required_role(path: str) -> str | None:
+    """Return the role a path needs (None: any valid token); sub-paths inherit it."""
+    for prefix, role in ROLE_OF.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return role
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _json_messages(
+    status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]
+) -> list[Message]:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers + extra},
+        {"type": "http.response.body", "body": data, "more_body": False},
+    ]
+
+
+class Guard:
+    """Authenticate, authorise and audit every request that is not a health check.
+
+    Parameters
+    ----------
+    app : ASGI app
+        The service's app.
+    settings : Settings, optional
+        Default: resolved from the environment when the middleware is built.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
+        self.app = app
+        s = settings or Settings.from_env()
+        self.tokens = TokenStore(s.tokens_file)
+        self.audit = AuditLog(s.audit_log, fsync=s.audit_fsync)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        path = scope["path"]
+        principal = self.tokens.authenticate(_header(scope, b"authorization"))
+        entry: dict[str, Any] = {"request_id": request_id, "endpoint": path}
+        if principal is not None:
+            entry.update(subject=principal.subject, token_id=principal.token_id)
+        extra = [(REQUEST_ID_HEADER, request_id.encode())]
+        refusal = self._refusal(principal, path)
+        if refusal is not None:
+            status, body = refusal
+            if status == 401:
+                extra.append((b"www-authenticate", b"Bearer"))
+            messages = _json_messages(status, body, [])
+        else:
+            messages = await self._run(scope, receive, principal, entry, request_id)
+            status = int(messages[0]["status"]) if messages else 500
+        entry.update(status=status, latency_ms=round((time.perf_counter() - started) * 1e3, 3))
+        try:
+            self.audit.write(**entry)
+        except AuditError:
+            messages = _json_messages(500, {"error": ERR_WRITE}, [])
+        messages[0]["headers"] = [*messages[0].get("headers", ()), *extra]
+        for message in messages:
+            await send(message)
+
+    def _refusal(self, principal: Principal | None, path: str) -> tuple[int, dict[str, Any]] | None:
+        if principal is None:
+            return 401, {"error": ERR_UNAUTHENTICATED}
+        role = required_role(path)
+        if role is not None and role not in principal.roles:
+            return 403, {"error": ERR_FORBIDDEN.format(role=role, path=path)}
+        return None
+
+    async def _run(
+        self, scope: Scope, receive: Receive, principal: Principal | None,
+        entry: dict[str, Any], request_id: str,
+    ) -> list[Message]:  # fmt: skip
+        """Run the app with the response held back; add the endpoint's audit details."""
+        state = scope.setdefault("state", {})
+        audit: dict[str, Any] = {}
+        state.update(principal=principal, audit=audit, request_id=request_id)
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        try:
+            await self.app(scope, receive, hold)
+        except Exception:
+            logger.exception("request %s failed", request_id)
+            held = _json_messages(500, {"error": ERR_INTERNAL.format(request_id=request_id)}, [])
+        entry.update({k: audit[k] for k in AUDIT_KEYS if k in audit})
+        if not held or held[0]["type"] != "http.response.start":
+            return _json_messages(500, {"error": ERR_INTERNAL.format(request_id=request_id)}, [])
+        return held

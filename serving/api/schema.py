@@ -1,0 +1,133 @@
+"""Request models generated from the feature catalogue, and their error reports.
+
+One pydantic model per served model: a field per input column, typed and bounded as the
+catalogue declares it (:func:`stratify.features.catalogue.request_schema`), codes restricted to
+their lists (the catalogue's, else the model's recorded categories), plus a
+pseudonymous ``record_id``. Validation is strict: no unknown fields, no coercion of
+``"3"`` to 3 or of 1 to true. Ages are limited to childhood (0-18 years) even where the
+catalogue allows more. Nothing here echoes a submitted value back: an error names the
+record (by position), the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from stratify.features.catalogue import FEATURE_BY_NAME, Feature
+
+#: The oldest a child can be, in months; tighter than the catalogue's ``age_months`` limit.
+MAX_AGE_MONTHS = 18 * 12
+RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+ERR_INVALID = "{n} invalid field(s); nothing was scored"
+ERR_BATCH = "{n} records in one request; the limit is {limit}"
+ERR_EMPTY = "records is empty; send at least one record"
+ERR_TARGET = "target {target!r} is not served here; served: {served}"
+ERR_BODY = "the request body must be a JSON object with target and records"
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
+RecordId = Annotated[str, Field(pattern=RECORD_ID_PATTERN, description="pseudonymous id")]
+
+
+class ScoreRequest(BaseModel):
+    """The body of ``POST /score``: a target and its records (validated per record later)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+
+    target: str = Field(description="escalation or rereferral")
+    records: list[dict[str, Any]] = Field(description="family-context records, one per child")
+
+
+def _field(feature: Feature | None, name: str, allowed: Sequence[str] | None) -> tuple[Any, Any]:
+    """Return (type, FieldInfo) of one input column."""
+    if feature is None or feature.dtype == "category":
+        codes = tuple(feature.categories if feature and feature.categories else allowed or ())
+        kind: Any = Literal[codes] if codes else str
+        nullable = feature is None or feature.nullable
+        return (kind | None if nullable else kind), Field(description=_describe(feature, name))
+    kind = bool if feature.dtype == "bool" else int
+    limits: dict[str, Any] = {}
+    if feature.dtype == "int":
+        if feature.minimum is not None:
+            limits["ge"] = feature.minimum
+        high = feature.maximum
+        if name == "age_months":
+            high = MAX_AGE_MONTHS if high is None else min(high, MAX_AGE_MONTHS)
+        if high is not None:
+            limits["le"] = high
+    info = Field(description=_describe(feature, name), **limits)
+    return (kind | None if feature.nullable else kind), info
+
+
+def _describe(feature: Feature | None, name: str) -> str:
+    return feature.description if feature is not None else f"{name} (audit column)"
+
+
+def record_model(
+    target: str, columns: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> type[BaseModel]:
+    """Return the pydantic model of one record of a model with these input columns.
+
+    Parameters
+    ----------
+    target : str
+        Used to name the model.
+    columns : sequence of str
+        The model's input columns (catalogue features, then any protected ones).
+    categories : mapping
+        The model's recorded category values, for codes the catalogue leaves open.
+    """
+    fields: dict[str, Any] = {"record_id": (RecordId, ...)}
+    for c in columns:
+        fields[c] = _field(FEATURE_BY_NAME.get(c), c, categories.get(c))
+    name = f"{target.title()}Record"
+    model: type[BaseModel] = create_model(name, __config__=_STRICT, **fields)
+    return model
+
+
+def problems(err: ValidationError, record: int | None = None) -> list[dict[str, Any]]:
+    """Return pydantic's errors as ``{record, field, problem, type}`` (no input values)."""
+    out = []
+    for e in err.errors(include_input=False, include_context=False, include_url=False):
+        loc = [str(p) for p in e["loc"]]
+        out.append(
+            {
+                "record": record,
+                "field": ".".join(loc) or None,
+                "problem": e["msg"],
+                "type": e["type"],
+            }
+        )
+    return out
+
+
+def validate_records(
+    model: type[BaseModel], records: Sequence[Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Validate each record; return (valid records as dicts, every problem found).
+
+    A record that is not an object is one problem; otherwise each bad field is one.
+    """
+    rows: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    for i, raw in enumerate(records):
+        try:
+            rows.append(model.model_validate(raw).__dict__)
+        except ValidationError as err:
+            found += problems(err, record=i)
+    return rows, found
+
+
+def record_ids(records: Sequence[Any]) -> list[str]:
+    """Return the well-formed record ids of a batch (for the audit log, even when invalid)."""
+    import re
+
+    pattern = re.compile(RECORD_ID_PATTERN)
+    return [
+        r["record_id"]
+        for r in records
+        if isinstance(r, dict) and isinstance(r.get("record_id"), str)
+        and pattern.match(r["record_id"])
+    ]  # fmt: skip

@@ -1,0 +1,270 @@
+"""The model card (Markdown and one self-contained HTML file), the ATRS record and the audit.
+
+``write_card`` renders ``model_cards/templates/model_card.md.j2`` twice: once with
+images as file names beside the card (``model_card.md``), once with images as base64
+data URIs, converted to HTML and wrapped in ``model_card.html.j2`` with inline CSS
+(``model_card.html``, which opens anywhere with no other file). It also writes
+``atrs.json``, ``audit.json`` and the PNGs. Every file is first written under a
+temporary name in the output folder and then moved into place, so a reader never sees a
+half-written card.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from markdown_it import MarkdownIt
+
+from stratify.training.card.atrs import atrs_record, todo
+from stratify.training.audit.report import AuditResult
+from stratify.training.audit.calibration import plot_calibration
+from stratify.training.audit.serialise import plain
+from stratify.training.card.fairness import (
+    calibration_table,
+    checks_table,
+    help_table,
+    proxy_tables,
+    ratio_table,
+    true_need_table,
+    what_if_tables,
+)
+from stratify.training.card.sections import (
+    base_rates,
+    catalogue,
+    criteria,
+    decision_point,
+    details,
+    lift,
+    per_quarter,
+    performance,
+    splits,
+)
+from stratify.training.policy import Policy
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+SECTIONS = (
+    "Model details",
+    "Intended use",
+    "Out-of-scope uses",
+    "Decision point and label",
+    "Training and evaluation data",
+    "Performance",
+    "Fairness",
+    "Reason catalogue",
+    "Limitations",
+    "Human oversight and contestability",
+    "Sign-off",
+)
+PLOTS = {
+    "roc": "ROC curves",
+    "precision_recall": "Precision-recall curves",
+    "calibration": "Reliability curve (calibration)",
+    "capacity_over_time": "Precision at capacity per quarter",
+    "importance": "Feature importance (gain)",
+    "shap_summary": "SHAP summary",
+}
+CALIBRATION_BY_GROUP = "calibration_by_group"
+DPO_CONTACT = todo("the data protection officer's contact details")
+ERR_TEMPLATE = "card template {name} not found in {folder}"
+Mode = Literal["markdown", "html"]
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _render(name: str, context: dict[str, Any]) -> str:
+    try:
+        return _env().get_template(name).render(**context)
+    except jinja2.TemplateNotFound:
+        raise FileNotFoundError(ERR_TEMPLATE.format(name=name, folder=TEMPLATE_DIR)) from None
+
+
+def _src(name: str, images: dict[str, bytes], mode: Mode) -> str | None:
+    if name not in images:
+        return None
+    if mode == "markdown":
+        return f"{name}.png"
+    return "data:image/png;base64," + base64.b64encode(images[name]).decode("ascii")
+
+
+def _limits(policy: Policy) -> dict[str, str]:
+    bar = policy.fairness
+    fnr, sel = bar.false_negative_rate_ratio, bar.selection_rate_ratio
+    return {
+        "fnr": f"between {fnr.low:g} and {fnr.high:g}",
+        "selection": f"between {sel.low:g} and {sel.high:g}",
+        "gap": f"at most {bar.max_calibration_gap:g} in size",
+    }
+
+
+def _fairness(audit: AuditResult, policy: Policy) -> dict[str, Any]:
+    proxy = proxy_tables(audit)
+    reference = (
+        "the largest group of its dimension"
+        if policy.fairness.reference == "largest"
+        else "the overall figure"
+    )
+    return {
+        "fairness": audit.verdict.to_dict(),
+        "settings": audit.settings,
+        "limits": _limits(policy),
+        "reference_words": reference,
+        "help_table": help_table(audit),
+        "calibration_table": calibration_table(audit),
+        "ratio_table": ratio_table(audit),
+        "checks_table": checks_table(audit),
+        "true_need_table": true_need_table(audit),
+        "proxy": None if proxy is None else {"auc": proxy[0], "features": proxy[1]},
+        "what_if": what_if_tables(audit),
+        "synthetic": audit.true_need is not None,
+    }
+
+
+def card_context(
+    *,
+    evaluation: dict[str, Any],
+    audit: AuditResult,
+    policy: Policy,
+    metadata: dict[str, Any],
+    images: dict[str, bytes],
+    mode: Mode = "markdown",
+) -> dict[str, Any]:
+    """Return everything the card template needs (images as file names or data URIs)."""
+    target = str(evaluation.get("target") or metadata.get("target"))
+    point, label = decision_point(target, int(evaluation.get("horizon_months", 12)))
+    table, overall = criteria(evaluation)
+    plots = [{"title": t, "src": _src(n, images, mode)} for n, t in PLOTS.items()]
+    version = evaluation.get("model_version")
+    return {
+        "model_name": evaluation.get("model_name", f"stratify-{target}"),
+        "version": "not registered" if version is None else version,
+        "capacity": evaluation.get("capacity", "not recorded"),
+        "details": details(evaluation, metadata),
+        "decision_point": point,
+        "label": label,
+        "splits": splits(evaluation, metadata),
+        "base_rates": base_rates(audit),
+        "n_boot": evaluation.get("n_boot", audit.settings["n_boot"]),
+        "has_ceiling": "ceiling" in (evaluation.get("metrics") or {}),
+        "performance": performance(evaluation),
+        "lift": lift(evaluation),
+        "per_quarter": per_quarter(evaluation),
+        "plots": plots,
+        "criteria": table,
+        "performance_overall": overall,
+        "calibration_src": _src(CALIBRATION_BY_GROUP, images, mode),
+        "catalogue": catalogue(target, list(evaluation.get("features") or [])),  # type: ignore[arg-type]
+        "dpo_contact": DPO_CONTACT,
+        **_fairness(audit, policy),
+    }
+
+
+def to_html(markdown_text: str) -> str:
+    """Return the card's Markdown as one self-contained HTML page (CSS inline)."""
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    title = next((line[2:] for line in markdown_text.splitlines() if line.startswith("# ")), "")
+    return _render("model_card.html.j2", {"title": title, "body": md.render(markdown_text)})
+
+
+def _images(plots: dict[str, Path], audit: AuditResult) -> dict[str, bytes]:
+    out = {n: Path(p).read_bytes() for n, p in plots.items() if n in PLOTS and Path(p).is_file()}
+    buf = io.BytesIO()
+    plot_calibration(audit.calibration, buf, list(audit.settings.get("groups", [])))
+    out[CALIBRATION_BY_GROUP] = buf.getvalue()
+    return out
+
+
+def _write_atomically(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
+    temps: dict[str, Path] = {}
+    try:
+        for name, data in files.items():
+            temps[name] = out_dir / f".{name}.{uuid.uuid4().hex}.tmp"
+            temps[name].write_bytes(data)
+        for name, tmp in temps.items():
+            os.replace(tmp, out_dir / name)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    return {name: out_dir / name for name in files}
+
+
+def write_card(
+    out_dir: Path,
+    *,
+    evaluation: dict[str, Any],
+    audit: AuditResult,
+    plots: dict[str, Path],
+    policy: Policy,
+    metadata: dict[str, Any],
+) -> dict[str, Path]:
+    """Write the model card, the ATRS record, the audit JSON and the PNGs into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Created if missing; files of the same names are replaced atomically.
+    evaluation : dict
+        The run's evaluation (as produced by training).
+    audit : AuditResult
+        The fairness audit (already suppressed).
+    plots : dict of str to Path
+        Training's PNGs by name (``roc``, ``precision_recall``, ``calibration``,
+        ``capacity_over_time``, ``importance``, ``shap_summary``); any may be missing.
+    policy : Policy
+        The working group's bar.
+    metadata : dict
+        The feature table's ``metadata.json``.
+
+    Returns
+    -------
+    dict of str to Path
+        ``markdown``, ``html``, ``atrs``, ``audit`` and each PNG by its name.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = _images(plots, audit)
+    pages = {
+        mode: _render(
+            "model_card.md.j2",
+            card_context(
+                evaluation=evaluation,
+                audit=audit,
+                policy=policy,
+                metadata=metadata,
+                images=images,
+                mode=mode,
+            ),
+        )
+        for mode in ("markdown", "html")
+    }
+    record = atrs_record(evaluation=evaluation, audit=audit, policy=policy, metadata=metadata)
+    files = {
+        "model_card.md": pages["markdown"].encode(),
+        "model_card.html": to_html(pages["html"]).encode(),
+        "atrs.json": json.dumps(plain(record), indent=2, allow_nan=False).encode(),
+        "audit.json": audit.to_json().encode(),
+        **{f"{name}.png": data for name, data in images.items()},
+    }
+    written = _write_atomically(out_dir, files)
+    keys = {
+        "model_card.md": "markdown",
+        "model_card.html": "html",
+        "atrs.json": "atrs",
+        "audit.json": "audit",
+    }
+    return {keys.get(name, name.removesuffix(".png")): path for name, path in written.items()}

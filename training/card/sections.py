@@ -1,0 +1,205 @@
+"""The model card's tables, built from the run's evaluation, the audit and the metadata.
+
+Each function returns ready Markdown (tables through :mod:`stratify.training.card.formatting`), so
+the template holds the prose and the layout, and every figure is formatted one way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratify.features.catalogue import Feature, Target, features_for, reason
+from stratify.training.audit.report import AuditResult
+from stratify.training.card.formatting import fmt, fmt_ci, md_table
+
+MODEL_NAMES = {
+    "lightgbm": "LightGBM (calibrated)",
+    "rule": "prior-referral rule",
+    "logreg": "logistic regression",
+    "ceiling": "ceiling: the simulator's true probabilities",
+    "lightgbm_on_truth_sample": "LightGBM on the same truth sample",
+}
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC",
+    "average_precision": "average precision",
+    "brier": "Brier score (lower is better)",
+    "ece": "expected calibration error (lower is better)",
+    "precision_at_capacity": "precision at capacity",
+    "recall_at_capacity": "recall at capacity",
+    "lift_at_capacity": "lift at capacity",
+}
+QUARTER_METRICS = ("roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity")
+TARGETS: dict[str, tuple[str, str]] = {
+    "escalation": (
+        "each quarterly snapshot date, for every child known to any service in the previous "
+        "24 months who is not open to statutory social care on that date (no open child in "
+        "need plan, child protection plan or care episode)",
+        "a section 47 enquiry, a child protection plan or becoming looked after within "
+        "{horizon} months after the date",
+    ),
+    "rereferral": (
+        "the closure date of each referral closed with reason RC7, RC8 or RC9",
+        "a new referral within {horizon} months after the closure",
+    ),
+}
+
+
+def details(evaluation: dict[str, Any], metadata: dict[str, Any]) -> str:
+    """Return the model details table: name, version, dates and lineage hashes."""
+    lineage = evaluation.get("lineage") or {}
+    rows = [
+        ("Model name", evaluation.get("model_name")),
+        ("Registered version", evaluation.get("model_version")),
+        ("Target", evaluation.get("target")),
+        ("Training run", evaluation.get("run_id")),
+        ("Trained", evaluation.get("created")),
+        (
+            "Model type",
+            "gradient-boosted trees (LightGBM), calibrated ("
+            f"{evaluation.get('calibration', 'method not recorded')}) on a later time slice",
+        ),
+        ("Operating point (outreach capacity)", evaluation.get("capacity")),
+        ("Extract date", lineage.get("extract_date", metadata.get("extract_date"))),
+        (
+            "Warehouse content hash",
+            lineage.get("warehouse_content_hash", metadata.get("warehouse_content_hash")),
+        ),
+        ("Feature table hash", lineage.get("feature_table_hash")),
+        ("Feature catalogue hash", lineage.get("catalogue_hash", metadata.get("catalogue_hash"))),
+        ("Run config hash", lineage.get("config_hash")),
+    ]
+    return md_table(
+        ("Field", "Value"), [(k, "not recorded" if v is None else fmt(v)) for k, v in rows]
+    )
+
+
+def decision_point(target: str, horizon: int) -> tuple[str, str]:
+    """Return the decision point and the label of ``target`` in words."""
+    point, label = TARGETS.get(target, ("not described", "not described"))
+    return point, label.format(horizon=horizon)
+
+
+def splits(evaluation: dict[str, Any], metadata: dict[str, Any]) -> str:
+    """Return the periods, sizes and base rates of train, calibrate and test."""
+    rows = []
+    for name, part in (evaluation.get("split") or {}).items():
+        n, pos = part.get("rows"), part.get("positives")
+        rate = pos / n if isinstance(n, int) and n and isinstance(pos, int) else None
+        rows.append((name, part.get("start"), part.get("end"), n, part.get("families"), pos, rate))
+    span = metadata.get("date_range") or {}
+    rows.append(
+        (
+            "whole feature table",
+            span.get("start"),
+            span.get("end"),
+            metadata.get("rows"),
+            None,
+            metadata.get("positives"),
+            metadata.get("base_rate"),
+        )
+    )
+    heads = (
+        "Part",
+        "First decision point",
+        "Last decision point",
+        "Rows",
+        "Families",
+        "Positives",
+        "Base rate",
+    )
+    return md_table(heads, rows)
+
+
+def base_rates(audit: AuditResult) -> str:
+    """Return the test window's people, positives and base rate by group."""
+    g = audit.groups
+    rows = [
+        (
+            r.dimension,
+            r.group,
+            r.people,
+            r.positives,
+            fmt_ci(r.base_rate, r.base_rate_low, r.base_rate_high),
+        )
+        for r in g.itertuples()
+    ]
+    return md_table(("Dimension", "Group", "People", "Positives", "Base rate (95 % CI)"), rows)
+
+
+def performance(evaluation: dict[str, Any]) -> str:
+    """Return every metric of every model (rows: metrics; columns: models) with CIs."""
+    metrics = evaluation.get("metrics") or {}
+    models = [m for m in MODEL_NAMES if m in metrics] + [m for m in metrics if m not in MODEL_NAMES]
+    rows = []
+    for key, words in METRIC_NAMES.items():
+        rows.append([words, *(fmt_ci(metrics[m].get(key, {})) for m in models)])
+    return md_table(["Metric", *(str(MODEL_NAMES.get(m, m)) for m in models)], rows)
+
+
+def lift(evaluation: dict[str, Any]) -> str:
+    """Return LightGBM minus each baseline, per metric, with the paired bootstrap CI."""
+    rows = []
+    for base, per in (evaluation.get("lift_over") or {}).items():
+        for key, ci in per.items():
+            rows.append(
+                (
+                    f"LightGBM minus {MODEL_NAMES.get(base, base)}",
+                    METRIC_NAMES.get(key, key),
+                    fmt_ci(ci),
+                )
+            )
+    return md_table(("Comparison", "Metric", "Difference (95 % CI)"), rows)
+
+
+def per_quarter(evaluation: dict[str, Any]) -> str:
+    """Return the point estimates per test quarter and model."""
+    rows = [
+        (
+            q.get("period"),
+            MODEL_NAMES.get(q.get("model", ""), q.get("model")),
+            q.get("rows"),
+            q.get("positives"),
+            *(q.get(k) for k in QUARTER_METRICS),
+        )
+        for q in evaluation.get("per_quarter") or []
+    ]
+    heads = ("Quarter", "Model", "Rows", "Positives", *(METRIC_NAMES[k] for k in QUARTER_METRICS))
+    return md_table(heads, rows)
+
+
+def criteria(evaluation: dict[str, Any]) -> tuple[str, str]:
+    """Return the performance verdict table and the overall outcome."""
+    verdict = evaluation.get("verdict") or {}
+    rows = [
+        (
+            c.get("name"),
+            c.get("threshold"),
+            fmt_ci(c.get("value"), c.get("low"), c.get("high")),
+            c.get("outcome"),
+        )
+        for c in verdict.get("criteria", [])
+    ]
+    table = md_table(("Criterion", "Threshold", "Value (95 % CI)", "Outcome"), rows)
+    return table, str(verdict.get("overall", "not recorded"))
+
+
+def _example(f: Feature) -> str:
+    if f.dtype == "bool":
+        return reason(f, True)
+    return reason(f, f"[{f.name}]" if f.dtype == "category" else "N")
+
+
+def catalogue(target: Target, used: list[str]) -> str:
+    """Return every feature of ``target``: meaning, reason text, expected direction."""
+    rows = [
+        (f.name, f.description, _example(f), f.direction, "yes" if f.name in used else "no")
+        for f in features_for(target)
+    ]
+    heads = (
+        "Feature",
+        "What it means",
+        "Reason shown to practitioners",
+        "Expected direction",
+        "Input to this model",
+    )
+    return md_table(heads, rows)
