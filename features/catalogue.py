@@ -24,10 +24,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from stratify.core.targets import TARGETS, Target
 from stratify.features.codes import LOCAL_LISTS
 from stratify.features.schema import REREFERRAL_CLOSURE_REASONS
 
-Target = Literal["escalation", "rereferral"]
 Group = Literal["child", "household", "siblings", "adults", "area"]
 Dtype = Literal["int", "bool", "category"]
 Direction = Literal["raises", "lowers", "none"]
@@ -46,7 +46,6 @@ INDEX_EXCEPTION = (
     "decision point, so they use facts dated on as_of_date itself"
 )
 
-TARGETS: tuple[Target, ...] = ("escalation", "rereferral")
 GROUPS: tuple[Group, ...] = ("child", "household", "siblings", "adults", "area")
 
 #: Assessment factor groups (DfE codes). "21" (no factors identified) is not a factor.

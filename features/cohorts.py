@@ -20,10 +20,10 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-
+from stratify.core.targets import Target
 from stratify.features.build.facts import Facts, Keep, Tables, as_is, left_join_on, months_before
 from stratify.features.build.timeline import attach, counts_before, probes
-from stratify.features.catalogue import EVENT_TYPES, Target
+from stratify.features.catalogue import EVENT_TYPES
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import REREFERRAL_CLOSURE_REASONS
 
@@ -176,7 +176,7 @@ def with_label(
 
 
 def escalation_points(
-    t: Tables,
+    tables: Tables,
     facts: Facts,
     snapshots: list[dt.date],
     config: FeaturesConfig,
@@ -184,13 +184,13 @@ def escalation_points(
 ) -> ir.Table:
     """Return the escalation cohort: ``person_id``, ``as_of_date``, ``household_id``."""
     snaps = ibis.memtable(pa.table({"as_of_date": pa.array(snapshots, pa.date32())}))
-    p = t["persons"]
+    p = tables["persons"]
     c = p.filter(p.is_child).select("person_id", "birth_month").cross_join(snaps)
     c = c.filter(
         c.birth_month < c.as_of_date,
         c.as_of_date < months_before(c.birth_month, -ADULT_AGE_MONTHS),
     ).select("person_id", "as_of_date")
-    c = keep(household_at(c, t["household_members"], inner=True))
+    c = keep(household_at(c, tables["household_members"], inner=True))
     back = config.lookback_months
     counts = keep(counts_before(facts, probes(c, "person_id", (0, back)), COHORT_MEASURES))
     c = attach(
@@ -206,7 +206,7 @@ def escalation_points(
     return c.filter(known & ~open_now).select("person_id", "as_of_date", "household_id")
 
 
-def rereferral_points(t: Tables, start: dt.date, end: dt.date) -> ir.Table:
+def rereferral_points(tables: Tables, start: dt.date, end: dt.date) -> ir.Table:
     """Return the rereferral cohort: one point per child and RC7-RC9 closure date.
 
     ``as_of_date`` is the closure date. When one child has two such closures on the
@@ -214,7 +214,7 @@ def rereferral_points(t: Tables, start: dt.date, end: dt.date) -> ir.Table:
     referral (``index_referral_id``); ``household_id`` is null when the child lives in
     no known household on that date.
     """
-    r = t["referrals"]
+    r = tables["referrals"]
     closed = r.filter(
         r.closure_reason.isin(REREFERRAL_CLOSURE_REASONS),
         r.closure_date.notnull(),
@@ -227,21 +227,21 @@ def rereferral_points(t: Tables, start: dt.date, end: dt.date) -> ir.Table:
     )
     idx = closed.mutate(_n=first).filter(lambda x: x._n == 0)
     idx = idx.select("person_id", as_of_date=idx.closure_date, index_referral_id=idx.referral_id)
-    return household_at(idx, t["household_members"], inner=False)
+    return household_at(idx, tables["household_members"], inner=False)
 
 
-def escalation_outcomes(t: Tables) -> ir.Table:
+def escalation_outcomes(tables: Tables) -> ir.Table:
     """Return the escalation outcomes: s47 enquiries, CP plans and care episodes starting."""
     return ibis.union(
         *(
-            t[name].select("person_id", date=t[name].start_date)
+            tables[name].select("person_id", date=tables[name].start_date)
             for name in ("section47", "cp_plans", "looked_after")
         )
     )
 
 
 def decision_points(
-    t: Tables,
+    tables: Tables,
     facts: Facts,
     target: Target,
     config: FeaturesConfig,
@@ -275,10 +275,10 @@ def decision_points(
     start, end = date_range
     if target == "escalation":
         snaps = snapshot_dates(start, end, config.snapshot_months)
-        points = escalation_points(t, facts, snaps, config, keep)
-        outcomes = escalation_outcomes(t)
+        points = escalation_points(tables, facts, snaps, config, keep)
+        outcomes = escalation_outcomes(tables)
     else:
-        points = rereferral_points(t, start, end)
-        r = t["referrals"]
+        points = rereferral_points(tables, start, end)
+        r = tables["referrals"]
         outcomes = r.select("person_id", "referral_id", date=r.referral_date)
     return with_label(points, outcomes, config.horizon_months, extract_date)

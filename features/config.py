@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 HOME_ENV = "STRATIFY_HOME"
+#: The pseudonymisation secret: only ever from the environment.
+PSEUDONYM_KEY_ENV = "STRATIFY_PSEUDONYM_KEY"
 DEFAULT_HOME = Path("work")
 
 #: Columns of the audit table that describe protected characteristics (never model
@@ -190,6 +192,7 @@ class Config(Frozen):
     # Resolved from the environment by load_config; never part of the file or its hash.
     _env_home: Path | None = PrivateAttr(None)
     _env_mlflow_uri: str | None = PrivateAttr(None)
+    _env_pseudonym_secret: str | None = PrivateAttr(None)
 
     @property
     def work_dir(self) -> Path:
@@ -201,11 +204,17 @@ class Config(Frozen):
         """MLflow tracking and registry: ``$MLFLOW_TRACKING_URI``, else ``<work>/mlflow.db``."""
         return self._env_mlflow_uri or sqlite_uri(self.work_dir)
 
+    @property
+    def pseudonym_secret(self) -> str | None:
+        """``$STRATIFY_PSEUDONYM_KEY`` as the environment gave it (never in the file or a dump)."""
+        return self._env_pseudonym_secret
+
     def with_environment(self, env: Mapping[str, str]) -> Config:
-        """Return a copy with ``STRATIFY_HOME`` and ``MLFLOW_TRACKING_URI`` from ``env``."""
+        """Return a copy with what ``env`` says (home, MLflow URI, pseudonymisation key)."""
         copy = self.model_copy()
         copy._env_home = Path(env[HOME_ENV]) if env.get(HOME_ENV) else None
         copy._env_mlflow_uri = env.get(MLFLOW_URI_ENV) or None
+        copy._env_pseudonym_secret = env.get(PSEUDONYM_KEY_ENV) or None
         return copy
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-
-from stratify.features.catalogue import FEATURE_BY_NAME, Target, features_for
+from stratify.core.targets import Target
+from stratify.features.catalogue import FEATURE_BY_NAME, features_for
 
 ERR_MISSING_COLUMNS = "the records lack model input column(s): {names}"
 

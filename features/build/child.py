@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
-
 from stratify.features.build.facts import Facts, Keep, Tables, as_is, left_join_on, whole_months
 from stratify.features.build.timeline import feature_value, timeline_columns
 from stratify.features.catalogue import NO_FACTOR, Feature
@@ -60,14 +59,14 @@ def child_features(
     return row.select("dp_id", **values)
 
 
-def index_features(points: ir.Table, t: Tables) -> ir.Table:
+def index_features(points: ir.Table, tables: Tables) -> ir.Table:
     """Return ``dp_id`` and the ``index_*`` features of rereferral decision points.
 
     The closed (index) referral's closure reason and NFA flag, the days from referral
     to closure, whether it had an assessment started by the closure date, and how many
     factors (not "no factors identified") its assessments authorised by then recorded.
     """
-    r, a, f = t["referrals"], t["assessments"], t["assessment_factors"]
+    r, a, f = tables["referrals"], tables["assessments"], tables["assessment_factors"]
     p = points.select("dp_id", "as_of_date", "index_referral_id")
     ref = p.join(r, p.index_referral_id == r.referral_id).select(
         "dp_id",

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
-
 from stratify.features.catalogue import EH_OUTCOMES, EVENT_TYPES, FACTOR_GROUPS, NO_FACTOR
 from stratify.features.schema import Table
 
@@ -123,8 +122,8 @@ def _facts(table: ir.Table, subject: str, date: str, kind: str | ir.StringValue)
     return rows.select(subject=rows[subject], date=rows[date], kind=kind_expr).cast(FACT_SCHEMA)
 
 
-def _factor_facts(t: Tables) -> ir.Table:
-    a, f = t["assessments"], t["assessment_factors"]
+def _factor_facts(tables: Tables) -> ir.Table:
+    a, f = tables["assessments"], tables["assessment_factors"]
     group = {code: g for g, codes in FACTOR_GROUPS.items() for code in codes}
     j = a.join(f, a.assessment_id == f.assessment_id).filter(
         a.authorised_date.notnull(), f.factor != NO_FACTOR
@@ -140,7 +139,7 @@ def _interval_facts(table: ir.Table, kind: str) -> list[ir.Table]:
     ]
 
 
-def person_facts(t: Tables) -> ir.Table:
+def person_facts(tables: Tables) -> ir.Table:
     """Return every dated person fact as ``(subject, date, kind)`` rows.
 
     Parameters
@@ -153,20 +152,25 @@ def person_facts(t: Tables) -> ir.Table:
     ibis Table
         ``subject`` (person_id), ``date`` and ``kind`` (see ``PERSON_FACT_KINDS``).
     """
-    r, s47, eh, ev = t["referrals"], t["section47"], t["early_help"], t["agency_events"]
+    r, s47, eh, ev = (
+        tables["referrals"],
+        tables["section47"],
+        tables["early_help"],
+        tables["agency_events"],
+    )
     nfa = r.filter(r.nfa)
     ended = eh.filter(eh.outcome.isin(EH_OUTCOMES))
     parts = [
         _facts(r, "person_id", "referral_date", "referral"),
         _facts(r, "person_id", "closure_date", "referral_end"),
         _facts(nfa, "person_id", "closure_date", "referral_nfa"),
-        _facts(t["assessments"], "person_id", "start_date", "assessment"),
-        _factor_facts(t),
+        _facts(tables["assessments"], "person_id", "start_date", "assessment"),
+        _factor_facts(tables),
         _facts(s47, "person_id", "start_date", "s47"),
         _facts(s47, "person_id", "icpc_date", "icpc"),
-        *_interval_facts(t["cin_plans"], "cin_plan"),
-        *_interval_facts(t["cp_plans"], "cp_plan"),
-        *_interval_facts(t["looked_after"], "looked_after"),
+        *_interval_facts(tables["cin_plans"], "cin_plan"),
+        *_interval_facts(tables["cp_plans"], "cp_plan"),
+        *_interval_facts(tables["looked_after"], "looked_after"),
         *_interval_facts(eh, "early_help"),
         _facts(ended, "person_id", "end_date", "early_help_" + ended.outcome),
         _facts(ev, "person_id", "event_date", "event_" + ev.event_type),
@@ -174,14 +178,14 @@ def person_facts(t: Tables) -> ir.Table:
     return ibis.union(*parts)
 
 
-def household_facts(t: Tables) -> ir.Table:
+def household_facts(tables: Tables) -> ir.Table:
     """Return every dated household fact as ``(subject, date, kind)`` rows.
 
     A household's first address is where it began, not a move, so only later
     residences are ``residence_move`` facts. Adults joining and leaving are the start
     and end dates of parent/carer and other-adult memberships.
     """
-    eh, res, hm = t["early_help"], t["residences"], t["household_members"]
+    eh, res, hm = tables["early_help"], tables["residences"], tables["household_members"]
     order = ibis.row_number().over(group_by=res.household_id, order_by=res.start_date)
     moves = res.mutate(_order=order).filter(lambda x: x._order > 0)
     adults = hm.filter(hm.role.isin(ADULT_ROLES))

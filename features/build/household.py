@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
-
 from stratify.features.build.facts import ADULT_ROLES, Facts, Keep, Tables, as_is, left_join_on
 from stratify.features.build.timeline import feature_value, timeline_columns
 from stratify.features.catalogue import Feature
@@ -26,7 +25,7 @@ def _valid_on(table: ir.Table, as_of: ir.DateValue) -> ir.BooleanValue:
     return (table.start_date < as_of) & (table.end_date.isnull() | (table.end_date >= as_of))
 
 
-def residents(points: ir.Table, t: Tables) -> ir.Table:
+def residents(points: ir.Table, tables: Tables) -> ir.Table:
     """Return who lives in each point's household on its date.
 
     Returns
@@ -37,7 +36,7 @@ def residents(points: ir.Table, t: Tables) -> ir.Table:
         (point, member, role).
     """
     p = points.filter(points.household_id.notnull())
-    hm, people = t["household_members"], t["persons"]
+    hm, people = tables["household_members"], tables["persons"]
     j = p.join(hm, [p.household_id == hm.household_id, _valid_on(hm, p.as_of_date)])
     j = j.select(p.dp_id, p.person_id, p.as_of_date, member_id=hm.person_id, role=hm.role)
     j = j.join(people.select("person_id", "birth_month"), j.member_id == people.person_id)

@@ -11,25 +11,34 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
+from stratify.core.files import write_files_atomic
 from stratify.features.build.facts import left_join_on, whole_months
-from stratify.features.catalogue import Feature, Target, catalogue_hash
+from stratify.features.catalogue import Feature, catalogue_hash
+from stratify.core.targets import Target
 from stratify.features.codes import ETHNIC_GROUP
 from stratify.features.config import FeaturesConfig
 
-if TYPE_CHECKING:
-    from stratify.features.build.pipeline import FeatureBuild
-
 FEATURES_FILE, AUDIT_FILE, METADATA_FILE = "features.parquet", "audit.parquet", "metadata.json"
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    """What one build produced (not yet written): the two tables and the metadata."""
+
+    features: pa.Table
+    audit: pa.Table
+    metadata: dict[str, Any]
+
+
 KEY_COLUMNS = ("target", "person_id", "as_of_date", "household_id")
 AUDIT_COLUMNS = (
     "ethnicity",
@@ -106,14 +115,6 @@ def metadata(
     }
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_build(result: FeatureBuild, out_dir: Path | str) -> dict[str, Path]:
     """Write ``features.parquet``, ``audit.parquet`` and ``metadata.json`` into ``out_dir``.
 
@@ -130,18 +131,14 @@ def write_build(result: FeatureBuild, out_dir: Path | str) -> dict[str, Path]:
         ``features``, ``audit`` and ``metadata`` -> the written paths.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     final = {"features": out / FEATURES_FILE, "audit": out / AUDIT_FILE}
     final["metadata"] = out / METADATA_FILE
-    tmp = {k: p.with_name(f".{p.name}.tmp-{os.getpid()}") for k, p in final.items()}
-    try:
-        pq.write_table(result.features, tmp["features"], compression="zstd")
-        pq.write_table(result.audit, tmp["audit"], compression="zstd")
-        tmp["metadata"].write_text(json.dumps(result.metadata, indent=2, sort_keys=True) + "\n")
-        for k in ("features", "audit", "metadata"):
-            _fsync(tmp[k])
-            os.replace(tmp[k], final[k])
-    finally:
-        for p in tmp.values():
-            p.unlink(missing_ok=True)
+    text = json.dumps(result.metadata, indent=2, sort_keys=True) + "\n"
+    write_files_atomic(
+        {
+            final["features"]: lambda tmp: pq.write_table(result.features, tmp, compression="zstd"),
+            final["audit"]: lambda tmp: pq.write_table(result.audit, tmp, compression="zstd"),
+            final["metadata"]: lambda tmp: tmp.write_text(text),
+        }
+    )
     return final

@@ -14,17 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
-
 from stratify.features import cohorts
-from stratify.features.warehouse import store as warehouse
 from stratify.features.build.child import child_features, index_features
 from stratify.features.build.facts import (
     Facts,
@@ -42,10 +38,19 @@ from stratify.features.build.household import (
     member_features,
     residents,
 )
-from stratify.features.build.output import AUDIT_COLUMNS, KEY_COLUMNS, audit_table, metadata, write_build
-from stratify.features.catalogue import Feature, Stat, Target, features_for
+from stratify.features.build.output import (
+    AUDIT_COLUMNS,
+    KEY_COLUMNS,
+    FeatureBuild,
+    audit_table,
+    metadata,
+    write_build,
+)
+from stratify.features.catalogue import Feature, Stat, features_for
+from stratify.core.targets import Target
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import TABLES
+from stratify.features.warehouse import store as warehouse
 
 __all__ = ["AUDIT_COLUMNS", "KEY_COLUMNS", "FeatureBuild", "build", "family_context", "write_build"]
 
@@ -54,15 +59,6 @@ ERR_NO_EXTRACT_DATE = "warehouse {path} records no extract_date: load the extrac
 Progress = Callable[[str], None]
 _IBIS_TYPE = {"int": "int32", "bool": "boolean", "category": "string"}
 _CHILD_STATS: tuple[Stat, ...] = ("count", "any", "open", "months_since", "age")
-
-
-@dataclass(frozen=True)
-class FeatureBuild:
-    """What one build produced (not yet written)."""
-
-    features: pa.Table
-    audit: pa.Table
-    metadata: dict[str, Any]
 
 
 class _Keep:
@@ -110,7 +106,7 @@ def _facts(rows: ir.Table, keep: _Keep) -> Facts:
 
 
 def _feature_parts(
-    t: Tables,
+    tables: Tables,
     points: ir.Table,
     facts: Facts,
     household: Facts,
@@ -124,11 +120,13 @@ def _feature_parts(
         return [f for f in feats if f.group == group and (not stats or f.stat in stats)]
 
     progress("child features")
-    parts = [keep(child_features(points, facts, t["persons"], of("child", *_CHILD_STATS), keep))]
+    parts = [
+        keep(child_features(points, facts, tables["persons"], of("child", *_CHILD_STATS), keep))
+    ]
     if of("child", "index"):
-        parts.append(keep(index_features(points, t)))
+        parts.append(keep(index_features(points, tables)))
     progress("household features")
-    res = keep(residents(points, t))
+    res = keep(residents(points, tables))
     parts.append(composition(points, res, of("household", "composition")))
     own = of("household", "count", "open")
     parts.append(keep(household_features(points, household, own, keep)))
@@ -138,7 +136,7 @@ def _feature_parts(
 
 
 def family_context(
-    t: Tables,
+    tables: Tables,
     facts: Facts,
     household: Facts,
     target: Target,
@@ -179,12 +177,12 @@ def family_context(
     """
     say = progress or (lambda _: None)
     say("decision points and labels")
-    points = cohorts.decision_points(t, facts, target, config, date_range, extract_date, keep)
+    points = cohorts.decision_points(tables, facts, target, config, date_range, extract_date, keep)
     order = ibis.row_number().over(order_by=["person_id", "as_of_date"])
     points = keep(points.mutate(dp_id=order))
     feats = features_for(target)
-    area = keep(area_at(points, t["residences"]))
-    parts = [*_feature_parts(t, points, facts, household, feats, say, keep), area]
+    area = keep(area_at(points, tables["residences"]))
+    parts = [*_feature_parts(tables, points, facts, household, feats, say, keep), area]
     out = points.select("dp_id", "person_id", "as_of_date", "household_id", "label")
     for part in parts:
         out = left_join_on(out, part, "dp_id")
@@ -196,7 +194,7 @@ def family_context(
         label=out.label,
         **{f.name: out[f.name].cast(_IBIS_TYPE[f.dtype]) for f in feats},
     )
-    return features, audit_table(points, t["persons"], area, target)
+    return features, audit_table(points, tables["persons"], area, target)
 
 
 def build(
@@ -240,14 +238,22 @@ def build(
     con, keep = _open(path, threads, memory_limit), _Keep()
     try:
         ib = ibis.duckdb.from_connection(con)
-        t = {tab.name: ib.table(tab.name) for tab in TABLES}
-        facts = _facts(person_facts(t), keep)
+        tables = {tab.name: ib.table(tab.name) for tab in TABLES}
+        facts = _facts(person_facts(tables), keep)
         date_range = cohorts.resolve_date_range(
             config, _scalar(facts.rows.date.min()), extract_date
         )
-        household = _facts(household_facts(t), keep)
+        household = _facts(household_facts(tables), keep)
         exprs = family_context(
-            t, facts, household, target, config, date_range, extract_date, keep=keep, progress=say
+            tables,
+            facts,
+            household,
+            target,
+            config,
+            date_range,
+            extract_date,
+            keep=keep,
+            progress=say,
         )
         say("collecting the tables")
         features, audit = (e.to_pyarrow() for e in exprs)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from stratify.features.catalogue import (
     EH_OUTCOMES,
     FACTOR_GROUPS,
@@ -32,7 +31,7 @@ from stratify.features.schema import REREFERRAL_CLOSURE_REASONS, TABLES
 
 Row = dict[str, Any]
 Rows = Mapping[str, list[Row]]
-Facts = dict[str, list[tuple[dt.date, str]]]
+DatedFacts = dict[str, list[tuple[dt.date, str]]]
 ADULT_ROLES = ("parent_carer", "other_adult")
 
 
@@ -45,10 +44,10 @@ def load_rows(path: Path | str) -> dict[str, list[Row]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         out = {}
-        for t in TABLES:
-            cur = con.execute(f'SELECT * FROM "{t.name}"')
+        for table in TABLES:
+            cur = con.execute(f'SELECT * FROM "{table.name}"')
             names = [d[0] for d in cur.description]
-            out[t.name] = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            out[table.name] = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         return out
     finally:
         con.close()
@@ -80,9 +79,9 @@ def _valid_on(row: Row, day: dt.date) -> bool:
     return row["start_date"] < day and (row["end_date"] is None or row["end_date"] >= day)
 
 
-def person_facts(rows: Rows) -> Facts:
+def person_facts(rows: Rows) -> DatedFacts:
     """Every dated fact of every person: person_id -> [(date, kind)]."""
-    facts: Facts = defaultdict(list)
+    facts: DatedFacts = defaultdict(list)
     for r in rows["referrals"]:
         facts[r["person_id"]].append((r["referral_date"], "referral"))
         if r["closure_date"] is not None:
@@ -119,9 +118,9 @@ def person_facts(rows: Rows) -> Facts:
     return facts
 
 
-def household_facts(rows: Rows) -> Facts:
+def household_facts(rows: Rows) -> DatedFacts:
     """Every dated household fact: household_id -> [(date, kind)]."""
-    facts: Facts = defaultdict(list)
+    facts: DatedFacts = defaultdict(list)
     for e in rows["early_help"]:
         facts[e["household_id"]].append((e["start_date"], "household_early_help"))
         if e["end_date"] is not None:
@@ -244,8 +243,8 @@ class Index:
         self.factors = _by(rows["assessment_factors"], "assessment_id")
         self.referrals = _by(rows["referrals"], "person_id")
         self.outcomes = defaultdict(list)
-        for t in ("section47", "cp_plans", "looked_after"):
-            for e in rows[t]:
+        for table in ("section47", "cp_plans", "looked_after"):
+            for e in rows[table]:
                 self.outcomes[e["person_id"]].append(e["start_date"])
 
 
@@ -325,7 +324,7 @@ def _index(ix: Index, point: Row) -> Row:
     }
 
 
-def _features(ix: Index, point: Row, feats: tuple[Feature, ...], pf: Facts, hf: Facts) -> Row:
+def _features(ix: Index, point: Row, feats: tuple[Feature, ...], pf: DatedFacts, hf: DatedFacts) -> Row:
     as_of, pid = point["as_of_date"], point["person_id"]
     composition, members = _household(ix, point)
     out: Row = {**composition, **_area(ix, point)}

@@ -13,7 +13,7 @@ read once in date order:
    along each timeline;
 3. each probe reads the running totals at its place in the timeline.
 
-Windowed counts are differences: facts in ``[t - w, t)`` = count before ``t`` minus
+Windowed counts are differences: facts in ``[t - w, t)`` = count before ``tables`` minus
 count before ``t - w``. Only window functions and joins are used, so the same
 expressions compile for Spark.
 """
@@ -25,8 +25,14 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-
-from stratify.features.build.facts import FACT_SCHEMA, Facts, Keep, as_is, months_before, whole_months
+from stratify.features.build.facts import (
+    FACT_SCHEMA,
+    Facts,
+    Keep,
+    as_is,
+    months_before,
+    whole_months,
+)
 from stratify.features.catalogue import MEASURES, Feature
 
 PROBE_SCHEMA = {"subject": "string", "date": "date"}

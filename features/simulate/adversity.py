@@ -7,7 +7,6 @@ Nothing here is observed directly: agencies see it only through detection
 from __future__ import annotations
 
 import numpy as np
-
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS, LATENTS
 from stratify.features.simulate.records import code
 from stratify.features.simulate.world import World
@@ -16,19 +15,19 @@ TRIO = ("da", "mh", "alc", "drg")
 MALE = code("sex", "1")
 
 
-def adversity_step(w: World, t: int) -> None:
+def adversity_step(w: World, month_index: int) -> None:
     """Advance every household's and child's latent conditions by one month."""
-    _household_step(w, t)
-    _child_step(w, t)
+    _household_step(w, month_index)
+    _child_step(w, month_index)
 
 
-def _household_step(w: World, t: int) -> None:
+def _household_step(w: World, month_index: int) -> None:
     p, h, rng = w.p, w.households, w.rng
     act = h["active"]
     present = np.stack([h[a] for a in HOUSEHOLD_LATENTS])
     n_present = present.sum(0)
     support = np.where(h["supported"] | (h["eh_open"] & h["eh_eff"]), p.support_remission, 1.0)
-    new_adult = (t - h["new_adult"]) < 12
+    new_adult = (month_index - h["new_adult"]) < 12
     u = rng.random((len(HOUSEHOLD_LATENTS), len(h)))
     for i, a in enumerate(HOUSEHOLD_LATENTS):
         on = present[i]
@@ -42,14 +41,14 @@ def _household_step(w: World, t: int) -> None:
         remission = support / p.duration[a]
         nxt = np.where(on, u[i] >= remission, u[i] < onset)
         h[a][:] = nxt & act
-        h[f"last_{a}"][h[a]] = t
+        h[f"last_{a}"][h[a]] = month_index
 
 
-def _child_step(w: World, t: int) -> None:
+def _child_step(w: World, month_index: int) -> None:
     p, pp, h, rng = w.p, w.persons, w.households, w.rng
     kids = w.children()
     hh = pp["hh"][kids]
-    age = w.age_months(t, kids) / 12
+    age = w.age_months(month_index, kids) / 12
     lift = {
         "sab": 1 + 2 * h["phy"][hh] + 2 * h["oa_sm"][hh] + h["neg"][hh],
         "cmh": 1 + h["mh"][hh] + h["da"][hh] + 2 * pp["sab"][kids],
@@ -65,7 +64,7 @@ def _child_step(w: World, t: int) -> None:
         u = rng.random(len(kids))
         nxt = np.where(on, u >= 1 / dur, u < base * mult)
         pp[a][kids] = nxt & eligible
-    pp["need"][kids] = need(w, kids, t)
+    pp["need"][kids] = need(w, kids, month_index)
     harm = p.incident_rate * pp["need"][kids] ** 2
     pp["incident"][kids] = rng.random(len(kids)) < harm
 
@@ -78,18 +77,18 @@ def latent_matrix(w: World, kids: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=1).astype(np.float32)
 
 
-def recent_matrix(w: World, kids: np.ndarray, t: int, months: int) -> np.ndarray:
+def recent_matrix(w: World, kids: np.ndarray, month_index: int, months: int) -> np.ndarray:
     """Like :func:`latent_matrix`, but household conditions present in the last ``months``."""
     pp, h = w.persons, w.households
     hh = pp["hh"][kids]
     cols = [
-        (t - h[f"last_{a}"][hh]) < months if a in HOUSEHOLD_LATENTS else pp[a][kids]
+        (month_index - h[f"last_{a}"][hh]) < months if a in HOUSEHOLD_LATENTS else pp[a][kids]
         for a in LATENTS
     ]
     return np.stack(cols, axis=1).astype(np.float32)
 
 
-def need(w: World, kids: np.ndarray, t: int) -> np.ndarray:
+def need(w: World, kids: np.ndarray, month_index: int) -> np.ndarray:
     """Return each child's true need: weighted adversity, more when the trio co-occur."""
     p, h = w.p, w.households
     lat = latent_matrix(w, kids)
@@ -98,7 +97,7 @@ def need(w: World, kids: np.ndarray, t: int) -> np.ndarray:
     hh = w.persons["hh"][kids]
     trio = sum(h[a][hh].astype(np.int8) for a in TRIO)
     s += p.need_trio_bonus * (trio >= 2)
-    infant = w.age_months(t, kids) < 24
+    infant = w.age_months(month_index, kids) < 24
     s += p.need_infant_bonus * infant * (h["da"][hh] | h["drg"][hh] | h["neg"][hh])
     # a looked-after child is away from the household's harm
     s *= np.where(w.persons["st"][kids] == 4, 0.3, 1.0)

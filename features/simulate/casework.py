@@ -7,7 +7,6 @@ into and leave care.
 from __future__ import annotations
 
 import numpy as np
-
 from stratify.features.simulate.adversity import latent_matrix, recent_matrix
 from stratify.features.simulate.early_help import start_early_help
 from stratify.features.simulate.factors import record_factors
@@ -27,23 +26,31 @@ from stratify.features.simulate.world import World
 MALE = code("sex", "1")
 
 
-def casework_step(w: World, t: int) -> None:
+def casework_step(w: World, month_index: int) -> None:
     """Advance every open case by one month (order matters: enquiries before plans)."""
     pp = w.persons
     active = pp["active"]
-    due = active & (pp["asmt_until"] >= 0) & (pp["asmt_until"] <= t)
-    _conclude_assessments(w, t, np.flatnonzero(due))
-    _conclude_s47(w, t, np.flatnonzero(active & (pp["s47"] >= 0) & (pp["s47_until"] <= t)))
-    _cin_month(w, t, np.flatnonzero(active & (pp["st"] == CIN) & (pp["st_until"] < t)))
-    _cp_month(w, t, np.flatnonzero(active & (pp["st"] == CP) & (pp["st_until"] < t)))
-    _lac_month(w, t, np.flatnonzero(active & (pp["st"] == LAC) & (pp["st_until"] < t)))
+    due = active & (pp["asmt_until"] >= 0) & (pp["asmt_until"] <= month_index)
+    _conclude_assessments(w, month_index, np.flatnonzero(due))
+    _conclude_s47(
+        w, month_index, np.flatnonzero(active & (pp["s47"] >= 0) & (pp["s47_until"] <= month_index))
+    )
+    _cin_month(
+        w, month_index, np.flatnonzero(active & (pp["st"] == CIN) & (pp["st_until"] < month_index))
+    )
+    _cp_month(
+        w, month_index, np.flatnonzero(active & (pp["st"] == CP) & (pp["st_until"] < month_index))
+    )
+    _lac_month(
+        w, month_index, np.flatnonzero(active & (pp["st"] == LAC) & (pp["st_until"] < month_index))
+    )
 
 
 def _seen(w: World, kids: np.ndarray) -> np.ndarray:
     return w.persons["need"][kids] + w.rng.normal(0, w.p.assessment_noise, len(kids))
 
 
-def _conclude_assessments(w: World, t: int, kids: np.ndarray) -> None:
+def _conclude_assessments(w: World, month_index: int, kids: np.ndarray) -> None:
     """Authorise due assessments, record factors, and decide what happens next.
 
     The decision is left to the enquiry for children with a section 47 under way.
@@ -51,10 +58,10 @@ def _conclude_assessments(w: World, t: int, kids: np.ndarray) -> None:
     if len(kids) == 0:
         return
     p, pp, rng = w.p, w.persons, w.rng
-    day = _stamp(w, kids, t, gap=1)
+    day = _stamp(w, kids, month_index, gap=1)
     pp["asmt_until"][kids] = -1
     if w.rec is not None:
-        _record_assessments(w, t, kids, day)
+        _record_assessments(w, month_index, kids, day)
     decide = (pp["st"][kids] == ASSESS) & (pp["s47"][kids] < 0)
     kids, day = kids[decide], day[decide]
     seen = _seen(w, kids)
@@ -62,15 +69,15 @@ def _conclude_assessments(w: World, t: int, kids: np.ndarray) -> None:
     enquiry = seen > p.s47_above
     done, done_day = kids[not_in_need], day[not_in_need]
     to_eh = rng.random(len(done)) < p.step_down_to_eh
-    close_episode(w, done[to_eh], t, done_day[to_eh], "RC9")
-    start_early_help(w, pp["hh"][done[to_eh]], t, done_day[to_eh], stepped_down=True)
-    close_episode(w, done[~to_eh], t, done_day[~to_eh], "RC8")
+    close_episode(w, done[to_eh], month_index, done_day[to_eh], "RC9")
+    start_early_help(w, pp["hh"][done[to_eh]], month_index, done_day[to_eh], stepped_down=True)
+    close_episode(w, done[~to_eh], month_index, done_day[~to_eh], "RC8")
     plan = ~not_in_need & ~enquiry
-    start_plan(w, kids[plan], t, CIN, day[plan])
-    open_s47(w, kids[enquiry], t)
+    start_plan(w, kids[plan], month_index, CIN, day[plan])
+    open_s47(w, kids[enquiry], month_index)
 
 
-def _record_assessments(w: World, t: int, kids: np.ndarray, day: np.ndarray) -> None:
+def _record_assessments(w: World, month_index: int, kids: np.ndarray, day: np.ndarray) -> None:
     p, pp = w.p, w.persons
     assert w.rec is not None
     asmt = pp["asmt"][kids]
@@ -80,8 +87,8 @@ def _record_assessments(w: World, t: int, kids: np.ndarray, day: np.ndarray) -> 
     rows, factors = record_factors(
         w.rng,
         latent_matrix(w, kids),
-        recent_matrix(w, kids, t, p.factor_history_months),
-        w.age_months(t, kids) / 12,
+        recent_matrix(w, kids, month_index, p.factor_history_months),
+        w.age_months(month_index, kids) / 12,
         pp["sex"][kids] == MALE,
         other_adult[pp["hh"][kids]],
         p.factor_noise,
@@ -90,13 +97,13 @@ def _record_assessments(w: World, t: int, kids: np.ndarray, day: np.ndarray) -> 
     w.rec.factors.add(len(rows), assessment=asmt[rows], factor=factors)
 
 
-def _conclude_s47(w: World, t: int, kids: np.ndarray) -> None:
+def _conclude_s47(w: World, month_index: int, kids: np.ndarray) -> None:
     if len(kids) == 0:
         return
     p, pp, rng = w.p, w.persons, w.rng
     seen = _seen(w, kids)
     icpc = rng.random(len(kids)) < 1 / (1 + np.exp(-(p.icpc_intercept + p.icpc_slope * seen)))
-    day = _stamp(w, kids, t, gap=1)
+    day = _stamp(w, kids, month_index, gap=1)
     if w.rec is not None:
         s47 = pp["s47"][kids]
         w.rec.s47["icpc"][s47[icpc]] = day[icpc]
@@ -104,36 +111,36 @@ def _conclude_s47(w: World, t: int, kids: np.ndarray) -> None:
     st = pp["st"][kids]
     care = (seen > p.s47_above + 1.5) & (rng.random(len(kids)) < p.lac_from_s47) & (st != LAC)
     to_cp = icpc & (rng.random(len(kids)) < p.cp_after_icpc) & (st < CP) & ~care
-    start_plan(w, kids[care], t, LAC, day[care])
-    start_plan(w, kids[to_cp], t, CP, day[to_cp])
+    start_plan(w, kids[care], month_index, LAC, day[care])
+    start_plan(w, kids[to_cp], month_index, CP, day[to_cp])
     rest = ~care & ~to_cp
     # no plan came of the enquiry: support under a CIN plan, or close if not in need
     open_no_plan = rest & (st == ASSESS)
     cin = open_no_plan & (seen >= p.not_in_need_below)
-    start_plan(w, kids[cin], t, CIN, day[cin])
+    start_plan(w, kids[cin], month_index, CIN, day[cin])
     shut = open_no_plan & ~cin
     unfinished = shut & (pp["asmt_until"][kids] >= 0)  # the assessment ends with the enquiry
     if w.rec is not None:
-        _record_assessments(w, t, kids[unfinished], day[unfinished])
+        _record_assessments(w, month_index, kids[unfinished], day[unfinished])
     pp["asmt_until"][kids[unfinished]] = -1
-    close_episode(w, kids[shut], t, day[shut], "RC8")
+    close_episode(w, kids[shut], month_index, day[shut], "RC8")
 
 
-def _cin_month(w: World, t: int, kids: np.ndarray) -> None:
+def _cin_month(w: World, month_index: int, kids: np.ndarray) -> None:
     p, pp, rng = w.p, w.persons, w.rng
     escalate = pp["incident"][kids] & (rng.random(len(kids)) < p.cin_s47_on_incident)
-    open_s47(w, kids[escalate], t)
+    open_s47(w, kids[escalate], month_index)
     need = pp["need"][kids]
     end_rate = p.cin_end * np.where(need < p.in_need_threshold, 1.5, 0.6)
     end = ~escalate & (pp["s47"][kids] < 0) & (rng.random(len(kids)) < end_rate)
     teen_care = ~end & pp["teen"][kids] & (need > 1.5) & (rng.random(len(kids)) < p.lac_teen_s20)
     k = kids[end]
-    close_episode(w, k, t, _stamp(w, k, t, gap=1), "RC7")
+    close_episode(w, k, month_index, _stamp(w, k, month_index, gap=1), "RC7")
     k = kids[teen_care]
-    start_plan(w, k, t, LAC, _stamp(w, k, t, gap=1))
+    start_plan(w, k, month_index, LAC, _stamp(w, k, month_index, gap=1))
 
 
-def _cp_month(w: World, t: int, kids: np.ndarray) -> None:
+def _cp_month(w: World, month_index: int, kids: np.ndarray) -> None:
     p, pp, rng = w.p, w.persons, w.rng
     end = rng.random(len(kids)) < p.cp_end
     u = rng.random(len(kids))
@@ -143,20 +150,20 @@ def _cp_month(w: World, t: int, kids: np.ndarray) -> None:
     close = end & ~care & ~cin
     for sel, state in ((care, LAC), (cin, CIN)):
         k = kids[sel]
-        start_plan(w, k, t, state, _stamp(w, k, t, gap=1))
+        start_plan(w, k, month_index, state, _stamp(w, k, month_index, gap=1))
     k = kids[close]
-    close_episode(w, k, t, _stamp(w, k, t, gap=1), "RC7")
+    close_episode(w, k, month_index, _stamp(w, k, month_index, gap=1), "RC7")
 
 
-def _lac_month(w: World, t: int, kids: np.ndarray) -> None:
+def _lac_month(w: World, month_index: int, kids: np.ndarray) -> None:
     p, pp, rng = w.p, w.persons, w.rng
     long = pp["lac_long"][kids]
     end = rng.random(len(kids)) < np.where(long, p.lac_long_end, p.lac_short_end)
     k = kids[end]
     if len(k) == 0:
         return
-    day = _stamp(w, k, t, gap=1)
-    young = w.age_months(t, k) < 60
+    day = _stamp(w, k, month_index, gap=1)
+    young = w.age_months(month_index, k) < 60
     u = rng.random(len(k))
     reason = np.where(
         long[end] & young & (u < 0.45),
@@ -165,6 +172,6 @@ def _lac_month(w: World, t: int, kids: np.ndarray) -> None:
     )
     for r in (1, 3, 4, 7):
         sel = reason == r
-        close_episode(w, k[sel], t, day[sel], f"RC{r}")
+        close_episode(w, k[sel], month_index, day[sel], f"RC{r}")
     adopted = reason == 1  # adopted children leave their birth family's household
     w.end_people(k[adopted], day[adopted])

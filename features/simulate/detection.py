@@ -8,7 +8,6 @@ biased picture of true need. ``detection_bias = 0`` removes that bias.
 from __future__ import annotations
 
 import numpy as np
-
 from stratify.features.simulate.adversity import latent_matrix
 from stratify.features.simulate.params import LATENTS, SOURCES
 from stratify.features.simulate.world import World
@@ -52,28 +51,28 @@ def _rate_vector(rates: dict[str, float]) -> np.ndarray:
     return np.array([rates.get(a, 0.0) for a in LATENTS], np.float32)
 
 
-def agency_events(w: World, t: int, kids: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def agency_events(w: World, month_index: int, kids: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Record this month's agency events; return a mask of children with any event."""
     if w.rec is None:
         return np.zeros(len(kids), bool)
     pp, h, rng = w.persons, w.households, w.rng
     hh = pp["hh"][kids]
     bias = h["bias"][hh]
-    age = w.age_months(t, kids) / 12
+    age = w.age_months(month_index, kids) / 12
     touched = np.zeros(len(kids), bool)
     parent = _one_parent(w)
     for etype, (agency, who, (lo, hi), rates, bg) in EVENTS.items():
         rate = (lat @ _rate_vector(rates) + bg) * bias
         if who == "child":
             hit = (age >= lo) & (age < hi) & (rng.random(len(kids)) < rate)
-            w.rec.event(kids[hit], w.day_in(t, int(hit.sum())), etype, agency)
+            w.rec.event(kids[hit], w.day_in(month_index, int(hit.sum())), etype, agency)
             touched |= hit
             continue
         # household-level events: one draw per household, using its first child's rate
         uniq, first = np.unique(hh, return_index=True)
         hit_h = rng.random(len(uniq)) < rate[first]
         day_h = np.zeros(len(h), np.int32)
-        day_h[uniq[hit_h]] = w.day_in(t, int(hit_h.sum()))
+        day_h[uniq[hit_h]] = w.day_in(month_index, int(hit_h.sum()))
         hit_hh = np.zeros(len(h), bool)
         hit_hh[uniq[hit_h]] = True
         adults = parent[uniq[hit_h]]
@@ -95,7 +94,7 @@ def _one_parent(w: World) -> np.ndarray:
     return out
 
 
-def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, t: int) -> np.ndarray:
+def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, month_index: int) -> np.ndarray:
     """Draw this month's referrals: the source index per child, or -1 for none.
 
     Household concerns refer each child of the household with ``sibling_referral``
@@ -113,7 +112,7 @@ def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, t: int) -> np.
     # concerns that stack up are likelier to be referred
     stack = 1 + p.concern_stacking * np.maximum(lat[:, :-1].sum(1) - 1, 0)
     # agencies re-refer a family recently known to children's social care more readily
-    known = np.where(t - pp["closed_m"][kids] <= 12, p.known_boost, 1.0)
+    known = np.where(month_index - pp["closed_m"][kids] <= 12, p.known_boost, 1.0)
     bias = bias * (stack * known)[:, None]
     # household concern: one draw per household (its first child's view of it)
     uniq, first, inv = np.unique(hh, return_index=True, return_inverse=True)

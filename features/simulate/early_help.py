@@ -7,7 +7,6 @@ lowers the family's adversity; one that does not may be stepped up to a referral
 from __future__ import annotations
 
 import numpy as np
-
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.records import code
 from stratify.features.simulate.world import World
@@ -18,7 +17,7 @@ OUTCOME = {
 
 
 def start_early_help(
-    w: World, hh: np.ndarray, t: int, day: np.ndarray, *, stepped_down: bool = False
+    w: World, hh: np.ndarray, month_index: int, day: np.ndarray, *, stepped_down: bool = False
 ) -> None:
     """Open early help for households ``hh`` (those not already open) from ``day``."""
     h, pp, rng = w.households, w.persons, w.rng
@@ -29,7 +28,7 @@ def start_early_help(
     if len(hh) == 0:
         return
     h["eh_open"][hh] = True
-    h["eh_until"][hh] = t + 2 + rng.geometric(w.p.eh_end, len(hh))
+    h["eh_until"][hh] = month_index + 2 + rng.geometric(w.p.eh_end, len(hh))
     h["eh_eff"][hh] = rng.random(len(hh)) < w.p.eh_effective * h["engagement"][hh] / 0.57
     day_h = np.zeros(len(h), np.int32)
     day_h[hh] = day
@@ -37,7 +36,7 @@ def start_early_help(
     mask[hh] = True
     kids = w.children()
     kids = kids[mask[pp["hh"][kids]]]
-    pp["last_contact"][kids] = t
+    pp["last_contact"][kids] = month_index
     if w.rec is not None:
         pp["eh"][kids] = w.rec.early_help.add(
             len(kids),
@@ -64,11 +63,13 @@ def end_child_early_help(
     pp["eh"][kids] = -1
 
 
-def early_help_step(w: World, t: int, kids: np.ndarray, open_statutory: np.ndarray) -> np.ndarray:
+def early_help_step(
+    w: World, month_index: int, kids: np.ndarray, open_statutory: np.ndarray
+) -> np.ndarray:
     """End due episodes, open new ones; return children to refer as stepped up (5D)."""
     p, h, pp, rng = w.p, w.households, w.persons, w.rng
     hh = pp["hh"][kids]
-    due = np.flatnonzero(h["eh_open"] & (h["eh_until"] <= t))
+    due = np.flatnonzero(h["eh_open"] & (h["eh_until"] <= month_index))
     need_h = np.zeros(len(h), np.float32)
     np.maximum.at(need_h, hh, pp["need"][kids])
     eff = h["eh_eff"][due]
@@ -79,7 +80,7 @@ def early_help_step(w: World, t: int, kids: np.ndarray, open_statutory: np.ndarr
     names = ("needs_met", "stepped_up", "disengaged", "other")
     due_mask = np.zeros(len(h), np.int8) - 1
     due_mask[due] = outcome
-    day_h = w.day_in(t, len(h))
+    day_h = w.day_in(month_index, len(h))
     for i, name in enumerate(names):
         sel = kids[due_mask[hh] == i]
         end_child_early_help(w, sel, day_h[pp["hh"][sel]], name)
@@ -94,5 +95,5 @@ def early_help_step(w: World, t: int, kids: np.ndarray, open_statutory: np.ndarr
     blocked[hh[open_statutory]] = True
     rate = p.eh_rate * need_h * h["bias"]
     start = np.flatnonzero(eligible & ~blocked & (rng.random(len(h)) < rate))
-    start_early_help(w, start, t, w.day_in(t, len(start)))
+    start_early_help(w, start, month_index, w.day_in(month_index, len(start)))
     return stepped

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
 from stratify.features.simulate.params import LATENTS
 from stratify.features.simulate.records import code
 

@@ -9,7 +9,6 @@ drawn directly but follow from adversity that persists after an episode closes.
 from __future__ import annotations
 
 import numpy as np
-
 from stratify.features.simulate.adversity import latent_matrix
 from stratify.features.simulate.early_help import end_child_early_help
 from stratify.features.simulate.factors import cp_category, primary_need
@@ -34,13 +33,13 @@ _SOURCE_CODE = {
 }
 
 
-def _stamp(w: World, kids: np.ndarray, t: int, gap: int = 0) -> np.ndarray:
-    """Date a new record in each child's episode: in month ``t``, never before the last."""
+def _stamp(w: World, kids: np.ndarray, month_index: int, gap: int = 0) -> np.ndarray:
+    """Date a new record in each child's episode: in month ``month_index``, never earlier."""
     p = w.persons
-    day = np.maximum(w.day_in(t, len(kids)), p["last_day"][kids] + gap)
+    day = np.maximum(w.day_in(month_index, len(kids)), p["last_day"][kids] + gap)
     # never past the month's end: what happens in month t is dated in month t (so the
     # final month's records never postdate the extract)
-    day = np.minimum(day, w.month_end(t))
+    day = np.minimum(day, w.month_end(month_index))
     p["last_day"][kids] = day
     return day
 
@@ -50,10 +49,10 @@ def _log(w: World, kind: int, kids: np.ndarray, day: np.ndarray) -> None:
         w.log.append((kind, kids.copy(), np.asarray(day, np.int32).copy()))
 
 
-def source_codes(w: World, kids: np.ndarray, src: np.ndarray, t: int) -> np.ndarray:
+def source_codes(w: World, kids: np.ndarray, src: np.ndarray, month_index: int) -> np.ndarray:
     """Return the DfE referral source code index for each referral's source group."""
     rng = w.rng
-    age = w.age_months(t, kids) / 12
+    age = w.age_months(month_index, kids) / 12
     out = np.empty(len(kids), np.int8)
     for g, name in enumerate(SOURCES):
         sel = src == g
@@ -74,14 +73,14 @@ def source_codes(w: World, kids: np.ndarray, src: np.ndarray, t: int) -> np.ndar
     return out
 
 
-def refer(w: World, kids: np.ndarray, src_code: np.ndarray, t: int) -> None:
+def refer(w: World, kids: np.ndarray, src_code: np.ndarray, month_index: int) -> None:
     """Open referrals for ``kids``: no further action, or an assessment (and maybe s47)."""
     if len(kids) == 0:
         return
     p, pp, rng = w.p, w.persons, w.rng
-    day = w.day_in(t, len(kids))
+    day = w.day_in(month_index, len(kids))
     pp["last_day"][kids] = day
-    pp["last_contact"][kids] = t
+    pp["last_contact"][kids] = month_index
     _log(w, REFERRAL, kids, day)
     seen = pp["need"][kids] + rng.normal(0, p.assessment_noise, len(kids))
     nfa = rng.random(len(kids)) < 1 / (1 + np.exp(-(p.nfa_intercept + p.nfa_slope * seen)))
@@ -100,16 +99,16 @@ def refer(w: World, kids: np.ndarray, src_code: np.ndarray, t: int) -> None:
         )
     # no further action: closed within a few days
     shut = kids[nfa]
-    close_day = np.minimum(day[nfa] + rng.integers(0, 3, len(shut)), w.month_end(t)).astype(
-        np.int32
-    )
+    close_day = np.minimum(
+        day[nfa] + rng.integers(0, 3, len(shut)), w.month_end(month_index)
+    ).astype(np.int32)
     pp["last_day"][shut] = close_day
-    close_episode(w, shut, t, close_day, "RC8")
+    close_episode(w, shut, month_index, close_day, "RC8")
     # otherwise an assessment starts; a harm incident or grave concern starts an enquiry too
     go = kids[~nfa]
     pp["st"][go] = ASSESS
-    pp["asmt_until"][go] = t + 1 + (rng.random(len(go)) < 0.25)
-    start = _stamp(w, go, t)
+    pp["asmt_until"][go] = month_index + 1 + (rng.random(len(go)) < 0.25)
+    start = _stamp(w, go, month_index)
     if w.rec is not None:
         pp["asmt"][go] = w.rec.assessments.add(
             len(go), ref=pp["ref"][go], person=go, start=start, auth=-1
@@ -117,18 +116,18 @@ def refer(w: World, kids: np.ndarray, src_code: np.ndarray, t: int) -> None:
     urgent = (pp["incident"][go] & (rng.random(len(go)) < p.s47_on_incident)) | (
         seen[~nfa] > p.s47_above + 0.75
     )
-    open_s47(w, go[urgent], t)
+    open_s47(w, go[urgent], month_index)
 
 
-def open_s47(w: World, kids: np.ndarray, t: int) -> None:
+def open_s47(w: World, kids: np.ndarray, month_index: int) -> None:
     """Start section 47 enquiries (concluded next month)."""
     pp = w.persons
     kids = kids[pp["s47"][kids] < 0]
     if len(kids) == 0:
         return
-    day = _stamp(w, kids, t)
+    day = _stamp(w, kids, month_index)
     _log(w, S47, kids, day)
-    pp["s47_until"][kids] = t + 1
+    pp["s47_until"][kids] = month_index + 1
     if w.rec is not None:
         pp["s47"][kids] = w.rec.s47.add(
             len(kids), ref=pp["ref"][kids], person=kids, start=day, icpc=-1
@@ -137,7 +136,9 @@ def open_s47(w: World, kids: np.ndarray, t: int) -> None:
         pp["s47"][kids] = 0
 
 
-def close_episode(w: World, kids: np.ndarray, t: int, day: np.ndarray, reason: str) -> None:
+def close_episode(
+    w: World, kids: np.ndarray, month_index: int, day: np.ndarray, reason: str
+) -> None:
     """Close referral episodes (and anything still open in them) on ``day``."""
     if len(kids) == 0:
         return
@@ -159,8 +160,8 @@ def close_episode(w: World, kids: np.ndarray, t: int, day: np.ndarray, reason: s
     pp["s47"][kids] = -1
     pp["asmt"][kids] = -1
     pp["asmt_until"][kids] = -1
-    pp["closed_m"][kids] = t
-    pp["last_contact"][kids] = t
+    pp["closed_m"][kids] = month_index
+    pp["last_contact"][kids] = month_index
 
 
 def _end_plan(w: World, kids: np.ndarray, day: np.ndarray) -> None:
@@ -174,14 +175,14 @@ def _end_plan(w: World, kids: np.ndarray, day: np.ndarray) -> None:
     pp["plan"][kids] = -1
 
 
-def start_plan(w: World, kids: np.ndarray, t: int, state: int, day: np.ndarray) -> None:
+def start_plan(w: World, kids: np.ndarray, month_index: int, state: int, day: np.ndarray) -> None:
     """Move children onto a CIN or CP plan, or into care, from ``day``."""
     if len(kids) == 0:
         return
     pp, rng = w.persons, w.rng
     _end_plan(w, kids, day)
     pp["st"][kids] = state
-    pp["st_until"][kids] = t
+    pp["st_until"][kids] = month_index
     if state == CP:
         _log(w, CP_START, kids, day)
     if state == LAC:
@@ -205,11 +206,13 @@ def start_plan(w: World, kids: np.ndarray, t: int, state: int, day: np.ndarray) 
         pp["plan"][kids] = w.rec.lac.add(len(kids), person=kids, start=day, end=-1, status=status)
 
 
-def end_for_leaving(w: World, kids: np.ndarray, t: int, day: np.ndarray, reason: str) -> None:
+def end_for_leaving(
+    w: World, kids: np.ndarray, month_index: int, day: np.ndarray, reason: str
+) -> None:
     """Close the open episodes of children leaving (turning 18 or moving away)."""
     pp = w.persons
     open_ = pp["st"][kids] != NONE
     k = kids[open_]
     d = np.maximum(day[open_], pp["last_day"][k])
-    close_episode(w, k, t, d, reason)
+    close_episode(w, k, month_index, d, reason)
     end_child_early_help(w, kids, day)

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
-
 from stratify.features.codes import SOURCE_GROUP
 
 
 @dataclass(frozen=True)
-class Target:
+class PublishedFigure:
     """A published figure: its range and how far the simulation may stray from it."""
 
     key: str
@@ -36,22 +35,24 @@ class Target:
         return lo, hi
 
 
-def _share(key: str, label: str, value: float, rel: float = 0.25, ab: float = 1.0) -> Target:
-    return Target(key, label, value, value, rel, ab)
+def _share(
+    key: str, label: str, value: float, rel: float = 0.25, ab: float = 1.0
+) -> PublishedFigure:
+    return PublishedFigure(key, label, value, value, rel, ab)
 
 
 #: Published figures (shared/reference/england_cin_figures.md) with tolerances.
-TARGETS: tuple[Target, ...] = (
-    Target("referral_rate", "referrals per 10,000 children", 520, 555, 0.10),
-    Target("rereferral_pct", "re-referrals within 12 months (%)", 21.5, 22.7, 0.15),
-    Target("nfa_pct", "referrals closed with no further action (%)", 6, 8, 0.25),
-    Target("not_in_need_pct", "assessed and found not in need (%)", 28.5, 30.5, 0.15),
-    Target("cin_rate", "children in need at 31 March per 10,000", 330, 345, 0.15),
-    Target("cp_rate", "CP plans at 31 March per 10,000", 42, 45, 0.20),
-    Target("cp_start_rate", "CP plans started per 10,000", 54, 54, 0.20),
-    Target("lac_rate", "looked after at 31 March per 10,000", 70, 70, 0.25),
-    Target("s47_rate", "section 47 enquiries per 10,000", 190, 190, 0.20),
-    Target("icpc_rate", "initial CP conferences per 10,000", 63, 63, 0.20),
+PUBLISHED: tuple[PublishedFigure, ...] = (
+    PublishedFigure("referral_rate", "referrals per 10,000 children", 520, 555, 0.10),
+    PublishedFigure("rereferral_pct", "re-referrals within 12 months (%)", 21.5, 22.7, 0.15),
+    PublishedFigure("nfa_pct", "referrals closed with no further action (%)", 6, 8, 0.25),
+    PublishedFigure("not_in_need_pct", "assessed and found not in need (%)", 28.5, 30.5, 0.15),
+    PublishedFigure("cin_rate", "children in need at 31 March per 10,000", 330, 345, 0.15),
+    PublishedFigure("cp_rate", "CP plans at 31 March per 10,000", 42, 45, 0.20),
+    PublishedFigure("cp_start_rate", "CP plans started per 10,000", 54, 54, 0.20),
+    PublishedFigure("lac_rate", "looked after at 31 March per 10,000", 70, 70, 0.25),
+    PublishedFigure("s47_rate", "section 47 enquiries per 10,000", 190, 190, 0.20),
+    PublishedFigure("icpc_rate", "initial CP conferences per 10,000", 63, 63, 0.20),
     _share("src_police", "source: police (%)", 28.7, 0.15),
     _share("src_schools", "source: schools (%)", 18.2, 0.20),
     _share("src_health", "source: health (%)", 15.0, 0.20),
@@ -284,7 +285,7 @@ def realism_table(figures: pd.DataFrame) -> pd.DataFrame:
     """
     mean = figures.mean(axis=1)
     rows = []
-    for tg in TARGETS:
+    for tg in PUBLISHED:
         lo, hi = tg.bounds()
         pub = f"{tg.low:g}" if tg.low == tg.high else f"{tg.low:g}-{tg.high:g}"
         value = float(mean[tg.key])

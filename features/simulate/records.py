@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from stratify.features.codes import code_lists
 from stratify.features.simulate.store import Store
 
@@ -87,83 +86,83 @@ def to_tables(
     """Turn the recorder and the person register into the extract's tables."""
     pid = lambda i: source_ids("P", i)  # noqa: E731
     hid = lambda i: source_ids("H", i)  # noqa: E731
-    t: dict[str, pd.DataFrame] = {}
+    tables: dict[str, pd.DataFrame] = {}
     ls = [f"E0{1000000 + i}" for i in range(len(lsoa["imd"]))]
     lsoa_code = np.array(ls, dtype=object)
     localities = np.array(["North", "Central", "South"], dtype=object)
-    p = persons
-    t["persons"] = pd.DataFrame(
+    people = persons
+    tables["persons"] = pd.DataFrame(
         {
-            "person_id": pid(np.arange(len(p["birth_day"]))),
-            "birth_date": _dates(p["birth_day"], nullable=False),
-            "sex": _codes("sex", p["sex"]),
-            "ethnicity": _codes("ethnicity", p["eth"]),
-            "disability": _codes("disability", p["disab"]),
-            "lsoa": lsoa_code[p["last_lsoa"]],
-            "imd_decile": lsoa["imd"][p["last_lsoa"]],
-            "locality": localities[lsoa["locality"][p["last_lsoa"]]],
-            "is_child": p["is_child"],
+            "person_id": pid(np.arange(len(people["birth_day"]))),
+            "birth_date": _dates(people["birth_day"], nullable=False),
+            "sex": _codes("sex", people["sex"]),
+            "ethnicity": _codes("ethnicity", people["eth"]),
+            "disability": _codes("disability", people["disab"]),
+            "lsoa": lsoa_code[people["last_lsoa"]],
+            "imd_decile": lsoa["imd"][people["last_lsoa"]],
+            "locality": localities[lsoa["locality"][people["last_lsoa"]]],
+            "is_child": people["is_child"],
         }
     )
-    m = rec.members
-    t["household_members"] = pd.DataFrame(
+    members = rec.members
+    tables["household_members"] = pd.DataFrame(
         {
-            "household_id": hid(m["hh"]),
-            "person_id": pid(m["person"]),
-            "role": _codes("household_role", m["role"]),
-            "start_date": _dates(m["start"]),
-            "end_date": _dates(m["end"]),
+            "household_id": hid(members["hh"]),
+            "person_id": pid(members["person"]),
+            "role": _codes("household_role", members["role"]),
+            "start_date": _dates(members["start"]),
+            "end_date": _dates(members["end"]),
         }
     )
-    r = rec.residences
-    t["residences"] = pd.DataFrame(
+    residences = rec.residences
+    tables["residences"] = pd.DataFrame(
         {
-            "household_id": hid(r["hh"]),
-            "lsoa": lsoa_code[r["lsoa"]],
-            "imd_decile": lsoa["imd"][r["lsoa"]],
-            "locality": localities[lsoa["locality"][r["lsoa"]]],
-            "start_date": _dates(r["start"]),
-            "end_date": _dates(r["end"]),
+            "household_id": hid(residences["hh"]),
+            "lsoa": lsoa_code[residences["lsoa"]],
+            "imd_decile": lsoa["imd"][residences["lsoa"]],
+            "locality": localities[lsoa["locality"][residences["lsoa"]]],
+            "start_date": _dates(residences["start"]),
+            "end_date": _dates(residences["end"]),
         }
     )
-    f = rec.referrals
-    t["referrals"] = pd.DataFrame(
+    referrals = rec.referrals
+    tables["referrals"] = pd.DataFrame(
         {
-            "referral_id": source_ids("R", np.arange(len(f))),
-            "person_id": pid(f["person"]),
-            "referral_date": _dates(f["day"]),
-            "source": _codes("referral_source", f["source"]),
-            "primary_need": _codes("primary_need", f["need"]),
-            "nfa": f["nfa"],
-            "closure_date": _dates(f["close"]),
-            "closure_reason": _codes("closure_reason", f["reason"]),
+            "referral_id": source_ids("R", np.arange(len(referrals))),
+            "person_id": pid(referrals["person"]),
+            "referral_date": _dates(referrals["day"]),
+            "source": _codes("referral_source", referrals["source"]),
+            "primary_need": _codes("primary_need", referrals["need"]),
+            "nfa": referrals["nfa"],
+            "closure_date": _dates(referrals["close"]),
+            "closure_reason": _codes("closure_reason", referrals["reason"]),
         }
     )
-    a = rec.assessments
-    t["assessments"] = pd.DataFrame(
+    assessments = rec.assessments
+    tables["assessments"] = pd.DataFrame(
         {
-            "assessment_id": source_ids("A", np.arange(len(a))),
-            "referral_id": source_ids("R", a["ref"]),
-            "person_id": pid(a["person"]),
-            "start_date": _dates(a["start"]),
-            "authorised_date": _dates(a["auth"]),
+            "assessment_id": source_ids("A", np.arange(len(assessments))),
+            "referral_id": source_ids("R", assessments["ref"]),
+            "person_id": pid(assessments["person"]),
+            "start_date": _dates(assessments["start"]),
+            "authorised_date": _dates(assessments["auth"]),
         }
     )
-    fa = rec.factors
-    t["assessment_factors"] = pd.DataFrame(
+    factors = rec.factors
+    tables["assessment_factors"] = pd.DataFrame(
         {
-            "assessment_id": source_ids("A", fa["assessment"]),
-            "factor": _codes("assessment_factor", fa["factor"]),
+            "assessment_id": source_ids("A", factors["assessment"]),
+            "factor": _codes("assessment_factor", factors["factor"]),
         }
     ).drop_duplicates()
-    s = rec.s47
-    t["section47"] = pd.DataFrame(
+    s47 = rec.s47
+    tables["section47"] = pd.DataFrame(
         {
-            "s47_id": source_ids("S", np.arange(len(s))),
-            "referral_id": source_ids("R", s["ref"]),
-            "person_id": pid(s["person"]),
-            "start_date": _dates(s["start"]),
-            "icpc_date": _dates(s["icpc"]),
+            "s47_id": source_ids("S", np.arange(len(s47))),
+            "referral_id": source_ids("R", s47["ref"]),
+            "person_id": pid(s47["person"]),
+            "start_date": _dates(s47["start"]),
+            "icpc_date": _dates(s47["icpc"]),
         }
     )
     for name, store, prefix in (("cin_plans", rec.cin, "N"), ("cp_plans", rec.cp, "C")):
@@ -178,36 +177,36 @@ def to_tables(
         )
         if name == "cp_plans":
             frame["initial_category"] = _codes("cp_category", store["category"])
-        t[name] = frame
-    la = rec.lac
-    t["looked_after"] = pd.DataFrame(
+        tables[name] = frame
+    looked_after = rec.lac
+    tables["looked_after"] = pd.DataFrame(
         {
-            "episode_id": source_ids("L", np.arange(len(la))),
-            "person_id": pid(la["person"]),
-            "start_date": _dates(la["start"]),
-            "end_date": _dates(la["end"]),
-            "legal_status": _codes("legal_status", la["status"]),
+            "episode_id": source_ids("L", np.arange(len(looked_after))),
+            "person_id": pid(looked_after["person"]),
+            "start_date": _dates(looked_after["start"]),
+            "end_date": _dates(looked_after["end"]),
+            "legal_status": _codes("legal_status", looked_after["status"]),
         }
     )
-    e = rec.early_help
-    t["early_help"] = pd.DataFrame(
+    early_help = rec.early_help
+    tables["early_help"] = pd.DataFrame(
         {
-            "episode_id": source_ids("E", np.arange(len(e))),
-            "person_id": pid(e["person"]),
-            "household_id": hid(e["hh"]),
-            "start_date": _dates(e["start"]),
-            "end_date": _dates(e["end"]),
-            "outcome": _codes("early_help_outcome", e["outcome"]),
+            "episode_id": source_ids("E", np.arange(len(early_help))),
+            "person_id": pid(early_help["person"]),
+            "household_id": hid(early_help["hh"]),
+            "start_date": _dates(early_help["start"]),
+            "end_date": _dates(early_help["end"]),
+            "outcome": _codes("early_help_outcome", early_help["outcome"]),
         }
     )
-    ev = rec.events
-    t["agency_events"] = pd.DataFrame(
+    events = rec.events
+    tables["agency_events"] = pd.DataFrame(
         {
-            "event_id": source_ids("V", np.arange(len(ev))),
-            "person_id": pid(ev["person"]),
-            "event_date": _dates(ev["day"]),
-            "event_type": _codes("agency_event_type", ev["type"]),
-            "agency": _codes("agency", ev["agency"]),
+            "event_id": source_ids("V", np.arange(len(events))),
+            "person_id": pid(events["person"]),
+            "event_date": _dates(events["day"]),
+            "event_type": _codes("agency_event_type", events["type"]),
+            "agency": _codes("agency", events["agency"]),
         }
     )
-    return t
+    return tables

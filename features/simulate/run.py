@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
+from stratify.core.files import remove_stale
 from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate.engine import step
 from stratify.features.simulate.params import SimParams
@@ -31,7 +31,6 @@ from stratify.features.simulate.population import initial_population
 from stratify.features.simulate.records import source_ids, to_tables
 from stratify.features.simulate.truth import TruthSampler
 from stratify.features.simulate.world import World
-from stratify.core.files import remove_stale
 
 Progress = Callable[[int, int], None]
 
@@ -68,12 +67,12 @@ class _NeedWriter:
     def __init__(self, path: Path | None) -> None:
         self.writer = pq.ParquetWriter(path, self.SCHEMA) if path else None
 
-    def write(self, w: World, t: int) -> None:
+    def write(self, w: World, month_index: int) -> None:
         if self.writer is None:
             return
         kids = w.children()
         need = w.persons["need"][kids]
-        month = np.full(len(kids), w.month_day[t], np.int32)
+        month = np.full(len(kids), w.month_day[month_index], np.int32)
         self.writer.write_table(
             pa.table(
                 [
@@ -137,13 +136,13 @@ def run(
     )
     need = _NeedWriter(need_path)
     try:
-        for t in range(months):
-            sampler.before_step(w, t)
-            step(w, t)
-            sampler.after_step(w, t)
-            need.write(w, t)
+        for month_index in range(months):
+            sampler.before_step(w, month_index)
+            step(w, month_index)
+            sampler.after_step(w, month_index)
+            need.write(w, month_index)
             if progress:
-                progress(t + 1, months)
+                progress(month_index + 1, months)
     finally:
         need.close()
     assert w.rec is not None

@@ -12,10 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from stratify.features.cohorts import add_months_array
 from stratify.features.simulate.engine import step
-from stratify.features.simulate.pathway import CIN, CLOSED, CP, CP_START, LAC, LAC_START, REFERRAL, S47
+from stratify.features.simulate.pathway import (
+    CIN,
+    CLOSED,
+    CP,
+    CP_START,
+    LAC,
+    LAC_START,
+    REFERRAL,
+    S47,
+)
 from stratify.features.simulate.world import World
 
 ESCALATION_KINDS = (S47, CP_START, LAC_START)
@@ -64,39 +72,42 @@ class TruthSampler:
             % 12
         )
         return [
-            t
-            for t in range(self.first_month, self.months - self.horizon + 1)
-            if months[t] % self.snapshot_months == 0
+            month_index
+            for month_index in range(self.first_month, self.months - self.horizon + 1)
+            if months[month_index] % self.snapshot_months == 0
         ]
 
-    def before_step(self, w: World, t: int) -> None:
-        """Sample escalation decision points dated the first day of month ``t``."""
+    def before_step(self, w: World, month_index: int) -> None:
+        """Sample escalation decision points dated the first day of month ``month_index``."""
         snaps = self._snapshots(w)
-        if t not in snaps or self.per_target == 0:
+        if month_index not in snaps or self.per_target == 0:
             return
         pp = w.persons
         kids = w.children()
-        age = w.age_months(t, kids)
-        ok = (age >= 1) & (age < 216) & (pp["last_contact"][kids] >= t - self.lookback)
+        age = w.age_months(month_index, kids)
+        ok = (age >= 1) & (age < 216) & (pp["last_contact"][kids] >= month_index - self.lookback)
         ok &= ~np.isin(pp["st"][kids], (CIN, CP, LAC))
         pool = kids[ok]
         quota = -(-self.per_target // len(snaps))
-        rng = self._rng(1, t)
+        rng = self._rng(1, month_index)
         focal = np.sort(rng.choice(pool, size=min(quota, len(pool)), replace=False))
         hits = resimulate(
             w,
             focal,
-            t,
+            month_index,
             self.horizon,
             self.replicates,
             rng,
             lambda kind, day, f: np.isin(kind, ESCALATION_KINDS),
         )
-        self._add(w, "escalation", focal, np.full(len(focal), w.month_day[t]), hits)
+        self._add(w, "escalation", focal, np.full(len(focal), w.month_day[month_index]), hits)
 
-    def after_step(self, w: World, t: int) -> None:
-        """Sample rereferral decision points among closures in month ``t``."""
-        if not (self.first_month <= t < self.months - self.horizon) or self.per_target == 0:
+    def after_step(self, w: World, month_index: int) -> None:
+        """Sample rereferral decision points among closures in month ``month_index``."""
+        if (
+            not (self.first_month <= month_index < self.months - self.horizon)
+            or self.per_target == 0
+        ):
             return
         assert w.log is not None
         kids, days = [], []
@@ -109,7 +120,7 @@ class TruthSampler:
         kid, day = np.concatenate(kids), np.concatenate(days)
         n_months = self.months - self.horizon - self.first_month
         quota = -(-self.per_target // n_months)
-        rng = self._rng(2, t)
+        rng = self._rng(2, month_index)
         pick = np.sort(rng.choice(len(kid), size=min(quota, len(kid)), replace=False))
         focal, as_of = kid[pick], day[pick]
         cutoff = add_months_array(as_of.astype("datetime64[D]"), self.horizon).astype(np.int64)
@@ -119,7 +130,7 @@ class TruthSampler:
             hits[:, alive] = resimulate(
                 w,
                 focal[alive],
-                t + 1,
+                month_index + 1,
                 self.horizon,
                 self.replicates,
                 rng,
@@ -178,8 +189,8 @@ def resimulate(
     for r in range(replicates):
         where[r * m + fpos] = np.arange(len(focal))
     hits = np.zeros((replicates, len(focal)), bool)
-    for t in range(start, min(start + horizon, len(copy.month_day) - 1)):
-        step(copy, t)
+    for month_index in range(start, min(start + horizon, len(copy.month_day) - 1)):
+        step(copy, month_index)
         for kind, kids, days in copy.log:
             f = where[kids[kids < len(where)]]
             mine = f >= 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-
 from stratify.features.simulate.params import ETHNIC_GROUPS, HOUSEHOLD_LATENTS, SimParams
 from stratify.features.simulate.records import Recorder, code
 from stratify.features.simulate.store import Store
@@ -120,17 +119,19 @@ class World:
         self.log: list[tuple[int, np.ndarray, np.ndarray]] | None = None
 
     # ---- time ---------------------------------------------------------------
-    def day_in(self, t: int, n: int) -> np.ndarray:
-        """Random days within month ``t``."""
-        return self.month_day[t] + (self.rng.random(n) * self.month_len[t]).astype(I32)
+    def day_in(self, month_index: int, n: int) -> np.ndarray:
+        """Random days within month ``month_index``."""
+        return self.month_day[month_index] + (
+            self.rng.random(n) * self.month_len[month_index]
+        ).astype(I32)
 
-    def month_end(self, t: int) -> int:
-        """Return the last day of month ``t``."""
-        return int(self.month_day[t] + self.month_len[t] - 1)
+    def month_end(self, month_index: int) -> int:
+        """Return the last day of month ``month_index``."""
+        return int(self.month_day[month_index] + self.month_len[month_index] - 1)
 
-    def age_months(self, t: int, idx: np.ndarray) -> np.ndarray:
-        """Completed months of age at the start of month ``t``."""
-        return t - self.persons["birth_m"][idx]
+    def age_months(self, month_index: int, idx: np.ndarray) -> np.ndarray:
+        """Completed months of age at the start of month ``month_index``."""
+        return month_index - self.persons["birth_m"][idx]
 
     def children(self) -> np.ndarray:
         """Return the indices of active children (role child)."""
@@ -177,7 +178,12 @@ class World:
         return out
 
     def add_people(
-        self, t: int, hh: np.ndarray, role: int, birth_day: np.ndarray, join_day: np.ndarray
+        self,
+        month_index: int,
+        hh: np.ndarray,
+        role: int,
+        birth_day: np.ndarray,
+        join_day: np.ndarray,
     ) -> np.ndarray:
         """Create people in households ``hh`` and start their memberships."""
         n = len(hh)

@@ -7,7 +7,7 @@ writers (:mod:`.stale`).
 """
 
 from stratify.features.warehouse.ingest import ExtractInvalid, IngestError, load_extract
-from stratify.features.warehouse.pseudonymise import PseudonymKeyError, pseudonymise
+from stratify.features.warehouse.pseudonymise import PseudonymKeyError
 from stratify.features.warehouse.store import WarehouseError, connect, warehouse_hash
 from stratify.features.warehouse.validate import Violation, validate_extract
 
@@ -19,7 +19,6 @@ __all__ = [
     "WarehouseError",
     "connect",
     "load_extract",
-    "pseudonymise",
     "validate_extract",
     "warehouse_hash",
 ]

@@ -2,7 +2,7 @@
 
 The folder holds ``<table>.csv`` for every table in :mod:`stratify.features.schema` and an
 optional ``extract.json``. Files are read into an in-memory DuckDB as text, every
-validation rule runs (:mod:`stratify.features.warehouse.validate`), and only a fully valid extract is
+validation rule runs (:mod:`.validate`), and only a fully valid extract is
 cast, reduced to birth months, pseudonymised and written, atomically, by
 :func:`stratify.features.warehouse.store.create_warehouse`. An invalid extract writes nothing but
 its violation report.
@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
-
+from stratify.features.schema import TABLES, Table
 from stratify.features.warehouse.pseudonymise import (
     ERR_KEY_SHORT,
     MIN_KEY_LENGTH,
@@ -30,7 +30,7 @@ from stratify.features.warehouse.pseudonymise import (
     pseudonymise,
     resolve_key,
 )
-from stratify.features.schema import TABLES, Table
+from stratify.features.warehouse.store import create_warehouse
 from stratify.features.warehouse.validate import (
     LINE,
     MONTH_COLUMNS,
@@ -42,7 +42,6 @@ from stratify.features.warehouse.validate import (
     source_columns,
     write_report,
 )
-from stratify.features.warehouse.store import create_warehouse
 
 MANIFEST = "extract.json"
 #: Violations kept in memory on the exception; the report file always has all of them.
@@ -272,6 +271,7 @@ def load_extract(
     warehouse: Path,
     *,
     key: bytes | None = None,
+    secret: str | None = None,
     report_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LoadResult:
@@ -284,7 +284,11 @@ def load_extract(
     warehouse : Path
         The warehouse file, replaced atomically (untouched if anything fails).
     key : bytes, optional
-        Pseudonymisation key; by default :func:`~stratify.features.warehouse.pseudonymise.resolve_key`.
+        Pseudonymisation key; by default resolved from ``secret``
+        (:func:`~stratify.features.warehouse.pseudonymise.resolve_key`).
+    secret : str, optional
+        ``$STRATIFY_PSEUDONYM_KEY`` as resolved at the edge; without it only an extract
+        declared synthetic can load (with the public demo key).
     report_path : Path, optional
         Where to write the CSV of every violation if the extract is invalid. A report
         left there by an earlier run is removed when this extract is valid.
@@ -308,7 +312,7 @@ def load_extract(
     if not src.is_dir():
         raise IngestError(ERR_NO_FOLDER.format(path=src))
     manifest = read_manifest(src)
-    key = resolve_key(synthetic=manifest.synthetic) if key is None else key
+    key = resolve_key(secret, synthetic=manifest.synthetic) if key is None else key
     if len(key) < MIN_KEY_LENGTH:  # fail before the slow stages, not after them
         raise PseudonymKeyError(ERR_KEY_SHORT)
     say = progress or (lambda stage: None)

@@ -11,14 +11,14 @@ the data; without it the pseudonyms cannot be linked back to the source identifi
 from __future__ import annotations
 
 import hmac
-import os
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from stratify.features.config import PSEUDONYM_KEY_ENV
 
-KEY_ENV = "STRATIFY_PSEUDONYM_KEY"
+KEY_ENV = PSEUDONYM_KEY_ENV
 
 #: The key used for extracts that declare ``"synthetic": true`` when ``KEY_ENV`` is unset.
 #: It is public (it is right here), so pseudonyms made with it protect nothing: it
@@ -54,11 +54,15 @@ class PseudonymKeyError(ValueError):
     """The pseudonymisation key is missing or too weak."""
 
 
-def resolve_key(*, synthetic: bool) -> bytes:
-    """Return the pseudonymisation key from the environment.
+def resolve_key(secret: str | None, *, synthetic: bool) -> bytes:
+    """Return the pseudonymisation key: ``secret``, or the demo key for synthetic data.
 
     Parameters
     ----------
+    secret : str or None
+        ``$STRATIFY_PSEUDONYM_KEY`` as resolved at the edge
+        (:attr:`~stratify.features.config.Config.pseudonym_secret`); this module never
+        reads the environment.
     synthetic : bool
         Whether the extract declares itself synthetic. Only then may the public
         :data:`SYNTHETIC_DEMO_KEY` stand in for a missing environment variable.
@@ -73,7 +77,7 @@ def resolve_key(*, synthetic: bool) -> bytes:
     PseudonymKeyError
         If the variable is unset for real data, or shorter than ``MIN_KEY_LENGTH``.
     """
-    value = os.environ.get(KEY_ENV)
+    value = secret
     if not value:
         if synthetic:
             return SYNTHETIC_DEMO_KEY

@@ -18,9 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-
-from stratify.features.schema import META_TABLE, SCHEMA_VERSION, TABLES, Table, ddl
 from stratify.core.files import remove_stale
+from stratify.features.schema import META_TABLE, SCHEMA_VERSION, TABLES, Table, ddl
 
 ERR_MISSING = "no warehouse at {path}: load an extract first (stratify load --from <folder>)"
 ERR_UNREADABLE = "{path} is not a readable stratify warehouse: {reason}"

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stratify.features.build.pipeline import build
 from stratify.features.cohorts import (
     ERR_EMPTY_COHORT,
@@ -20,7 +19,9 @@ from stratify.features.cohorts import (
     whole_months,
 )
 from stratify.features.config import FeaturesConfig
+
 from tests.features.factories import IBIS_DUCKDB_WARNING, D, write_warehouse
+from tests.features.scenarios import ESCALATION, REREFERRAL
 
 pytestmark = pytest.mark.filterwarnings(IBIS_DUCKDB_WARNING)
 
@@ -101,110 +102,6 @@ def test_date_range_defaults_and_errors():
     assert ERR_RANGE_EMPTY.startswith("the date range")
 
 
-BORN = D(2015, 1, 1)
-
-
-def _child(pid, born=BORN, **extra):
-    return {"person_id": pid, "birth_month": born, **extra}
-
-
-ESCALATION = {
-    "persons": [
-        _child("known"),
-        _child("open_cin"),
-        _child("cin_ended"),
-        _child("cin_ends_on_as_of"),
-        _child("no_household"),
-        _child("eighteen", born=D(2004, 4, 1)),
-        _child("seventeen", born=D(2004, 5, 1)),
-        _child("event_on_as_of"),
-        _child("event_at_window_start"),
-        _child("old_referral"),
-        _child("old_open_referral"),
-        _child("adult", born=D(1980, 1, 1), is_child=False),
-        _child("unborn", born=D(2022, 5, 1)),
-    ],
-    "household_members": [
-        {"person_id": p, "start_date": D(2016, 1, 1)}
-        for p in (
-            "known",
-            "open_cin",
-            "cin_ended",
-            "cin_ends_on_as_of",
-            "eighteen",
-            "seventeen",
-            "event_on_as_of",
-            "event_at_window_start",
-            "old_referral",
-            "old_open_referral",
-            "adult",
-            "unborn",
-        )
-    ],
-    "referrals": [
-        {
-            "referral_id": "r1",
-            "person_id": "known",
-            "referral_date": D(2021, 6, 1),
-            "closure_date": D(2021, 7, 1),
-            "closure_reason": "RC7",
-        },
-        {"referral_id": "r2", "person_id": "open_cin", "referral_date": D(2021, 1, 1)},
-        {"referral_id": "r3", "person_id": "cin_ended", "referral_date": D(2021, 1, 1)},
-        {"referral_id": "r4", "person_id": "cin_ends_on_as_of", "referral_date": D(2021, 1, 1)},
-        {"referral_id": "r5", "person_id": "no_household", "referral_date": D(2021, 6, 1)},
-        {"referral_id": "r6", "person_id": "eighteen", "referral_date": D(2021, 6, 1)},
-        {
-            "referral_id": "r7",
-            "person_id": "old_referral",
-            "referral_date": D(2019, 1, 1),
-            "closure_date": D(2020, 3, 31),
-            "closure_reason": "RC7",
-        },
-        {"referral_id": "r8", "person_id": "old_open_referral", "referral_date": D(2019, 1, 1)},
-        {"referral_id": "r9", "person_id": "adult", "referral_date": D(2021, 6, 1)},
-        {"referral_id": "r10", "person_id": "unborn", "referral_date": D(2022, 1, 1)},
-    ],
-    "cin_plans": [
-        {
-            "plan_id": "c1",
-            "referral_id": "r2",
-            "person_id": "open_cin",
-            "start_date": D(2021, 2, 1),
-        },
-        {
-            "plan_id": "c2",
-            "referral_id": "r3",
-            "person_id": "cin_ended",
-            "start_date": D(2021, 2, 1),
-            "end_date": D(2022, 3, 31),
-        },
-        {
-            "plan_id": "c3",
-            "referral_id": "r4",
-            "person_id": "cin_ends_on_as_of",
-            "start_date": D(2021, 2, 1),
-            "end_date": AS_OF,
-        },
-    ],
-    "agency_events": [
-        {"person_id": "seventeen", "event_date": D(2022, 3, 31)},
-        {"person_id": "event_on_as_of", "event_date": AS_OF},
-        {"person_id": "event_at_window_start", "event_date": D(2020, 4, 1)},
-    ],
-    # labels: s47 on as_of (in), CP plan on as_of + 12 months (out), care the day before (in)
-    "section47": [{"s47_id": "s1", "referral_id": "r1", "person_id": "known", "start_date": AS_OF}],
-    "cp_plans": [
-        {
-            "plan_id": "p1",
-            "referral_id": "r3",
-            "person_id": "cin_ended",
-            "start_date": D(2023, 4, 1),
-        }
-    ],
-    "looked_after": [{"person_id": "seventeen", "start_date": D(2023, 3, 31)}],
-}
-
 EXPECTED_ESCALATION = [
     ("cin_ended", 0),
     ("event_at_window_start", 0),
@@ -229,51 +126,6 @@ def test_incomplete_label_window_is_unlabelled_not_negative(tmp_path):
     assert [r["label"] for r in result.features.to_pylist()] == [None] * 5
     assert result.metadata["labelled"] == 0 and result.metadata["unlabelled"] == 5
     assert result.metadata["base_rate"] is None
-
-
-REREFERRAL = {
-    "persons": [_child("x"), _child("y"), _child("z")],
-    "household_members": [{"person_id": "x", "start_date": D(2016, 1, 1)}],
-    "referrals": [
-        {
-            "referral_id": "r1",
-            "person_id": "x",
-            "referral_date": D(2021, 1, 10),
-            "closure_date": D(2021, 3, 1),
-            "closure_reason": "RC7",
-        },
-        {
-            "referral_id": "r2",
-            "person_id": "x",
-            "referral_date": D(2022, 2, 28),
-            "nfa": True,
-            "closure_date": D(2022, 2, 28),
-            "closure_reason": "RC8",
-        },
-        {
-            "referral_id": "r3",
-            "person_id": "x",
-            "referral_date": D(2023, 2, 28),
-            "closure_date": D(2023, 5, 1),
-            "closure_reason": "RC1",
-        },
-        {
-            "referral_id": "r4",
-            "person_id": "y",
-            "referral_date": D(2021, 5, 5),
-            "nfa": True,
-            "closure_date": D(2021, 5, 5),
-            "closure_reason": "RC8",
-        },
-        {
-            "referral_id": "r6",
-            "person_id": "z",
-            "referral_date": D(2023, 6, 1),
-            "closure_date": D(2023, 8, 1),
-            "closure_reason": "RC9",
-        },
-    ],
-}
 
 
 def test_rereferral_points_and_labels_by_hand(tmp_path):

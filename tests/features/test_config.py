@@ -1,7 +1,7 @@
 import datetime as dt
+from pathlib import Path
 
 import pytest
-
 from stratify.features.config import ConfigError, load_config
 
 
@@ -50,5 +50,27 @@ def test_config_is_frozen():
 
 
 def test_work_dir_from_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("STRATIFY_HOME", str(tmp_path))
-    assert load_config(None).work_dir == tmp_path
+    env = {"STRATIFY_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": "http://mlflow.example:5000"}
+    cfg = load_config(None, env)
+    assert cfg.work_dir == tmp_path
+    assert cfg.mlflow_uri == "http://mlflow.example:5000"
+    assert load_config(None, {"STRATIFY_HOME": str(tmp_path)}).mlflow_uri == (
+        f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
+
+
+def test_the_environment_is_read_once_not_on_every_access(monkeypatch, tmp_path):
+    monkeypatch.setenv("STRATIFY_HOME", str(tmp_path / "later"))
+    cfg = load_config(None, {"STRATIFY_HOME": str(tmp_path / "at-load")})
+    assert cfg.work_dir == tmp_path / "at-load"  # the process environment is never consulted
+    assert load_config(None).work_dir == Path("work")
+
+
+def test_a_home_in_the_file_wins_over_the_environment_and_the_secret_stays_out(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(f"home: {tmp_path / 'file-home'}\n")
+    env = {"STRATIFY_HOME": str(tmp_path / "env-home"), "STRATIFY_PSEUDONYM_KEY": "s" * 20}
+    cfg = load_config(path, env)
+    assert cfg.work_dir == tmp_path / "file-home"
+    assert cfg.pseudonym_secret == "s" * 20
+    assert "s" * 20 not in cfg.model_dump_json()

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
+from stratify.core.targets import TARGETS
 from stratify.features.build.pipeline import build
-from stratify.features.catalogue import TARGETS
+from stratify.features.build.reference import RangeError, load_rows, reference_build
 from stratify.features.cohorts import CohortError
 from stratify.features.config import FeaturesConfig
-from stratify.features.build.reference import RangeError, load_rows, reference_build
+
 from tests.features.factories import (
     EXTRACT,
     IBIS_DUCKDB_WARNING,
@@ -21,8 +21,7 @@ from tests.features.factories import (
     merge,
     write_warehouse,
 )
-from tests.features.test_cohorts import ESCALATION, REREFERRAL
-from tests.features.test_household import FAMILY
+from tests.features.scenarios import ESCALATION, FAMILY, REREFERRAL
 
 pytestmark = pytest.mark.filterwarnings(IBIS_DUCKDB_WARNING)
 

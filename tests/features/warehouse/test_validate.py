@@ -13,10 +13,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 from rich.console import Console
-
 from stratify.features.warehouse import validate as v
 from stratify.features.warehouse.validate import Violation
-from tests.features.conftest import ExtractBuilder
+
+from tests.features.extract import ExtractBuilder
 
 Edit = Callable[[ExtractBuilder], None]
 

@@ -7,20 +7,25 @@ import ibis
 import pyarrow.parquet as pq
 import pytest
 import typer
-from typer.testing import CliRunner
-
 from stratify.features.build import output as build_output
-from stratify.features.build.pipeline import AUDIT_COLUMNS, KEY_COLUMNS, build, family_context, write_build
 from stratify.features.build.facts import Facts, household_facts, person_facts, warehouse_schema
+from stratify.features.build.pipeline import (
+    AUDIT_COLUMNS,
+    KEY_COLUMNS,
+    build,
+    family_context,
+    write_build,
+)
 from stratify.features.catalogue import catalogue_hash, features_for
-from stratify.features.cli_features import features_cmd
+from stratify.features.cli import features_cmd
 from stratify.features.cohorts import CohortError
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import TABLES
 from stratify.features.warehouse.store import WarehouseError, read_meta
+from typer.testing import CliRunner
+
 from tests.features.factories import IBIS_DUCKDB_WARNING, D, merge, write_warehouse
-from tests.features.test_cohorts import ESCALATION
-from tests.features.test_household import FAMILY
+from tests.features.scenarios import ESCALATION, FAMILY
 
 pytestmark = pytest.mark.filterwarnings(IBIS_DUCKDB_WARNING)
 

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from stratify.features.warehouse import pseudonymise as ps
-from tests.features.conftest import OTHER_KEY, TEST_KEY
+
+from tests.features.extract import OTHER_KEY, TEST_KEY
 
 # Worked out independently with hashlib (HMAC written out as two SHA-256 passes):
 # sha256((k ^ opad) + sha256((k ^ ipad) + b"person:RAWID-PERSON-0001")), first 24 hex.
@@ -92,18 +92,19 @@ def test_rejects_weak_key_bad_namespace_and_non_strings() -> None:
         ps.pseudonymise(pd.Series([1, 2]), "person", TEST_KEY)
 
 
-def test_resolve_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ps.KEY_ENV, raising=False)
-    assert ps.resolve_key(synthetic=True) == ps.SYNTHETIC_DEMO_KEY
+def test_resolve_key() -> None:
+    assert ps.resolve_key(None, synthetic=True) == ps.SYNTHETIC_DEMO_KEY
     with pytest.raises(ps.PseudonymKeyError, match=ps.KEY_ENV) as err:
-        ps.resolve_key(synthetic=False)
+        ps.resolve_key(None, synthetic=False)
     assert str(err.value) == ps.ERR_KEY_MISSING
-    monkeypatch.setenv(ps.KEY_ENV, "too-short")
     with pytest.raises(ps.PseudonymKeyError, match=ps.ERR_KEY_SHORT):
-        ps.resolve_key(synthetic=False)
-    monkeypatch.setenv(ps.KEY_ENV, "a-real-secret-of-some-length")
-    assert ps.resolve_key(synthetic=False) == b"a-real-secret-of-some-length"
-    assert ps.resolve_key(synthetic=True) == b"a-real-secret-of-some-length"
+        ps.resolve_key("too-short", synthetic=False)
+    assert ps.resolve_key("a-real-secret-of-some-length", synthetic=False) == (
+        b"a-real-secret-of-some-length"
+    )
+    assert ps.resolve_key("a-real-secret-of-some-length", synthetic=True) == (
+        b"a-real-secret-of-some-length"
+    )
 
 
 def test_key_fingerprint_is_short_and_key_specific() -> None:

@@ -5,7 +5,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-
 from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate import run
 
@@ -139,8 +138,8 @@ def test_detection_bias_parameter_changes_who_is_referred():
 
 def test_simulated_extract_passes_every_load_rule(tmp_path):
     """The extract is in the council shape: the loader finds nothing wrong with it."""
-    from stratify.features.warehouse.ingest import load_extract
     from stratify.features.simulate import simulate
+    from stratify.features.warehouse.ingest import load_extract
 
     cfg = SimulationConfig(children=2500, years=3, burn_in_years=2, truth_sample=10,
                            truth_replicates=10, seed=4)  # fmt: skip

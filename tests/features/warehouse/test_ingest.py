@@ -14,11 +14,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 import typer
-from typer.testing import CliRunner
-
-from stratify.features import cli_load
+from stratify.features import cli
+from stratify.features.cli import load_cmd
+from stratify.features.schema import TABLES
 from stratify.features.warehouse import store as wh
-from stratify.features.cli_load import load_cmd
 from stratify.features.warehouse.ingest import ExtractInvalid, IngestError, LoadResult, load_extract
 from stratify.features.warehouse.pseudonymise import (
     KEY_ENV,
@@ -27,9 +26,12 @@ from stratify.features.warehouse.pseudonymise import (
     key_fingerprint,
     pseudonymise,
 )
-from stratify.features.schema import TABLES
+from stratify.features.warehouse.store import read_meta
 from stratify.features.warehouse.validate import RULE_CSV, RULE_DATE, Violation
-from tests.features.conftest import OTHER_KEY, RAW_IDS, TEST_KEY, ExtractBuilder
+from typer.testing import CliRunner
+
+from tests.features.extract import OTHER_KEY, RAW_IDS, TEST_KEY, ExtractBuilder
+from tests.processes import dead_pid
 
 ROW_COUNTS = {
     "persons": 6,
@@ -425,7 +427,7 @@ def test_cli_load(extract: ExtractBuilder, tmp_path: Path, monkeypatch: pytest.M
     assert "05/10/2022" in bad.output
     assert "load-violations.csv" in bad.output
     assert len((work / "reports" / "load-violations.csv").read_text().splitlines()) == 3
-    monkeypatch.setattr(cli_load, "MAX_SHOWN", 1)
+    monkeypatch.setattr(cli, "MAX_SHOWN", 1)
     capped = runner.invoke(_app(), args, env=env)
     assert capped.exit_code == 1
     assert "Showing the first 1 of 2 violations" in capped.output
@@ -451,3 +453,12 @@ def test_facts_after_the_extract_date_are_violations(
     assert Violation("agency_events", "event_id=RAWID-EVENT-002 (line 3)", "event_date",
                      "2023-01-05", "dated after the extract date 2022-12-31") in after  # fmt: skip
     assert sha256(existing) == before
+
+
+def test_a_new_load_sweeps_a_killed_load(tmp_path, extract):
+    target = tmp_path / "warehouse.duckdb"
+    left = tmp_path / f"warehouse.duckdb.tmp-{dead_pid()}"
+    left.write_bytes(b"half-written by a load that was killed")
+    load_extract(extract.write(), target, key=b"k" * 32)
+    assert not left.exists()
+    assert read_meta(target)["extract_date"] == "2024-03-31"
