@@ -26,11 +26,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-
 from stratify.features.build.pipeline import build, write_build
+from stratify.features.build.reference import load_rows, reference_build
 from stratify.features.catalogue import EVENT_TYPES, features_for
 from stratify.features.config import FeaturesConfig
-from stratify.features.build.reference import load_rows, reference_build
 from stratify.features.schema import TABLES
 from stratify.features.warehouse.store import create_warehouse, read_meta
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,9 +29,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from stratify.core.targets import Target
+from stratify.features.catalogue import Feature, features_for
 
 from benchmarks._measure import measure
-from stratify.features.catalogue import Feature, Target, features_for
 
 if TYPE_CHECKING:
     from stratify.serving.scoring import Scorer
@@ -158,11 +160,11 @@ def build_child(warehouse: str) -> None:
     """The measured feature build of one date on the demo warehouse."""
     from stratify.features.config import load_config
     from stratify.features.warehouse.store import read_meta
-    from stratify.serving.outreach_cli import latest_snapshot
     from stratify.serving.outreach.cohort import cohort_at
+    from stratify.serving.outreach.run import latest_snapshot
 
     as_of = latest_snapshot(dt.date.fromisoformat(read_meta(warehouse)["extract_date"]))
-    c = cohort_at(Path(warehouse), as_of, load_config(None).features, threads=2)
+    c = cohort_at(Path(warehouse), as_of, load_config(None, os.environ).features, threads=2)
     families = int(pd.Series(c.features["household_id"]).nunique())
     print(json.dumps({"seconds": c.build_seconds, "rows": len(c.features),
                       "families": families, "as_of": as_of.isoformat()}))  # fmt: skip
@@ -186,7 +188,7 @@ def main(children: int = 100_000, capacity: int = 500) -> None:
         f"{f['write']:.1f} s), {m.peak_mb:.0f} MB peak, model fit {f['train']:.0f} s "
         f"(not timed)  target <= {LIMIT_SECONDS:.0f} s on 2 cores: {verdict}"
     )
-    warehouse = load_config(None).work_dir / "warehouse.duckdb"
+    warehouse = load_config(None, os.environ).work_dir / "warehouse.duckdb"
     if not warehouse.exists():
         print(f"  feature build of one date: skipped (no demo warehouse at {warehouse})")
         return

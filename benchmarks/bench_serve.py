@@ -46,16 +46,18 @@ def _port() -> int:
 
 def _prepare(work: Path, trees: int) -> tuple[str, Path, dict]:
     """Register, promote and import the model; return a token, the model folder, a body."""
+    from stratify.features.config import sqlite_uri
     from stratify.serving import store
     from stratify.serving.api.auth import add_token
+
     from tests.serving import factory
 
     with pytest.MonkeyPatch.context() as mp:
         factory.skip_requirement_inference(mp)
         factory.register(work, TARGET, rows=20_000, trees=trees, leaves=31)
-    store.import_champion(work, TARGET)
+    store.import_champion(work, TARGET, mlflow_uri=sqlite_uri(work))
     token, _ = add_token(work / "tokens.json", "benchmark", ["scorer"])
-    path, _ = store.champion_dir(work, TARGET)
+    path = store.locate_champion(work, TARGET).path
     records = factory.records(TARGET, 100, seed=7).to_dict("records")
     return token, path, {"target": TARGET, "records": records}
 
@@ -149,19 +151,17 @@ def _print(name: str, m: dict[str, _load.Load]) -> None:
 
 def main(seconds: float = 10.0, trees: int = 300, rounds: int = 3) -> None:
     """Build the model, measure both services in alternating rounds, print the figures."""
+    from stratify.serving.cli import serve_env
+
     with tempfile.TemporaryDirectory(prefix="stratify-bench-") as tmp:
         work = Path(tmp)
         token, model_dir, batch = _prepare(work, trees)
         one = {"target": TARGET, "records": batch["records"][:1]}
-        env = {
-            **os.environ,
-            "STRATIFY_HOME": str(work),
-            "STRATIFY_WORKERS": "2",
-            "BENTOML_HOME": str(work / "bentoml"),
-            "REFERENCE_MODEL_DIR": str(model_dir),
+        base = {
+            k: v for k, v in os.environ.items() if k not in ("STRATIFY_CONFIG", "STRATIFY_TOKENS")
         }
-        env.pop("STRATIFY_CONFIG", None)
-        env.pop("STRATIFY_TOKENS", None)
+        # the same environment `stratify serve --workers 2` gives its bentoml process
+        env = {**serve_env(base, work, None, 2), "REFERENCE_MODEL_DIR": str(model_dir)}
         with (
             _serving("stratify.serving.api.service:Stratify", env) as (port, pid),
             _serving("benchmarks.reference_service:Reference", env) as (ref_port, ref_pid),

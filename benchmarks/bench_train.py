@@ -22,7 +22,7 @@ import numpy as np, pandas as pd
 from stratify.features.catalogue import features_for
 from stratify.features.config import Config
 from stratify.features.model_input import input_columns, model_frame
-from stratify.features.cohorts import add_months
+from stratify.features.build.cohorts import add_months
 from stratify.training.data import TrainingTable, quarter_label
 from stratify.training.policy import Policy
 from stratify.training.train import train
@@ -61,9 +61,9 @@ result = train(table, Config(), Policy(), progress)
 seconds = time.perf_counter() - start
 ev = result.evaluation
 print(json.dumps({{"seconds": seconds, "rows": rows, "features": X.shape[1],
-    "train_rows": ev["split"]["train"]["rows"], "test_rows": ev["split"]["test"]["rows"],
-    "base_rate": float(y.mean()), "auc": ev["metrics"]["lightgbm"]["roc_auc"]["value"],
-    "trees": ev["search"]["chosen"]["trees"], "stages": stages}}))
+    "train_rows": ev.split.train.rows, "test_rows": ev.split.test.rows,
+    "base_rate": float(y.mean()), "auc": ev.metrics["lightgbm"]["roc_auc"].value,
+    "trees": ev.search.chosen["trees"], "stages": stages}}))
 """
 LIMIT_SECONDS = 180.0
 

@@ -16,13 +16,12 @@ from typing import Any
 
 import bentoml
 import numpy as np
-
 from stratify.serving.scoring import Scorer
 
 
 @bentoml.service(
     name="reference",
-    workers=int(os.environ.get("STRATIFY_WORKERS", "2")),
+    workers=2,  # as the benchmark starts stratify's own service
     threads=1,
     logging={"access": {"enabled": False}},
 )

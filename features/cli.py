@@ -26,7 +26,7 @@ from rich.table import Table
 from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build import build, write_build
-from stratify.features.cohorts import CohortError
+from stratify.features.build.cohorts import CohortError
 from stratify.features.config import Config, ConfigError, load_config
 from stratify.features.simulate.realism import compute_figures, realism_table
 from stratify.features.warehouse.ingest import (

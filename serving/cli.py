@@ -1,44 +1,62 @@
-"""Command-line wiring for the serving package: import-model, serve, tokens add."""
+"""Command-line wiring of the serving package: import-model, serve, tokens add, outreach.
+
+Each command is an edge: it resolves the run config against the process environment
+once and passes typed settings down. Exit codes: 0 done; 1 nothing to serve (no
+champion in the registry, none imported); 2 a bad config, option or input, printed as
+one short line. ``outreach`` prints counts and paths only, never identifiers or
+feature values.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from stratify.features.config import ConfigError, load_config
-from stratify.serving.settings import CONFIG_ENV, Settings
+from rich.console import Console
+from rich.markup import escape
+from stratify.core.progress import progress_bar
+from stratify.core.targets import TargetName
+from stratify.features.build.cohorts import CohortError
+from stratify.features.config import HOME_ENV, Config, ConfigError, load_config
+from stratify.features.warehouse.store import WarehouseError
+from stratify.serving import store
+from stratify.serving.api.auth import ROLES, add_token
+from stratify.serving.settings import CONFIG_ENV, SERVICE, SERVICE_NAME, Settings
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
-SERVICE = "stratify.serving.api.service:Stratify"
+#: where ``bentoml serve`` keeps its models (and everything else it writes)
+BENTO_HOME_ENV = "BENTOML_HOME"
+#: BentoML's own configuration overrides (JSON), read by ``bentoml serve`` at start-up
+BENTO_OVERRIDES_ENV = "BENTOML_CONFIG_OVERRIDES"
+EXIT_MISSING = 1
+EXIT_ERROR = 2
 ERR_PREFIX = "error: "
+ERR_NOTHING_IMPORTED = "no model imported: run `stratify import-model --target ...`"
+_OUTREACH_ERRORS = (ValueError, LookupError, CohortError, WarehouseError, ConfigError, OSError)
+
+#: Token roles as command-line choices (Typer needs an enum); the roles are auth's.
+RoleName = StrEnum("RoleName", [(r, r) for r in ROLES])  # type: ignore[misc]
 
 
-class TargetName(StrEnum):
-    """The targets a model can be imported for."""
-
-    escalation = "escalation"
-    rereferral = "rereferral"
+def _fail(err: BaseException | str, code: int) -> typer.Exit:
+    typer.echo(f"{ERR_PREFIX}{' '.join(str(err).split())}", err=True)
+    return typer.Exit(code)
 
 
-class RoleName(StrEnum):
-    """Token roles."""
-
-    scorer = "scorer"
-    reviewer = "reviewer"
-
-
-def _settings(config: Path | None) -> Settings:
+def _config(config: Path | None) -> Config:
+    """Resolve the run config against this process's environment (the edge)."""
     try:
-        return Settings.from_config(load_config(config))
+        return load_config(config, os.environ)
     except ConfigError as err:
-        typer.echo(f"{ERR_PREFIX}{err}", err=True)
-        raise typer.Exit(2) from None
+        raise _fail(err, EXIT_ERROR) from None
 
 
 def import_model_cmd(
@@ -46,17 +64,14 @@ def import_model_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Import the target's current champion from the MLflow registry into the BentoML store."""
-    from stratify.serving import store
-
-    settings = _settings(config)
+    cfg = _config(config)
     try:
-        pointer = store.import_champion(settings.work_dir, target.value)
+        champion = store.import_champion(cfg.work_dir, target.value, mlflow_uri=cfg.mlflow_uri)
     except LookupError as err:
-        typer.echo(f"{ERR_PREFIX}{err}", err=True)
-        raise typer.Exit(1) from None
+        raise _fail(err, EXIT_MISSING) from None
     typer.echo(
-        f"Imported {pointer['tag']} (MLflow version {pointer['mlflow_version']}, "
-        f"run {pointer['run_id']}); the service will serve exactly this version."
+        f"Imported {champion.tag} (MLflow version {champion.mlflow_version}, "
+        f"run {champion.run_id}); the service will serve exactly this version."
     )
 
 
@@ -64,30 +79,32 @@ def serve_cmd(
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
-    workers: Annotated[int, typer.Option(help="Worker processes (one per core).")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (one per core).")] = 2,
 ) -> None:
     """Start the scoring service (bentoml serve) on the imported champions."""
-    from stratify.serving import store
-
-    settings = _settings(config)
-    if not store.read_pointers(settings.work_dir):
-        typer.echo(f"{ERR_PREFIX}no model imported: run `stratify import-model --target ...`")
-        raise typer.Exit(1)
-    env = serve_env(settings.work_dir, config, workers)
+    work_dir = _config(config).work_dir
+    if not store.read_pointers(work_dir):
+        raise _fail(ERR_NOTHING_IMPORTED, EXIT_MISSING)
+    env = serve_env(os.environ, work_dir, config, workers)
     cmd = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
     typer.echo(f"Serving on http://{host}:{port} (Ctrl-C stops it)")
-    raise typer.Exit(subprocess.call(cmd, env=env, cwd=settings.work_dir))
+    raise typer.Exit(subprocess.call(cmd, env=env, cwd=work_dir))
 
 
-def serve_env(work_dir: Path, config: Path | None, workers: int) -> dict[str, str]:
-    """Return the environment the service processes need."""
-    from stratify.serving.api.service import WORKERS_ENV
-    from stratify.serving.store import HOME_ENV
+def serve_env(
+    base: Mapping[str, str], work_dir: Path, config: Path | None, workers: int
+) -> dict[str, str]:
+    """Return the environment of the ``bentoml serve`` process: ``base`` plus what it needs.
 
-    env = dict(os.environ)
-    env[HOME_ENV] = str((work_dir / "bentoml").resolve())
-    env["STRATIFY_HOME"] = str(work_dir.resolve())
-    env[WORKERS_ENV] = str(workers)
+    The service's start-up resolves its settings from this environment: the run config
+    (``STRATIFY_CONFIG``) and working directory (``STRATIFY_HOME``), BentoML's home (the
+    store under the working directory) and the worker count, as BentoML's own service
+    configuration (``services.stratify.workers`` in ``BENTOML_CONFIG_OVERRIDES``).
+    """
+    env = dict(base)
+    env[BENTO_HOME_ENV] = str(store.store_home(work_dir))
+    env[HOME_ENV] = str(work_dir.resolve())
+    env[BENTO_OVERRIDES_ENV] = json.dumps({"services": {SERVICE_NAME: {"workers": workers}}})
     if config is not None:
         env[CONFIG_ENV] = str(config.resolve())
     return env
@@ -99,62 +116,59 @@ def tokens_add_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Create a bearer token; it is printed once and stored only as a salted hash."""
-    from stratify.serving.api.auth import add_token
-
-    settings = _settings(config)
+    settings = Settings.from_config(_config(config))
     try:
         token, entry = add_token(settings.tokens_file, subject, [r.value for r in role])
     except ValueError as err:
-        typer.echo(f"{ERR_PREFIX}{err}", err=True)
-        raise typer.Exit(2) from None
+        raise _fail(err, EXIT_ERROR) from None
     typer.echo(f"Token {entry['id']} for {entry['subject']} ({', '.join(entry['roles'])}):")
     typer.echo(token)
     typer.echo("It is shown only now; keep it secret.", err=True)
 
 
+def outreach_cmd(
+    as_of: Annotated[
+        datetime,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="The date of the list: the first day of a month (YYYY-MM-DD).",
+        ),
+    ],
+    capacity: Annotated[
+        int, typer.Option("--capacity", min=1, help="How many families the team can contact.")
+    ],
+    locality: Annotated[
+        str | None, typer.Option("--locality", help="One locality (default: all).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the ranked outreach list (Excel and a web page) with reasons per family.
+
+    Families with a child open to statutory social care on the date are left out. The
+    list is a prioritisation aid: a practitioner decides.
+    """  # fmt: skip
+    from stratify.serving.outreach.guide import summary
+    from stratify.serving.outreach.run import run_outreach
+
+    cfg = _config(config)
+    console = Console()
+    try:
+        with progress_bar(console, "Outreach list") as bar:
+            outcome = run_outreach(cfg, as_of.date(), capacity, locality, progress=bar.stage)
+    except _OUTREACH_ERRORS as err:
+        raise _fail(err, EXIT_ERROR) from None
+    for line in summary(outcome.outreach):
+        console.print(escape(line), highlight=False)
+    console.print(f"  wrote {escape(str(outcome.workbook))}", highlight=False)
+    console.print(f"  wrote {escape(str(outcome.page))}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the serving commands to the ``stratify`` app."""
+    """Add every serving command to the ``stratify`` app."""
     app.command("import-model")(import_model_cmd)
     app.command("serve")(serve_cmd)
     tokens = typer.Typer(help="Manage the service's bearer tokens.", no_args_is_help=True)
     tokens.command("add")(tokens_add_cmd)
     app.add_typer(tokens, name="tokens")
-
-
-def demo_step(config: Path | None = None) -> None:
-    """Import every champion, make a demo token and print how to start and call the service.
-
-    For the end of ``stratify demo`` (after training and promotion).
-    """
-    import json
-
-    from stratify.serving import store
-    from stratify.serving.api.auth import add_token
-    from stratify.serving.example import example_request
-
-    settings = _settings(config)
-    imported = []
-    for target in TargetName:
-        try:
-            imported.append(store.import_champion(settings.work_dir, target.value))
-        except LookupError as err:
-            typer.echo(f"(not served: {err})")
-    if not imported:
-        return
-    # a new demo token each run (only hashes are kept), the previous one revoked
-    token, _ = add_token(settings.tokens_file, "demo", ["scorer", "reviewer"], replace=True)
-    target = imported[0]["tag"].split(":")[0].removeprefix("stratify-")
-    path = settings.work_dir / "serving" / "example_request.json"
-    path.write_text(json.dumps(example_request(settings.work_dir, target), indent=2))
-    flag = f" --config {config}" if config is not None else ""
-    typer.echo("Start the scoring service:")
-    typer.echo(f"  stratify serve{flag}")
-    typer.echo("Then, in another shell (demo token with the scorer and reviewer roles):")
-    typer.echo(
-        f"  curl -s -X POST http://127.0.0.1:3000/score -H 'Authorization: Bearer {token}' "
-        f"-H 'Content-Type: application/json' -d @{path}"
-    )
-    typer.echo(
-        f"  curl -s 'http://127.0.0.1:3000/model?target={target}' "
-        f"-H 'Authorization: Bearer {token}'"
-    )
+    app.command("outreach")(outreach_cmd)

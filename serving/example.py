@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stratify.core.targets import Target
 from stratify.features.catalogue import FEATURE_BY_NAME
 
 #: A made-up, consistent family: a seven-year-old with a brother or sister and two
@@ -41,13 +42,12 @@ def example_record(columns: list[str], categories: dict[str, list[str]]) -> dict
     return row
 
 
-def example_request(work_dir: Path, target: str) -> dict[str, Any]:
+def example_request(work_dir: Path, target: Target) -> dict[str, Any]:
     """Return a ``/score`` body for the imported champion of ``target``."""
     from mlflow.models import Model
+    from stratify.serving.store import locate_champion
 
-    from stratify.serving.store import champion_dir
-
-    path, _ = champion_dir(work_dir, target)
+    path = locate_champion(work_dir, target).path
     meta = Model.load(str(path)).metadata or {}
     record = example_record(list(meta["input_columns"]), dict(meta.get("categories", {})))
     return {"target": target, "records": [record]}

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from stratify.features.catalogue import FEATURE_BY_NAME, FEATURES, Feature, reason
 from stratify.features.config import PROTECTED_COLUMNS
 

@@ -1,8 +1,10 @@
 """The scoring core: records in, calibrated probabilities, bands and reasons out.
 
 :class:`Scorer` wraps one registered model (the scikit-learn pipeline logged by
-training: an ordinal encoder, then a calibrated LightGBM) and its metadata. It needs no
-BentoML, so the batch outreach job uses it as it is.
+training: an ordinal encoder, then a calibrated LightGBM) and its metadata. Scoring
+needs no BentoML server, so the batch outreach job uses it as it is; a scorer is built
+from a model folder, or from what :mod:`stratify.serving.store` located in the store
+(the dependency runs one way: this module uses the store, never the reverse).
 
 Two things make a single record cheap: records are encoded straight into the booster's
 column order with the encoder's own category codes (no DataFrame per request; checked
@@ -25,9 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
-
+from stratify.core.targets import Target
 from stratify.features.model_input import model_frame
 from stratify.serving.reasons import TOP_REASONS, Reason, explainable, render
+from stratify.serving.store import StoredModel, locate_champion
 
 ERR_COLUMNS = "the model's booster columns do not match its input columns: {names}"
 ERR_ENCODING = "the fast encoding disagrees with the model's own encoder; cannot serve it"
@@ -87,11 +90,20 @@ class Scorer:
         return cls(mlflow.sklearn.load_model(str(path)), meta, version, threads)
 
     @classmethod
-    def from_bento(cls, target: str, work_dir: Path | None = None, threads: int = 0) -> Scorer:
-        """Load the champion of ``target`` imported into the BentoML store."""
-        from stratify.serving import store
+    def from_stored(cls, stored: StoredModel, threads: int = 0) -> Scorer:
+        """Load a champion located in the BentoML store (:func:`.store.locate_champion`)."""
+        return cls.from_mlflow_dir(stored.path, stored.champion.mlflow_version, threads)
 
-        return store.load_champion(store.resolve_work_dir(work_dir), target, threads)
+    @classmethod
+    def from_store(cls, work_dir: Path, target: Target, threads: int = 0) -> Scorer:
+        """Load the champion of ``target`` imported into the store under ``work_dir``.
+
+        Raises
+        ------
+        LookupError
+            If no champion of ``target`` has been imported.
+        """
+        return cls.from_stored(locate_champion(work_dir, target), threads)
 
     # -- encoding -------------------------------------------------------------------
 

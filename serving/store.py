@@ -6,21 +6,36 @@ at *now*, imports exactly that version (``models:/stratify-T/N``) as the BentoML
 ``<work>/serving/champions.json``. The service loads what the pointer names, so it
 serves a recorded version, never "latest"; after a promotion, import again and restart.
 
-The store lives in ``<work>/bentoml`` (``BENTOML_HOME``), not in the user's home.
+The store is ``<work>/bentoml`` (:func:`store_home`), not the user's home. Every function
+takes the working directory and opens that store explicitly; nothing here reads or
+changes the environment. Only BentoML's MLflow importer insists on the process-wide
+store, so :func:`import_champion` points it at ours for the length of the import
+(:func:`_process_store`); ``stratify serve`` starts BentoML with ``BENTOML_HOME`` set to
+the same folder. Loading a model is :mod:`stratify.serving.scoring`'s business: this
+module hands over a :class:`StoredModel`, and never imports the scorer.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stratify.features.config import MLFLOW_ENV, mlflow_tracking_uri
+from stratify.core.files import write_atomic
+from stratify.core.targets import Target, model_name, target_of
 
-HOME_ENV = "BENTOML_HOME"
+if TYPE_CHECKING:
+    from bentoml._internal.models import ModelStore
+
 CHAMPION = "champion"
 POINTERS = Path("serving") / "champions.json"
+STORE_DIR = "bentoml"
+#: where BentoML's MLflow importer keeps the MLflow model inside a stored model
+MODEL_FOLDER = "mlflow_model"
 
 ERR_NO_CHAMPION = (
     "{name} has no champion in the registry at {uri}: promote a version first (stratify promote)"
@@ -28,140 +43,170 @@ ERR_NO_CHAMPION = (
 ERR_NOT_IMPORTED = "no model imported for {target}: run `stratify import-model --target {target}`"
 
 
-def model_name(target: str) -> str:
-    """Return the registered (MLflow) and stored (BentoML) model name of ``target``."""
-    return f"stratify-{target}"
+@dataclass(frozen=True)
+class Champion:
+    """An imported champion: the registry version the store holds for a target.
 
-
-def tracking_uri(work_dir: Path) -> str:
-    """Return ``$MLFLOW_TRACKING_URI`` or the SQLite store under ``work_dir``."""
-    return mlflow_tracking_uri(work_dir)
-
-
-def resolve_work_dir(work_dir: Path | None = None) -> Path:
-    """Return ``work_dir``, else the one of the config named by ``$STRATIFY_CONFIG``."""
-    if work_dir is not None:
-        return work_dir
-    from stratify.serving.settings import Settings
-
-    return Settings.from_env().work_dir
-
-
-def use_store(work_dir: Path) -> Path:
-    """Point BentoML's model store at ``<work>/bentoml`` for this process; return it.
-
-    BentoML resolves its home once per process, so the store is set explicitly (and
-    exported for child processes such as ``bentoml serve``).
+    Attributes
+    ----------
+    target : Target
+        The prediction target.
+    tag : str
+        The BentoML tag, ``stratify-<target>:v<version>``.
+    mlflow_version : int
+        The registered MLflow version.
+    run_id : str
+        The MLflow run that trained it.
+    tags : Mapping[str, str]
+        The registry version's tags (verdicts, approval) when it was imported.
     """
-    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    target: Target
+    tag: str
+    mlflow_version: int
+    run_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The registered model name."""
+        return model_name(self.target)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the pointer as ``champions.json`` stores it."""
+        return {"tag": self.tag, "mlflow_version": self.mlflow_version, "run_id": self.run_id,
+                "tags": dict(self.tags)}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Champion:
+        """Read a pointer written by :meth:`to_json`."""
+        tag = str(data["tag"])
+        tags = {str(k): str(v) for k, v in data["tags"].items()}
+        return cls(target_of(tag), tag, int(data["mlflow_version"]), str(data["run_id"]), tags)
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """An imported champion and its MLflow model folder in the store."""
+
+    champion: Champion
+    path: Path
+
+
+def store_home(work_dir: Path) -> Path:
+    """Return the BentoML home of a working directory (``BENTOML_HOME`` for the service)."""
+    return (work_dir / STORE_DIR).resolve()
+
+
+def _model_store(work_dir: Path) -> ModelStore:
     from bentoml._internal.models import ModelStore
 
-    home = (work_dir / "bentoml").resolve()
-    (home / "models").mkdir(parents=True, exist_ok=True)
-    os.environ[HOME_ENV] = str(home)
-    BentoMLContainer.bentoml_home.set(str(home))
-    BentoMLContainer.model_store_dir.set(str(home / "models"))
-    BentoMLContainer.model_store.set(ModelStore(str(home / "models")))
-    return home
+    models = store_home(work_dir) / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    return ModelStore(str(models))
 
 
-def _registry(work_dir: Path) -> Any:
-    from mlflow import MlflowClient
+@contextmanager
+def _process_store(store: ModelStore) -> Iterator[None]:
+    """Point BentoML's process-wide model store at ``store`` for the block, then back."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
 
-    uri = tracking_uri(work_dir)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with BentoMLContainer.model_store.patch(store):
+        yield
 
 
-def import_champion(work_dir: Path, target: str) -> dict[str, Any]:
-    """Import the current champion of ``target`` into the store; return its pointer.
+def import_champion(work_dir: Path, target: Target, *, mlflow_uri: str) -> Champion:
+    """Import the current champion of ``target`` into the store; record and return it.
+
+    Parameters
+    ----------
+    work_dir : Path
+        The working directory whose store and pointers are written.
+    target : Target
+        The prediction target.
+    mlflow_uri : str
+        The MLflow tracking and registry URI (``Config.mlflow_uri``).
 
     Raises
     ------
     LookupError
         If the registry has no champion for ``target``.
     """
-    import bentoml
-    import mlflow
     from bentoml.exceptions import NotFound
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-    client, name = _registry(work_dir), model_name(target)
+    name = model_name(target)
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     try:
         mv = client.get_model_version_by_alias(name, CHAMPION)
-    except mlflow.exceptions.MlflowException:
-        raise LookupError(ERR_NO_CHAMPION.format(name=name, uri=tracking_uri(work_dir))) from None
-    use_store(work_dir)
-    tag = f"{name}:v{mv.version}"
+    except MlflowException:
+        raise LookupError(ERR_NO_CHAMPION.format(name=name, uri=mlflow_uri)) from None
     tags = {k: str(v) for k, v in mv.tags.items()}
+    champion = Champion(target, f"{name}:v{mv.version}", int(mv.version), str(mv.run_id), tags)
+    store = _model_store(work_dir)
     try:
-        bentoml.models.get(tag)
+        store.get(champion.tag)
     except NotFound:
-        saved = {k: os.environ.get(k) for k in MLFLOW_ENV}  # as stratify.training.tracking.point_mlflow
-        mlflow.set_tracking_uri(tracking_uri(work_dir))
-        mlflow.set_registry_uri(tracking_uri(work_dir))
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        bentoml.mlflow.import_model(
-            tag,
-            f"models:/{name}/{mv.version}",
-            labels={"target": target, "mlflow_version": str(mv.version)},
-            metadata={"mlflow_version": int(mv.version), "run_id": mv.run_id, "tags": tags},
+        _import(store, champion, mlflow_uri, store_home(work_dir))
+    _write_pointer(work_dir, champion)
+    return champion
+
+
+def _import(store: ModelStore, champion: Champion, mlflow_uri: str, scratch: Path) -> None:
+    """Download the registered version with an explicit URI, then store it."""
+    import bentoml
+    from mlflow.artifacts import download_artifacts
+
+    uri = f"models:/{champion.name}/{champion.mlflow_version}"
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        local = download_artifacts(
+            artifact_uri=uri, dst_path=tmp, tracking_uri=mlflow_uri, registry_uri=mlflow_uri
         )
-    pointer = {"tag": tag, "mlflow_version": int(mv.version), "run_id": mv.run_id, "tags": tags}
-    _write_pointer(work_dir, target, pointer)
-    return pointer
+        with _process_store(store):
+            bentoml.mlflow.import_model(
+                champion.tag, local,
+                labels={"target": champion.target, "mlflow_version": str(champion.mlflow_version)},
+                metadata={"mlflow_version": champion.mlflow_version, "run_id": champion.run_id,
+                          "tags": dict(champion.tags)},
+            )  # fmt: skip
 
 
 def _pointers_file(work_dir: Path) -> Path:
     return work_dir / POINTERS
 
 
-def _write_pointer(work_dir: Path, target: str, pointer: dict[str, Any]) -> None:
-    path = _pointers_file(work_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pointers = read_pointers(work_dir)
-    pointers[target] = pointer
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(pointers, indent=2, sort_keys=True))
-    tmp.replace(path)
+def _write_pointer(work_dir: Path, champion: Champion) -> None:
+    pointers = {t: c.to_json() for t, c in read_pointers(work_dir).items()}
+    pointers[champion.target] = champion.to_json()
+    text = json.dumps(pointers, indent=2, sort_keys=True)
+    write_atomic(_pointers_file(work_dir), lambda tmp: tmp.write_text(text))
 
 
-def read_pointers(work_dir: Path) -> dict[str, dict[str, Any]]:
+def read_pointers(work_dir: Path) -> dict[Target, Champion]:
     """Return target -> the imported champion (tag, MLflow version, run id, tags)."""
     path = _pointers_file(work_dir)
     if not path.exists():
         return {}
-    data: dict[str, dict[str, Any]] = json.loads(path.read_text())
-    return data
+    champions = (Champion.from_json(v) for v in json.loads(path.read_text()).values())
+    return {c.target: c for c in champions}
 
 
-def champion_dir(work_dir: Path, target: str) -> tuple[Path, dict[str, Any]]:
-    """Return the stored MLflow model folder of ``target``'s champion and its pointer.
+def locate_champion(work_dir: Path, target: Target) -> StoredModel:
+    """Return the imported champion of ``target`` and its MLflow model folder in the store.
 
     Raises
     ------
     LookupError
         If no champion of ``target`` has been imported.
     """
-    import bentoml
     from bentoml.exceptions import NotFound
 
-    pointer = read_pointers(work_dir).get(target)
-    if pointer is None:
+    champion = read_pointers(work_dir).get(target)
+    if champion is None:
         raise LookupError(ERR_NOT_IMPORTED.format(target=target))
-    use_store(work_dir)
     try:
-        model = bentoml.models.get(pointer["tag"])
+        model = _model_store(work_dir).get(champion.tag)
     except NotFound:
         raise LookupError(ERR_NOT_IMPORTED.format(target=target)) from None
-    return Path(model.path_of("mlflow_model")), pointer
-
-
-def load_champion(work_dir: Path, target: str, threads: int = 0) -> Any:
-    """Return a :class:`~stratify.serving.scoring.Scorer` for ``target``'s imported champion."""
-    from stratify.serving.scoring import Scorer
-
-    path, pointer = champion_dir(work_dir, target)
-    return Scorer.from_mlflow_dir(path, pointer["mlflow_version"], threads)
+    return StoredModel(champion, Path(model.path_of(MODEL_FOLDER)))

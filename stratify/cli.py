@@ -1,5 +1,10 @@
-"""The ``stratify`` console script: composes the packages' command-line apps."""
+"""The ``stratify`` console script: composes the packages' command-line apps.
 
+Thin: each package's ``register`` adds its commands; ``demo`` resolves the config
+(file and environment) once and hands it to :func:`stratify.demo.run_demo`.
+"""
+
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -7,7 +12,6 @@ import typer
 
 from stratify.features.cli import register as register_features
 from stratify.serving.cli import register as register_serving
-from stratify.serving.outreach_cli import register as register_outreach
 from stratify.training.cli import register as register_training
 
 app = typer.Typer(
@@ -20,7 +24,6 @@ app = typer.Typer(
 )
 register_features(app)
 register_serving(app)
-register_outreach(app)
 register_training(app)
 
 
@@ -36,5 +39,11 @@ def demo(
     service.
     """
     from stratify.demo import run_demo
+    from stratify.features.config import ConfigError, load_config
 
-    run_demo(config)
+    try:
+        cfg = load_config(config, os.environ)
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    run_demo(cfg, config)

@@ -1,148 +1,156 @@
 """``stratify demo``: the whole job on the synthetic borough, reusing what is up to date.
 
-Each stage records a stamp (``<work>/.stamps/<stage>.json``): the hash of everything
-the stage's output depends on (its config section, its input's hash, the code's
-catalogue hash). A stage whose stamp matches and whose output still exists is skipped,
-so running the demo twice redoes only what changed. Training is the exception that
-proves the rule: a reused stage reuses the registered version it recorded, it never
-silently picks "latest".
+The demo only composes run-level functions of the packages, each taking the typed
+config: simulate, load and build (:mod:`stratify.features.cli`), train, register, audit
+and card (:func:`stratify.training.run.train_and_register`), promote
+(:func:`stratify.training.tracking.promote`), import the champions, write the outreach
+lists and a demo token (:mod:`stratify.serving.demo`). Each stage is skipped when its
+inputs have not changed (:mod:`stratify.stages`). Training is the exception that proves
+the rule: a reused stage reuses the registered version it recorded, it never silently
+picks "latest".
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import typer
+from rich.console import Console
 
+from stratify.core.targets import TARGETS, Target
 from stratify.features.catalogue import catalogue_hash
-from stratify.features.config import Config, load_config
+from stratify.features.config import Config
+from stratify.stages import file_key, key_of, run_stage
 
-STAMPS = ".stamps"
 DEMO_APPROVER = "Demo Approver (synthetic data)"
 DEMO_REASON = "synthetic demo borough: promoted so the service and outreach lists can be shown"
 DEMO_OVERRIDE = "synthetic demo only: the verdict is shown in the card; no real family is scored"
 
 
-def _key(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def run_demo(cfg: Config, config: Path | None = None, console: Console | None = None) -> None:
+    """Run every stage of the demo (see the module docstring).
 
-
-def _stage(work: Path, name: str, key: str, outputs: list[Path], run: Callable[[], Any]) -> Any:
-    """Run ``run`` unless the stamp of ``name`` has ``key`` and every output exists."""
-    stamp = work / STAMPS / f"{name}.json"
-    if stamp.exists() and all(p.exists() for p in outputs):
-        saved = json.loads(stamp.read_text())
-        if saved.get("key") == key:
-            typer.echo(f"- {name}: up to date, reused")
-            return saved.get("result")
+    Parameters
+    ----------
+    cfg : Config
+        The resolved run config (file and environment, resolved by the command).
+    config : Path, optional
+        The config file ``cfg`` came from, only to print commands that use it again.
+    console : Console, optional
+        Where to print the summaries.
+    """
+    console = console or Console(width=max(Console().width, 132))
     started = time.perf_counter()
-    result = run()
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stamp.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "result": result}, default=str))
-    tmp.replace(stamp)
-    typer.echo(f"- {name}: done in {time.perf_counter() - started:.0f} s")
-    return result
+    _data_stages(cfg, console)
+    versions = {target: _train(cfg, target, console) for target in TARGETS}
+    for target, version in versions.items():
+        _promote(cfg, target, version, console)
+    _serving(cfg, config, versions, console)
+    console.print(f"Demo finished in {time.perf_counter() - started:.0f} s.")
 
 
-def _file_key(path: Path) -> str:
-    return _key(path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else "missing"
+def _data_stages(cfg: Config, console: Console) -> None:
+    from stratify.features.cli import build_features, load_warehouse, simulate_borough
 
-
-def run_demo(config: Path | None) -> None:
-    """Run every stage of the demo (see the module docstring)."""
-    from stratify.features.cli import simulate_cmd
-    from stratify.features.cli_features import TargetName, features_cmd
-    from stratify.features.cli_load import load_cmd
-
-    cfg = load_config(config)
     work = cfg.work_dir
-    started = time.perf_counter()
-    sim_key = _key(cfg.simulation.model_dump(mode="json"), cfg.features.model_dump(mode="json"))
-    _stage(work, "simulate", sim_key, [work / "sim" / "extract" / "extract.json"],
-           lambda: simulate_cmd(config=config, out=work / "sim", seed=None, children=None,
-                                report=True))  # fmt: skip
+    sim_key = key_of(cfg.simulation.model_dump(mode="json"), cfg.features.model_dump(mode="json"))
     extract = work / "sim" / "extract" / "extract.json"
     warehouse = work / "warehouse.duckdb"
-    load = lambda: load_cmd(src=work / "sim" / "extract", warehouse=None, config=config)  # noqa: E731
-    _stage(work, "load", _key(sim_key, _file_key(extract)), [warehouse], load)
-    for target in TargetName:
-        meta = work / "features" / target.value / "metadata.json"
-        key = _key(_file_key(warehouse), cfg.features.model_dump(mode="json"), catalogue_hash())
-        build = lambda t=target: features_cmd(target=t, config=config, warehouse=None, out=None)  # noqa: E731
-        _stage(work, f"features-{target.value}", key, [meta], build)
-    versions = {t.value: _train(cfg, work, t.value) for t in TargetName}
-    for target, version in versions.items():
-        _promote(cfg, target, version)
-    _serve_and_outreach(cfg, config, versions)
-    typer.echo(f"Demo finished in {time.perf_counter() - started:.0f} s.")
+
+    def simulate() -> None:
+        simulate_borough(cfg, work / "sim", console=console)
+
+    def load() -> None:
+        load_warehouse(cfg, work / "sim" / "extract", console=console)
+
+    run_stage(work, "simulate", sim_key, [extract], simulate, say=console.print)
+    run_stage(
+        work, "load", key_of(sim_key, file_key(extract)), [warehouse], load, say=console.print
+    )
+    for target in TARGETS:
+        meta = work / "features" / target / "metadata.json"
+        key = key_of(file_key(warehouse), cfg.features.model_dump(mode="json"), catalogue_hash())
+        run_stage(
+            work,
+            f"features-{target}",
+            key,
+            [meta],
+            lambda t=target: build_features(cfg, t, console=console),
+            say=console.print,
+        )
 
 
-def _train(cfg: Config, work: Path, target: str) -> int:
-    from stratify.training.cli import console as train_console
+def _train(cfg: Config, target: Target, console: Console) -> int:
     from stratify.training.cli import summary_tables
     from stratify.training.policy import load_policy
     from stratify.training.run import config_hash, train_and_register
 
+    work = cfg.work_dir
     meta = work / "features" / target / "metadata.json"
-    key = _key(_file_key(meta), config_hash(cfg), catalogue_hash(), _policy_key(cfg))
+    policy_key = file_key(cfg.training.policy) if cfg.training.policy is not None else "default"
+    key = key_of(file_key(meta), config_hash(cfg), catalogue_hash(), policy_key)
 
-    def run() -> dict[str, Any]:
-        outcome = train_and_register(cfg, target, load_policy(cfg.training.policy))  # type: ignore[arg-type]
-        for table in summary_tables(outcome.evaluation):
-            train_console.print(table)
+    def run() -> dict[str, object]:
+        outcome = train_and_register(cfg, target, load_policy(cfg.training.policy))
+        for table in summary_tables(outcome.evaluation, outcome.version):
+            console.print(table)
         return {"version": outcome.version, "card": str(outcome.card_dir)}
 
-    result = _stage(work, f"train-{target}", key, [work / "mlflow.db"], run)
+    result = run_stage(work, f"train-{target}", key, [work / "mlflow.db"], run, say=console.print)
     return int(result["version"])
 
 
-def _policy_key(cfg: Config) -> str:
-    path = cfg.training.policy
-    return _file_key(path) if path is not None else "default"
-
-
-def _promote(cfg: Config, target: str, version: int) -> None:
+def _promote(cfg: Config, target: Target, version: int, console: Console) -> None:
     from stratify.training import tracking
 
-    if tracking.alias_version(cfg.work_dir, target, tracking.CHAMPION) == version:
-        typer.echo(f"- promote {target}: version {version} is already the champion")
+    if tracking.alias_version(cfg, target, tracking.CHAMPION) == version:
+        console.print(f"- promote {target}: version {version} is already the champion")
         return
     tracking.promote(
-        cfg.work_dir, target, version, approved_by=DEMO_APPROVER, reason=DEMO_REASON,
+        cfg,
+        target,
+        version,
+        approved_by=DEMO_APPROVER,
+        reason=DEMO_REASON,
         override_reason=DEMO_OVERRIDE,
-    )  # fmt: skip
-    typer.echo(
+    )
+    console.print(
         f"- promote {target}: version {version} is the champion (approver '{DEMO_APPROVER}', "
         "verdict override recorded)"
     )
 
 
-def _serve_and_outreach(cfg: Config, config: Path | None, versions: dict[str, int]) -> None:
-    from stratify.serving.cli import demo_step
+def _serving(
+    cfg: Config, config: Path | None, versions: dict[Target, int], console: Console
+) -> None:
+    from stratify.serving import demo
+    from stratify.serving.outreach.guide import summary
 
-    _outreach(cfg, config)
-    typer.echo("")
-    typer.echo("Artefacts:")
-    typer.echo(f"  warehouse       {cfg.work_dir / 'warehouse.duckdb'}")
-    typer.echo(f"  feature tables  {cfg.work_dir / 'features'}/<target>/")
-    typer.echo(f"  MLflow store    {cfg.work_dir / 'mlflow.db'} (mlflow ui --backend-store-uri "
-               f"sqlite:///{(cfg.work_dir / 'mlflow.db').resolve()})")  # fmt: skip
+    imported = demo.import_champions(cfg)
+    for target, why in imported.missing.items():
+        console.print(f"(not served: {target}: {why})")
+    if "escalation" in imported.champions:
+        for outcome in demo.write_demo_outreach(cfg):
+            families = len(outcome.outreach.families)
+            console.print(f"- {summary(outcome.outreach)[0]}: {families} families")
+            console.print(f"    {outcome.workbook}\n    {outcome.page}")
+    work = cfg.work_dir
+    console.print("")
+    console.print("Artefacts:")
+    console.print(f"  warehouse       {work / 'warehouse.duckdb'}")
+    console.print(f"  feature tables  {work / 'features'}/<target>/")
+    db = (work / "mlflow.db").resolve()
+    console.print(
+        f"  MLflow store    {cfg.mlflow_uri} (mlflow ui --backend-store-uri sqlite:///{db})"
+    )
     for target, version in versions.items():
-        card = cfg.work_dir / "model_cards" / target / f"v{version}" / "model_card.html"
-        typer.echo(f"  model card      {card}")
-    typer.echo(f"  outreach lists  {cfg.work_dir / 'outreach'}/")
-    demo_step(config)
-
-
-def _outreach(cfg: Config, config: Path | None) -> None:
-    """Write the borough's and each locality's outreach list for the latest quarter."""
-    from stratify.serving.outreach_cli import demo_outreach
-
-    demo_outreach(cfg, config)
+        card = work / "model_cards" / target / f"v{version}" / "model_card.html"
+        console.print(f"  model card      {card}")
+    console.print(f"  outreach lists  {work / 'outreach'}/")
+    if not imported.champions:
+        return
+    served: Target = next(iter(imported.champions))
+    token = demo.demo_token(cfg)
+    example = demo.write_example_request(cfg, served)
+    for line in demo.service_instructions(token, example, served, config):
+        console.print(line, soft_wrap=True, highlight=False)

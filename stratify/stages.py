@@ -41,6 +41,7 @@ def run_stage(
     key: str,
     outputs: list[Path],
     run: Callable[[], Any],
+    *,
     say: Callable[[str], None] = print,
 ) -> Any:
     """Run ``run`` unless the stamp of ``name`` has ``key`` and every output exists.

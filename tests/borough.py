@@ -38,9 +38,10 @@ def write_config(home: Path, extra: dict | None = None) -> Path:
 
 def build_shared(root: Path) -> Path:
     """Return a working directory with the simulated borough, warehouse and features."""
-    from stratify.features.cli import simulate_cmd
-    from stratify.features.cli_features import TargetName, features_cmd
-    from stratify.features.cli_load import load_cmd
+    from rich.console import Console
+    from stratify.core.targets import TARGETS
+    from stratify.features.cli import build_features, load_warehouse, simulate_borough
+    from stratify.features.config import load_config
 
     home = root / "small-borough"
     done = home / ".complete"
@@ -49,11 +50,12 @@ def build_shared(root: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
             shutil.rmtree(home, ignore_errors=True)
-            config = write_config(home)
-            simulate_cmd(config=config, out=home / "sim", seed=None, children=None, report=False)
-            load_cmd(src=home / "sim" / "extract", warehouse=None, config=config)
-            for target in TargetName:
-                features_cmd(target=target, config=config, warehouse=None, out=None)
+            cfg = load_config(write_config(home))
+            quiet = Console(quiet=True)
+            simulate_borough(cfg, home / "sim", report=False, console=quiet)
+            load_warehouse(cfg, home / "sim" / "extract", console=quiet)
+            for target in TARGETS:
+                build_features(cfg, target, console=quiet)
             done.touch()
     return home
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from stratify.features.config import load_config
+from stratify.training import tracking
 from typer.testing import CliRunner
 
 from stratify.cli import app
-from stratify.training import tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -35,9 +36,9 @@ def demo_home(shared_borough, tmp_path_factory):
 def test_demo_trains_audits_promotes_and_serves_both_targets(demo_home):
     home, _, output = demo_home
     for target in ("escalation", "rereferral"):
-        version = tracking.alias_version(home, target, "champion")
+        version = tracking.alias_version(load_config(home / "stratify.yaml"), target, "champion")
         assert version == 1
-        tags = tracking.version_info(home, target, version)["tags"]
+        tags = tracking.version_info(load_config(home / "stratify.yaml"), target, version)["tags"]
         assert tags["approved_by"].startswith("Demo Approver")
         assert tags["fairness_verdict"] in ("met", "not met", "not assessable")
         card = home / "model_cards" / target / "v1"
@@ -60,8 +61,12 @@ def test_running_the_demo_again_reuses_what_is_up_to_date(demo_home):
     assert again.exit_code == 0, again.output
     for stage in ("simulate", "load", "features-escalation", "train-rereferral"):
         assert f"- {stage}: up to date, reused" in again.output
-    assert tracking.alias_version(home, "escalation", "champion") == 1
-    versions = tracking.connect(home).search_model_versions("name='stratify-escalation'")
+    assert (
+        tracking.alias_version(load_config(home / "stratify.yaml"), "escalation", "champion") == 1
+    )
+    versions = tracking.connect(load_config(home / "stratify.yaml")).search_model_versions(
+        "name='stratify-escalation'"
+    )
     assert len(versions) == 1
 
 

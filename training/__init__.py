@@ -8,8 +8,11 @@ MLflow stays behind ``tracking``. Public modules:
   calibration (``calibrated_pipeline``)
 - ``metrics``: metrics, ``select_at_capacity``, ``evaluate`` (family-bootstrap CIs)
 - ``train``: ``train`` (one target, pure of MLflow); ``verdict``; ``policy``
+- ``evaluation``: ``Evaluation``, the typed record ``train`` hands to the verdict, the
+  registry, the card and the command line (``evaluation.json`` via ``as_dict``), and
+  ``RegisteredRun`` (run id, version, lineage), which travels beside it
 - ``audit``: ``audit`` (the fairness audit); ``card``: ``write_card``; ``atrs``
-- ``tracking``: runs, the registry, aliases, ``promote``
+- ``tracking``: runs, the registry, aliases, ``promote`` (every call takes the ``Config``)
 - ``run``: ``train_and_register`` and ``reaudit`` (what ``stratify train`` and
   ``stratify audit`` call)
 """

@@ -8,19 +8,20 @@ and exit with code 2.
 from __future__ import annotations
 
 import json
-import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from stratify.features.cli_features import TargetName
+from stratify.core.progress import progress_bar
+from stratify.core.targets import Target, TargetName, model_name
+from stratify.core.text import fmt_ci
 from stratify.features.config import Config, ConfigError, load_config
+from stratify.training.evaluation import Evaluation, Interval
 from stratify.training.policy import load_policy
 
 console = Console(width=max(Console().width, 132))  # the summary tables need the width
@@ -43,68 +44,66 @@ COLUMNS = (
     ("precision_at_capacity", "precision @ cap."),
     ("recall_at_capacity", "recall @ cap."),
 )
+LIFT_COLUMNS = ("roc_auc", "average_precision", "precision_at_capacity")
 
 
-def ci_text(ci: Mapping[str, float] | None, digits: int = 3) -> str:
-    """Return ``value (low-high)``, or an en dash when the metric is undefined."""
-    if not ci or ci.get("value") is None or not math.isfinite(ci["value"]):
-        return "-"
-    return f"{ci['value']:.{digits}f} ({ci['low']:.{digits}f}-{ci['high']:.{digits}f})"
+def _cells(per_metric: Mapping[str, Interval], metrics: tuple[str, ...]) -> list[str]:
+    """Return each metric's figure and interval as text ("n/a" when undefined or absent)."""
+    return [fmt_ci(per_metric.get(m)) for m in metrics]
 
 
-def summary_tables(ev: Mapping[str, Any]) -> list[Table]:
+def summary_tables(evaluation: Evaluation, version: int | None = None) -> list[Table]:
     """Return the model-vs-baselines-vs-ceiling, lift and verdict tables of a run."""
-    test = ev["split"]["test"]
+    test = evaluation.split.test
+    registered = "" if version is None else f" v{version}"
     title = (
-        f"{ev['model_name']} v{ev['model_version']}: test window {test['start']} to "
-        f"{test['end']} ({test['rows']:,} decision points, base rate {ev['base_rate']:.1%}); "
-        f"capacity {ev['capacity']}; 95 % family-bootstrap CIs"
+        f"{evaluation.model_name}{registered}: test window {test.start} to {test.end} "
+        f"({test.rows:,} decision points, base rate {evaluation.base_rate:.1%}); "
+        f"capacity {evaluation.capacity}; 95 % family-bootstrap CIs"
     )
     main = Table(title=title, title_justify="left")
     main.add_column("model")
     for _, label in COLUMNS:
         main.add_column(label, justify="right")
+    metric_keys = tuple(m for m, _ in COLUMNS)
     for key, label in ROWS:
-        if key in ev["metrics"]:
-            main.add_row(label, *(ci_text(ev["metrics"][key].get(m)) for m, _ in COLUMNS))
+        if key in evaluation.metrics:
+            main.add_row(label, *_cells(evaluation.metrics[key], metric_keys))
     lift = Table(title="LightGBM minus each baseline (paired bootstrap)", title_justify="left")
     lift.add_column("baseline")
-    for m in ("roc_auc", "average_precision", "precision_at_capacity"):
+    for m in LIFT_COLUMNS:
         lift.add_column(dict(COLUMNS)[m], justify="right")
-    for base, metrics in ev["lift_over"].items():
+    for base, metrics in evaluation.lift_over.items():
+        lift.add_row(base, *_cells(metrics, LIFT_COLUMNS))
+    gap = evaluation.ceiling_gap
+    if gap is not None:
         lift.add_row(
-            base,
-            *(
-                ci_text(metrics.get(m))
-                for m in ("roc_auc", "average_precision", "precision_at_capacity")
-            ),
-        )
-    if ev.get("ceiling_gap"):
-        gap = ev["ceiling_gap"]
-        lift.add_row(
-            f"ceiling minus LightGBM ({gap['rows']} sampled points)",
-            *(
-                ci_text(gap["lightgbm"].get(m))
-                for m in ("roc_auc", "average_precision", "precision_at_capacity")
-            ),
+            f"ceiling minus LightGBM ({gap.rows} sampled points)",
+            *_cells(gap.difference, LIFT_COLUMNS),
         )
     verdict = Table(
-        title=f"Verdict against the bar: {ev['verdict']['overall'].upper()}", title_justify="left"
+        title=f"Verdict against the bar: {evaluation.verdict.overall.upper()}",
+        title_justify="left",
     )
     for col in ("criterion", "threshold", "value (95 % CI)", "outcome"):
         verdict.add_column(col)
-    for c in ev["verdict"]["criteria"]:
-        colour = "green" if c["outcome"] == "met" else "red"
-        verdict.add_row(c["name"], c["threshold"], ci_text(c), f"[{colour}]{c['outcome']}[/]")
+    for c in evaluation.verdict.criteria:
+        colour = "green" if c.outcome == "met" else "red"
+        verdict.add_row(c.name, c.threshold, fmt_ci(c.ci), f"[{colour}]{c.outcome}[/]")
     return [main, lift, verdict]
 
 
 def _config(path: Path | None) -> Config:
+    """Resolve the run config once, against the process environment (this is the edge)."""
     try:
-        return load_config(path)
+        return load_config(path, os.environ)
     except ConfigError as err:
         console.print(f"[red]{escape(str(err))}[/]")
         raise typer.Exit(EXIT_ERROR) from None
+
+
+def _target(target: TargetName) -> Target:
+    return TargetName(target).value
 
 
 def train_cmd(target: TargetOpt, config: ConfigOpt = None) -> None:
@@ -112,25 +111,19 @@ def train_cmd(target: TargetOpt, config: ConfigOpt = None) -> None:
     from stratify.training.run import train_and_register
 
     cfg = _config(config)
-    name = TargetName(target).value
+    name = _target(target)
     try:
         policy = load_policy(cfg.training.policy)
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task(f"{name}: starting", total=None)
-            outcome = train_and_register(
-                cfg,
-                name,  # type: ignore[arg-type]
-                policy,
-                progress=lambda s: bar.update(task, description=f"{name}: {s}"),
-            )
+        with progress_bar(console, name) as bar:
+            bar.stage("starting")
+            outcome = train_and_register(cfg, name, policy, progress=bar.stage)
     except (ConfigError, FileNotFoundError, ValueError, LookupError) as err:
         console.print(f"[red]{escape(' '.join(str(err).split()))}[/]", soft_wrap=True)
         raise typer.Exit(EXIT_ERROR) from None
-    for table in summary_tables(outcome.evaluation):
+    for table in summary_tables(outcome.evaluation, outcome.version):
         console.print(table)
     console.print(
-        f"Registered {outcome.evaluation['model_name']} version {outcome.version} "
+        f"Registered {outcome.evaluation.model_name} version {outcome.version} "
         f"(alias challenger), MLflow run {outcome.run_id}."
     )
     if outcome.card_dir is not None:
@@ -139,6 +132,7 @@ def train_cmd(target: TargetOpt, config: ConfigOpt = None) -> None:
 
 def promote_cmd(
     target: TargetOpt,
+    *,
     version: Annotated[int, typer.Option("--version", help="The registered version.")],
     approved_by: Annotated[str, typer.Option("--approved-by", help="Who approves it.")],
     reason: Annotated[str, typer.Option("--reason", help="Why it is approved.")],
@@ -152,10 +146,11 @@ def promote_cmd(
     from stratify.training import tracking
 
     cfg = _config(config)
+    name = _target(target)
     try:
         tags = tracking.promote(
-            cfg.work_dir,
-            TargetName(target).value,
+            cfg,
+            name,
             version,
             approved_by=approved_by,
             reason=reason,
@@ -166,7 +161,7 @@ def promote_cmd(
         raise typer.Exit(EXIT_ERROR) from None
     note = " (verdict overridden: reason recorded)" if override_reason else ""
     console.print(
-        f"stratify-{TargetName(target).value} version {version} is now the champion{note}; "
+        f"{model_name(name)} version {version} is now the champion{note}; "
         f"approved by {escape(approved_by)}; previous champion: {tags['previous_champion']}."
     )
 
@@ -180,11 +175,12 @@ def audit_cmd(
     from stratify.training.run import reaudit
 
     cfg = _config(config)
-    name = TargetName(target).value
+    name = _target(target)
     try:
         policy = load_policy(cfg.training.policy)
-        with console.status(f"{name} v{model_version}: auditing"):
-            card = reaudit(cfg, name, model_version, policy)  # type: ignore[arg-type]
+        with progress_bar(console, f"{name} v{model_version}") as bar:
+            bar.stage("auditing")
+            card = reaudit(cfg, name, model_version, policy)
     except (ConfigError, FileNotFoundError, ValueError, LookupError) as err:
         console.print(f"[red]{escape(' '.join(str(err).split()))}[/]", soft_wrap=True)
         raise typer.Exit(EXIT_ERROR) from None

@@ -1,9 +1,10 @@
 """Read a built feature table for training, with its audit attributes and any ground truth.
 
 The feature table, its audit table and its metadata come from ``stratify features``
-(:func:`stratify.features.build.pipeline.write_build`). On a synthetic borough the simulator's ground
-truth (each sampled decision point's true label probability, each child's true need)
-is joined by pseudonym; it is used only for evaluation and the audit, never as input.
+(:func:`stratify.features.build.pipeline.write_build`). On a synthetic borough the
+simulator's ground truth (each sampled decision point's true label probability, each
+child's true need) is joined by pseudonym; it is used only for evaluation and the audit,
+never as input.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
+from stratify.core.targets import Target
 from stratify.features.build.output import AUDIT_FILE, FEATURES_FILE, METADATA_FILE
-from stratify.features.catalogue import Target
 from stratify.features.model_input import input_columns, model_frame
-from stratify.features.warehouse.pseudonymise import pseudonymise, resolve_key
 from stratify.features.simulate import load_truth
+from stratify.features.warehouse.pseudonymise import pseudonymise, resolve_key
 
 ERR_NO_TABLE = (
     "no feature table for {target} in {folder}: run `stratify features --target {target}`"
@@ -91,7 +91,12 @@ def file_hash(path: Path) -> str:
 
 
 def load_table(
-    folder: Path, target: Target, protected: tuple[str, ...] = (), truth_dir: Path | None = None
+    folder: Path,
+    target: Target,
+    protected: tuple[str, ...] = (),
+    truth_dir: Path | None = None,
+    *,
+    pseudonym_secret: str | None = None,
 ) -> TrainingTable:
     """Read ``folder`` (features, audit, metadata) and keep the labelled decision points.
 
@@ -124,16 +129,22 @@ def load_table(
     keys["as_of_date"] = pd.to_datetime(keys["as_of_date"]).dt.date
     keys["quarter"] = quarter_label(keys["as_of_date"])
     X = model_frame(features.join(audit[list(protected)]), input_columns(target, protected))
-    truth = _truth(keys, target, truth_dir) if truth_dir is not None else None
+    truth = None if truth_dir is None else _truth(keys, target, truth_dir, pseudonym_secret)
     y = features["label"].to_numpy().astype(np.int8)
     return TrainingTable(target, keys, X, y, audit, truth, metadata)
 
 
-def _truth(keys: pd.DataFrame, target: Target, truth_dir: Path) -> pd.DataFrame | None:
-    """Join the simulator's truth to ``keys``; None when it is absent or does not match."""
+def _truth(
+    keys: pd.DataFrame, target: Target, truth_dir: Path, secret: str | None
+) -> pd.DataFrame | None:
+    """Join the simulator's truth to ``keys``; None when it is absent or does not match.
+
+    The truth holds the simulator's identifiers: they are pseudonymised with the key the
+    warehouse used (``secret``, or the demo key: the truth exists only for synthetic data).
+    """
     if not (truth_dir / "decision_points.parquet").exists():
         return None
-    key = resolve_key(synthetic=True)
+    key = resolve_key(secret, synthetic=True)
     dp, need = load_truth(truth_dir, lambda ids: pseudonymise(ids.astype(str), "person", key))
     dp = dp[dp["target"] == target][["person_id", "as_of_date", "p_true"]]
     dp["as_of_date"] = pd.to_datetime(dp["as_of_date"]).dt.date

@@ -27,7 +27,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
-
 from stratify.features.catalogue import FEATURE_BY_NAME
 from stratify.features.config import SearchSpace
 from stratify.features.model_input import category_columns
@@ -139,6 +138,7 @@ def search(
     y: np.ndarray,
     X_val: pd.DataFrame,
     y_val: np.ndarray,
+    *,
     space: SearchSpace,
     seed: int,
     categorical: Sequence[str] = (),
@@ -177,7 +177,7 @@ def search(
     return SearchResult(params, best["trees"], candidates)
 
 
-def fit_lightgbm(
+def fit_lightgbm(  # noqa: PLR0917  (positional callers: tests/serving/factory.py, benchmarks)
     X: pd.DataFrame,
     y: np.ndarray,
     params: Mapping[str, Any],

@@ -1,25 +1,28 @@
-"""The run's performance plots (PNG, matplotlib's Agg backend): no identifiers, no records.
+"""The run's performance plots (PNG, drawn with Agg): no identifiers, no records.
 
 ROC and precision-recall curves of LightGBM and the baselines, the reliability curve,
 precision at capacity per test quarter, feature importance (gain) and a SHAP summary
 of a sample of the test window (LightGBM's own TreeSHAP, ``pred_contrib``).
+
+Figures are :class:`matplotlib.figure.Figure` objects on an Agg canvas, so importing
+or calling this module never changes pyplot's backend; only the SHAP summary, which
+shap draws through pyplot, selects Agg, and only if nothing has chosen a backend yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
-
-from stratify.training.metrics.evaluate import reliability_curve  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve, roc_curve
+from stratify.training.evaluation import QuarterRow
+from stratify.training.metrics.evaluate import reliability_curve
 
 LABELS = {
     "lightgbm": "LightGBM (calibrated)",
@@ -29,16 +32,22 @@ LABELS = {
 SHAP_SAMPLE = 2_000
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """Return a new figure on its own Agg canvas (not known to pyplot) and its axes."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
+
+
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
-def curves(y: np.ndarray, scores: Mapping[str, np.ndarray], out: Path) -> dict[str, Path]:
+def curves(y: np.ndarray, scores: dict[str, np.ndarray], out: Path) -> dict[str, Path]:
     """Write ``roc.png`` and ``precision_recall.png``."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = _figure(5.5, 4.5)
     for m, s in scores.items():
         fpr, tpr, _ = roc_curve(y, s)
         ax.plot(fpr, tpr, label=LABELS.get(m, m))
@@ -48,7 +57,7 @@ def curves(y: np.ndarray, scores: Mapping[str, np.ndarray], out: Path) -> dict[s
     )
     ax.legend(loc="lower right")
     roc = _save(fig, out / "roc.png")
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = _figure(5.5, 4.5)
     for m, s in scores.items():
         precision, recall, _ = precision_recall_curve(y, s)
         ax.plot(recall, precision, label=LABELS.get(m, m))
@@ -62,7 +71,7 @@ def calibration(y: np.ndarray, p: np.ndarray, out: Path) -> Path:
     """Write ``calibration.png``: observed rate against mean predicted probability per bin."""
     rel = reliability_curve(y, p, bins=10)
     rel = rel[rel["n"] > 0]
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = _figure(5.5, 4.5)
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
     ax.plot(rel["mean_predicted"], rel["observed"], "o-", label="LightGBM (calibrated)")
     ax.set(
@@ -74,10 +83,16 @@ def calibration(y: np.ndarray, p: np.ndarray, out: Path) -> Path:
     return _save(fig, out / "calibration.png")
 
 
-def capacity_over_time(per_quarter: Sequence[Mapping[str, Any]], out: Path) -> Path:
+def capacity_over_time(per_quarter: Sequence[QuarterRow], out: Path) -> Path:
     """Write ``capacity_over_time.png``: precision at capacity per rolling-origin quarter."""
-    frame = pd.DataFrame(list(per_quarter))
-    fig, ax = plt.subplots(figsize=(6, 4))
+    frame = pd.DataFrame(
+        {
+            "period": [q.period for q in per_quarter],
+            "model": [q.model for q in per_quarter],
+            "precision_at_capacity": [q.precision_at_capacity for q in per_quarter],
+        }
+    )
+    fig, ax = _figure(6, 4)
     for m, part in frame.groupby("model", sort=False):
         ax.plot(part["period"], part["precision_at_capacity"], "o-", label=LABELS.get(str(m), m))
     ax.set(
@@ -93,7 +108,7 @@ def capacity_over_time(per_quarter: Sequence[Mapping[str, Any]], out: Path) -> P
 def importance(names: Sequence[str], gain: np.ndarray, out: Path, top: int = 20) -> Path:
     """Write ``importance.png``: the ``top`` features by total gain."""
     order = np.argsort(gain)[::-1][:top][::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.3 * top + 1))
+    fig, ax = _figure(6, 0.3 * top + 1)
     ax.barh([names[i] for i in order], gain[order] / gain.sum())
     ax.set(xlabel="share of total gain", title="LightGBM feature importance")
     return _save(fig, out / "importance.png")
@@ -103,8 +118,15 @@ def shap_summary(contrib: np.ndarray, X: pd.DataFrame, out: Path) -> Path:
     """Write ``shap_summary.png`` from TreeSHAP values (no bias column) of a sample."""
     import shap  # imported here: it is slow to import and only this plot needs it
 
+    if matplotlib.get_backend(auto_select=False) is None:
+        matplotlib.use("Agg")  # nothing chose a backend: never open a window for a file
+    import matplotlib.pyplot as plt  # shap draws on pyplot's current figure
+
     rng = np.random.default_rng(0)  # shap warns when it would use the global NumPy seed
     shap.summary_plot(contrib, X, show=False, max_display=15, plot_size=(7, 6), rng=rng)
     fig = plt.gcf()
     fig.suptitle("SHAP values (log-odds), sample of the test window")
-    return _save(fig, out / "shap_summary.png")
+    try:
+        return _save(fig, out / "shap_summary.png")
+    finally:
+        plt.close(fig)

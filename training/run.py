@@ -10,38 +10,50 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from stratify.features.catalogue import Target, catalogue_hash
+from stratify.core.progress import StageCallback as Progress
+from stratify.core.targets import Target
+from stratify.features.catalogue import catalogue_hash
 from stratify.features.config import Config
-from stratify.training import plots
-from stratify.training import tracking
+from stratify.training import plots, tracking
 from stratify.training.audit.report import audit
 from stratify.training.card.render import write_card
 from stratify.training.data import TrainingTable, load_table
+from stratify.training.evaluation import Evaluation, Lineage, RegisteredRun, registered_run_of
 from stratify.training.models import booster_of
 from stratify.training.policy import Policy
 from stratify.training.train import TrainResult, train
 
-Progress = Callable[[str], None]
 CARDS_DIR = "model_cards"
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What a training run recorded."""
+    """What a training run recorded: its evaluation, its registered run and its card."""
 
-    target: Target
-    run_id: str
-    version: int
-    evaluation: dict[str, Any]
+    evaluation: Evaluation
+    run: RegisteredRun
     card_dir: Path | None
+
+    @property
+    def target(self) -> Target:
+        """The run's target."""
+        return self.evaluation.target
+
+    @property
+    def run_id(self) -> str:
+        """The MLflow run id."""
+        return self.run.run_id
+
+    @property
+    def version(self) -> int:
+        """The registered model version."""
+        return self.run.version
 
 
 def feature_dir(cfg: Config, target: Target) -> Path:
@@ -61,16 +73,16 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def lineage(table: TrainingTable, cfg: Config) -> dict[str, str]:
+def lineage(table: TrainingTable, cfg: Config) -> Lineage:
     """Return the hashes that tie a run to its data, features and config."""
     meta = table.metadata
-    return {
-        "warehouse_content_hash": str(meta.get("warehouse_content_hash")),
-        "feature_table_hash": str(meta["feature_table_hash"]),
-        "catalogue_hash": catalogue_hash(),
-        "extract_date": str(meta.get("extract_date")),
-        "config_hash": config_hash(cfg),
-    }
+    return Lineage(
+        warehouse_content_hash=str(meta.get("warehouse_content_hash")),
+        feature_table_hash=str(meta["feature_table_hash"]),
+        catalogue_hash=catalogue_hash(),
+        extract_date=str(meta.get("extract_date")),
+        config_hash=config_hash(cfg),
+    )
 
 
 def make_plots(result: TrainResult, out: Path) -> dict[str, Path]:
@@ -80,31 +92,31 @@ def make_plots(result: TrainResult, out: Path) -> dict[str, Path]:
     scores = {"lightgbm": pred["score"], "rule": pred["score_rule"], "logreg": pred["score_logreg"]}
     made = plots.curves(y, {k: v.to_numpy() for k, v in scores.items()}, out)
     made["calibration"] = plots.calibration(y, pred["score"].to_numpy(), out)
-    made["capacity_over_time"] = plots.capacity_over_time(result.evaluation["per_quarter"], out)
+    made["capacity_over_time"] = plots.capacity_over_time(result.evaluation.per_quarter, out)
     booster = booster_of(result.pipeline)
     gain = booster.feature_importance(importance_type="gain")
     made["importance"] = plots.importance(booster.feature_name(), gain, out)
     rng = np.random.default_rng(0)
     take = rng.choice(len(pred), size=min(plots.SHAP_SAMPLE, len(pred)), replace=False)
-    Xe = result.pipeline.named_steps["encode"].transform(result.X_test.iloc[np.sort(take)])
-    contrib = np.asarray(booster.predict(Xe, pred_contrib=True))[:, :-1]
-    made["shap_summary"] = plots.shap_summary(contrib, Xe, out)
+    encoded = result.pipeline.named_steps["encode"].transform(result.X_test.iloc[np.sort(take)])
+    contrib = np.asarray(booster.predict(encoded, pred_contrib=True))[:, :-1]
+    made["shap_summary"] = plots.shap_summary(contrib, encoded, out)
     return made
 
 
 def model_metadata(result: TrainResult, table: TrainingTable) -> dict[str, Any]:
     """Return what the service needs beside the pipeline: inputs, categories, bands, periods."""
-    ev = result.evaluation
+    evaluation = result.evaluation
     return {
         "target": table.target,
         "input_columns": list(table.X.columns),
         "categories": table.categories,
         "band_edges": result.band_edges,
         "catalogue_hash": catalogue_hash(),
-        "training_period": ev["split"]["train"],
-        "test_period": ev["split"]["test"],
-        "capacity": ev["capacity"],
-        "verdict": ev["verdict"]["overall"],
+        "training_period": evaluation.split.train.as_dict(),
+        "test_period": evaluation.split.test.as_dict(),
+        "capacity": evaluation.capacity,
+        "verdict": evaluation.verdict.overall,
     }
 
 
@@ -114,7 +126,11 @@ def train_and_register(
     """Train ``target``, log and register it (alias ``challenger``), then audit and card it."""
     progress("reading the feature table")
     table = load_table(
-        feature_dir(cfg, target), target, cfg.training.include_protected, truth_dir(cfg)
+        feature_dir(cfg, target),
+        target,
+        cfg.training.include_protected,
+        truth_dir(cfg),
+        pseudonym_secret=cfg.pseudonym_secret,
     )
     result = train(table, cfg, policy, progress)
     with tempfile.TemporaryDirectory(prefix="stratify-run-") as tmp:
@@ -125,30 +141,26 @@ def train_and_register(
         (staging / "evaluation").mkdir()
         result.predictions.to_parquet(staging / "evaluation" / "predictions.parquet", index=False)
         progress("recording the run in MLflow and registering the model")
-        hashes = lineage(table, cfg)
-        run_id, version = tracking.log_training(
-            cfg.work_dir,
-            target=target,
+        run = tracking.log_training(
+            cfg,
             pipeline=result.pipeline,
-            X_example_like=table.X,
-            categories=table.categories,
+            example=tracking.neutral_example(table.X, table.categories),
             evaluation=result.evaluation,
             params=_params(result, cfg, target),
-            config=cfg.model_dump(mode="json"),
-            lineage=hashes,
+            lineage=lineage(table, cfg),
             artifacts={"plots": staging / "plots", "evaluation": staging / "evaluation"},
             model_metadata=model_metadata(result, table),
         )
         # evaluation.json is logged once the run id and version it records are known
-        evaluation = {**result.evaluation, "run_id": run_id, "model_version": version}
-        evaluation["lineage"] = hashes
-        tracking.log_artifacts(cfg.work_dir, run_id, _dump(staging, evaluation), "evaluation")
+        dumped = _dump(staging, result.evaluation, run)
+        tracking.log_artifacts(cfg, run.run_id, dumped, "evaluation")
         progress("auditing fairness and writing the model card")
-        Xe = result.pipeline.named_steps["encode"].transform(result.X_test)
+        encoded = result.pipeline.named_steps["encode"].transform(result.X_test)
         card_dir = audit_and_card(
-            cfg, policy, evaluation, result.predictions, Xe, plots_made, table.metadata
-        )
-    return RunOutcome(target, run_id, version, evaluation, card_dir)
+            cfg, policy, result.evaluation, run, predictions=result.predictions, X=encoded,
+            plots_made=plots_made, metadata=table.metadata,
+        )  # fmt: skip
+    return RunOutcome(result.evaluation, run, card_dir)
 
 
 def card_dir_of(cfg: Config, target: str, version: int) -> Path:
@@ -159,42 +171,43 @@ def card_dir_of(cfg: Config, target: str, version: int) -> Path:
 def audit_and_card(
     cfg: Config,
     policy: Policy,
-    evaluation: dict[str, Any],
+    evaluation: Evaluation,
+    run: RegisteredRun,
+    *,
     predictions: pd.DataFrame,
     X: pd.DataFrame | None,
     plots_made: dict[str, Path],
     metadata: dict[str, Any],
 ) -> Path:
     """Audit a registered version, write its card, log both to its run, tag the verdict."""
-    target, version = evaluation["target"], int(evaluation["model_version"])
     result = audit(
         predictions, config=cfg.audit, policy=policy.fairness, X=X, seed=cfg.training.seed
     )
-    out = card_dir_of(cfg, target, version)
+    out = card_dir_of(cfg, evaluation.target, run.version)
     write_card(
-        out, evaluation=evaluation, audit=result, plots=plots_made, policy=policy,
+        out, evaluation=evaluation, run=run, audit=result, plots=plots_made, policy=policy,
         metadata=metadata,
     )  # fmt: skip
-    tracking.log_artifacts(cfg.work_dir, evaluation["run_id"], out, "model_card")
+    tracking.log_artifacts(cfg, run.run_id, out, "model_card")
     tracking.set_version_tags(
-        cfg.work_dir, target, version, {"fairness_verdict": result.verdict.overall}
+        cfg, evaluation.target, run.version, {"fairness_verdict": result.verdict.overall}
     )
     return out
 
 
-def _dump(staging: Path, evaluation: dict[str, Any]) -> Path:
+def _dump(staging: Path, evaluation: Evaluation, run: RegisteredRun) -> Path:
     path = staging / "evaluation" / "evaluation.json"
-    path.write_text(json.dumps(evaluation, indent=2, default=str))
+    path.write_text(evaluation.to_json(run))
     return path
 
 
 def _params(result: TrainResult, cfg: Config, target: Target) -> dict[str, Any]:
-    chosen = result.evaluation["search"]["chosen"]
+    search = result.evaluation.search
     return {
-        **{f"lightgbm.{k}": v for k, v in chosen.items()},
-        "logreg.C": result.evaluation["search"]["logreg_C"],
+        **{f"lightgbm.{k}": v for k, v in search.chosen.items()},
+        "logreg.C": search.logreg_c,
         "calibration": cfg.training.calibration,
-        "capacity": result.evaluation["capacity"],
+        "capacity": result.evaluation.capacity,
         "n_boot": cfg.training.n_boot,
         "horizon_months": cfg.features.horizon_months,
         "protected_inputs": ",".join(cfg.training.include_protected) or "none",
@@ -209,28 +222,35 @@ def reaudit(cfg: Config, target: Target, version: int, policy: Policy) -> Path:
     needs the model's inputs: they are rebuilt from the feature table when it is the
     one the run was trained on (same hash), and the check is left out otherwise.
     """
-    info = tracking.version_info(cfg.work_dir, target, version)
+    info = tracking.version_info(cfg, target, version)
     run_id = info["run_id"]
     with tempfile.TemporaryDirectory(prefix="stratify-audit-") as tmp:
         staging = Path(tmp)
         pred = pd.read_parquet(
-            tracking.download(cfg.work_dir, run_id, "evaluation/predictions.parquet", staging)
+            tracking.download(cfg, run_id, "evaluation/predictions.parquet", staging)
         )
-        evaluation = tracking.read_json_artifact(cfg.work_dir, run_id, "evaluation/evaluation.json")
-        plots_dir = tracking.download(cfg.work_dir, run_id, "plots", staging)
+        data = tracking.read_json_artifact(cfg, run_id, "evaluation/evaluation.json")
+        evaluation, run = Evaluation.from_dict(data), registered_run_of(data)
+        plots_dir = tracking.download(cfg, run_id, "plots", staging)
         made = {p.stem: p for p in plots_dir.glob("*.png")}
-        table = load_table(feature_dir(cfg, target), target, tuple(evaluation["protected_inputs"]))
+        table = load_table(
+            feature_dir(cfg, target), target, evaluation.protected_inputs,
+            pseudonym_secret=cfg.pseudonym_secret,
+        )  # fmt: skip
         X = None
-        if table.metadata["feature_table_hash"] == evaluation["lineage"]["feature_table_hash"]:
+        if table.metadata["feature_table_hash"] == run.lineage.feature_table_hash:
             X = _inputs_of(cfg, info["model_uri"], table, pred)
-        return audit_and_card(cfg, policy, evaluation, pred, X, made, table.metadata)
+        return audit_and_card(
+            cfg, policy, evaluation, run, predictions=pred, X=X, plots_made=made,
+            metadata=table.metadata,
+        )  # fmt: skip
 
 
 def _inputs_of(
     cfg: Config, model_uri: str, table: TrainingTable, pred: pd.DataFrame
 ) -> pd.DataFrame:
     """Return the encoded model inputs of the predictions' rows, in their order."""
-    pipeline = tracking.load_sklearn(cfg.work_dir, model_uri)
+    pipeline = tracking.load_sklearn(cfg, model_uri)
     keys = table.keys[["person_id", "as_of_date"]].reset_index(names="row")
     rows = pred[["person_id", "as_of_date"]].merge(keys, how="left", on=["person_id", "as_of_date"])
     return pipeline.named_steps["encode"].transform(table.X.iloc[rows["row"].to_numpy()])

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from stratify.features.cohorts import add_months, add_months_array
+from stratify.features.build.cohorts import add_months, add_months_array
 
 ERR_TOO_SHORT = (
     "the decision points span {start} to {end}: too short for {folds} test period(s) of "

@@ -1,11 +1,15 @@
 """MLflow, behind one module: runs, artefacts, the registry and its aliases.
 
-The tracking store is a SQLite database under the working directory unless
-``MLFLOW_TRACKING_URI`` names another (any MLflow server). Models are registered as
+Every function takes the run :class:`~stratify.features.config.Config`: the tracking
+store is its ``mlflow_uri`` (``MLFLOW_TRACKING_URI`` as resolved once at the edge, else
+a SQLite database under the working directory). Models are registered as
 ``stratify-<target>``; a new version gets the alias ``challenger``; ``champion`` moves
 only through :func:`promote`, with a named approver and a reason recorded as tags.
 Nothing here logs a feature value or an identifier: the model's input example is a
 made-up neutral record, not a child's.
+
+This is the one training module that touches ``os.environ``, and only to keep MLflow's
+habits out of it (:func:`mlflow_environment`).
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ import skops.io
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
-
-from stratify.features.catalogue import Target, catalogue_hash
-from stratify.features.config import MLFLOW_ENV, mlflow_tracking_uri
+from stratify.core.targets import Target, model_name
+from stratify.features.catalogue import catalogue_hash
+from stratify.features.config import MLFLOW_ENV, Config
 from stratify.features.model_input import category_columns
+from stratify.training.evaluation import Evaluation, Lineage, RegisteredRun
 
-URI_ENV = "MLFLOW_TRACKING_URI"
-DB_FILE = "mlflow.db"
+#: MLflow draws a progress bar for artefact transfers unless this says "false".
+PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 ARTIFACTS_DIR = "mlartifacts"
 CHALLENGER, CHAMPION = "challenger", "champion"
 ERR_NO_VERSION = "{name} has no version {version} in the registry at {uri}"
@@ -40,51 +45,76 @@ ERR_VERDICT = (
     "needs --override-reason to say why it should be used anyway"
 )
 
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "alias_version",
+    "connect",
+    "download",
+    "flat_metrics",
+    "load_pyfunc",
+    "load_sklearn",
+    "log_artifacts",
+    "log_training",
+    "mlflow_environment",
+    "model_name",
+    "neutral_example",
+    "promote",
+    "read_json_artifact",
+    "set_version_tags",
+    "version_info",
+]
 
-def model_name(target: Target | str) -> str:
-    """Return the registered model name of ``target``."""
-    return f"stratify-{target}"
 
-
-def tracking_uri(work_dir: Path) -> str:
-    """Return ``$MLFLOW_TRACKING_URI`` or the SQLite store under ``work_dir``."""
-    return mlflow_tracking_uri(work_dir)
-
-
-def point_mlflow(uri: str) -> None:
-    """Point MLflow's tracking and registry at ``uri`` without changing the environment.
+@contextmanager
+def mlflow_environment() -> Iterator[None]:
+    """Run a block of MLflow calls, leaving the process environment as it was.
 
     ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``; left there, it
-    would be taken for the user's own setting by the next :func:`tracking_uri` call
-    for another working directory in the same process.
+    would be taken for the user's own setting by the next command that resolves a config
+    in the same process. Inside the block MLflow's artefact progress bar is off (unless
+    the user turned it on), as it would garble the command line's own progress display.
     """
-    saved = {k: os.environ.get(k) for k in MLFLOW_ENV}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    saved = {key: os.environ.get(key) for key in (*MLFLOW_ENV, PROGRESS_ENV)}
+    os.environ.setdefault(PROGRESS_ENV, "false")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
-def connect(work_dir: Path) -> MlflowClient:
-    """Point MLflow at the store (creating the working directory) and return a client."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = tracking_uri(work_dir)
-    point_mlflow(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+def _point(cfg: Config) -> MlflowClient:
+    """Point MLflow's tracking and registry at ``cfg``'s store (creating the working dir)."""
+    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(cfg.mlflow_uri)
+    mlflow.set_registry_uri(cfg.mlflow_uri)
+    return MlflowClient(tracking_uri=cfg.mlflow_uri, registry_uri=cfg.mlflow_uri)
 
 
-def _experiment(client: MlflowClient, work_dir: Path, target: str) -> str:
+@contextmanager
+def _session(cfg: Config) -> Iterator[MlflowClient]:
+    with mlflow_environment():
+        yield _point(cfg)
+
+
+def connect(cfg: Config) -> MlflowClient:
+    """Point MLflow at ``cfg``'s store (creating the working directory) and return a client."""
+    with mlflow_environment():
+        return _point(cfg)
+
+
+def _experiment(client: MlflowClient, cfg: Config, target: Target) -> str:
     name = model_name(target)
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     location = None
-    if tracking_uri(work_dir).startswith("sqlite:"):  # a server keeps its own artefact store
-        location = (work_dir / ARTIFACTS_DIR).resolve().as_uri()
+    if cfg.mlflow_uri.startswith("sqlite:"):  # a server keeps its own artefact store
+        location = (cfg.work_dir / ARTIFACTS_DIR).resolve().as_uri()
     return client.create_experiment(name, artifact_location=location)
 
 
@@ -101,16 +131,15 @@ def neutral_example(X: pd.DataFrame, categories: Mapping[str, list[str]]) -> pd.
     return pd.DataFrame([row]).astype({c: X[c].dtype for c in X.columns})
 
 
-def flat_metrics(evaluation: Mapping[str, Any]) -> dict[str, float]:
+def flat_metrics(evaluation: Evaluation) -> dict[str, float]:
     """Flatten ``metrics`` and ``lift_over`` into MLflow metric names (NaN dropped)."""
     out: dict[str, float] = {}
-    for section, prefix in (("metrics", "test"), ("lift_over", "lift_over")):
-        for model, metrics in evaluation.get(section, {}).items():
+    for table, prefix in ((evaluation.metrics, "test"), (evaluation.lift_over, "lift_over")):
+        for model, metrics in table.items():
             for metric, ci in metrics.items():
-                for part, suffix in (("value", ""), ("low", "_ci_low"), ("high", "_ci_high")):
-                    v = ci.get(part)
-                    if v is not None and np.isfinite(v):
-                        out[f"{prefix}.{model}.{metric}{suffix}"] = float(v)
+                for suffix, value in (("", ci.value), ("_ci_low", ci.low), ("_ci_high", ci.high)):
+                    if value is not None and np.isfinite(value):
+                        out[f"{prefix}.{model}.{metric}{suffix}"] = float(value)
     return out
 
 
@@ -121,51 +150,56 @@ def _staging() -> Iterator[Path]:
 
 
 def log_training(
-    work_dir: Path,
+    cfg: Config,
     *,
-    target: Target,
     pipeline: Pipeline,
-    X_example_like: pd.DataFrame,
-    categories: Mapping[str, list[str]],
-    evaluation: dict[str, Any],
+    example: pd.DataFrame,
+    evaluation: Evaluation,
     params: Mapping[str, Any],
-    config: Mapping[str, Any],
-    lineage: Mapping[str, str],
+    lineage: Lineage,
     artifacts: Mapping[str, Path],
     model_metadata: Mapping[str, Any],
-) -> tuple[str, int]:
-    """Log a training run, register its model with alias ``challenger``; return (run, version).
+) -> RegisteredRun:
+    """Log a training run of ``evaluation.target``, register its model as ``challenger``.
 
-    ``artifacts`` maps an artefact folder inside the run to a local file or folder.
+    ``example`` is the model's input example (:func:`neutral_example`: never a real
+    record); ``artifacts`` maps an artefact folder inside the run to a local file or
+    folder. The resolved ``cfg`` is logged as ``config/resolved_config.json``.
+
+    Returns
+    -------
+    RegisteredRun
+        The MLflow run id, the registered version and ``lineage``.
     """
-    client = connect(work_dir)
+    target = evaluation.target
     name = model_name(target)
-    with mlflow.start_run(experiment_id=_experiment(client, work_dir, target)) as run:
-        mlflow.set_tags({"target": target, **{f"lineage.{k}": v for k, v in lineage.items()}})
-        mlflow.log_params(dict(params))
-        mlflow.log_dict(dict(config), "config/resolved_config.json")
-        mlflow.log_metrics(flat_metrics(evaluation))
-        for where, path in artifacts.items():
-            (mlflow.log_artifacts if path.is_dir() else mlflow.log_artifact)(str(path), where)
-        example = neutral_example(X_example_like, categories)
-        signature = infer_signature(example, pipeline.predict_proba(example))
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
-            pyfunc_predict_fn="predict_proba",
-            signature=signature,
-            input_example=example,
-            metadata=dict(model_metadata),
-            pip_requirements=pip_requirements(),
-            registered_model_name=name,
-        )
-        version = int(info.registered_model_version)
-    client.set_registered_model_alias(name, CHALLENGER, str(version))
-    for key, value in _version_tags(evaluation, run.info.run_id).items():
-        client.set_model_version_tag(name, str(version), key, value)
-    return run.info.run_id, version
+    tags = {f"lineage.{k}": v for k, v in lineage.as_dict().items()}
+    with _session(cfg) as client:
+        with mlflow.start_run(experiment_id=_experiment(client, cfg, target)) as run:
+            mlflow.set_tags({"target": target, **tags})
+            mlflow.log_params(dict(params))
+            mlflow.log_dict(cfg.model_dump(mode="json"), "config/resolved_config.json")
+            mlflow.log_metrics(flat_metrics(evaluation))
+            for where, path in artifacts.items():
+                (mlflow.log_artifacts if path.is_dir() else mlflow.log_artifact)(str(path), where)
+            signature = infer_signature(example, pipeline.predict_proba(example))
+            info = mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                serialization_format="skops",
+                skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
+                pyfunc_predict_fn="predict_proba",
+                signature=signature,
+                input_example=example,
+                metadata=dict(model_metadata),
+                pip_requirements=pip_requirements(),
+                registered_model_name=name,
+            )
+            version = int(info.registered_model_version)
+        client.set_registered_model_alias(name, CHALLENGER, str(version))
+        for key, value in _version_tags(evaluation, run.info.run_id).items():
+            client.set_model_version_tag(name, str(version), key, value)
+        return RegisteredRun(run_id=run.info.run_id, version=version, lineage=lineage)
 
 
 def pip_requirements() -> list[str]:
@@ -178,21 +212,24 @@ def pip_requirements() -> list[str]:
     ]
 
 
-def _version_tags(evaluation: Mapping[str, Any], run_id: str) -> dict[str, str]:
-    tags = {"run_id": run_id, "verdict": evaluation["verdict"]["overall"]}
-    tags["catalogue_hash"] = catalogue_hash()
-    tags["training_period"] = "{start} to {end}".format(**evaluation["split"]["train"])
-    return tags
+def _version_tags(evaluation: Evaluation, run_id: str) -> dict[str, str]:
+    train = evaluation.split.train
+    return {
+        "run_id": run_id,
+        "verdict": evaluation.verdict.overall,
+        "catalogue_hash": catalogue_hash(),
+        "training_period": f"{train.start} to {train.end}",
+    }
 
 
-def set_version_tags(work_dir: Path, target: Target, version: int, tags: Mapping[str, str]) -> None:
+def set_version_tags(cfg: Config, target: Target, version: int, tags: Mapping[str, str]) -> None:
     """Set tags on one registered version (e.g. the fairness verdict after the audit)."""
-    client = connect(work_dir)
-    for key, value in tags.items():
-        client.set_model_version_tag(model_name(target), str(version), key, str(value))
+    with _session(cfg) as client:
+        for key, value in tags.items():
+            client.set_model_version_tag(model_name(target), str(version), key, str(value))
 
 
-def version_info(work_dir: Path, target: Target | str, version: int) -> dict[str, Any]:
+def version_info(cfg: Config, target: Target, version: int) -> dict[str, Any]:
     """Return a registered version's run id, tags, aliases and model URI.
 
     Raises
@@ -200,14 +237,14 @@ def version_info(work_dir: Path, target: Target | str, version: int) -> dict[str
     LookupError
         If the version is not in the registry.
     """
-    client = connect(work_dir)
     name = model_name(target)
-    try:
-        mv = client.get_model_version(name, str(version))
-    except mlflow.exceptions.MlflowException:
-        raise LookupError(
-            ERR_NO_VERSION.format(name=name, version=version, uri=tracking_uri(work_dir))
-        ) from None
+    with _session(cfg) as client:
+        try:
+            mv = client.get_model_version(name, str(version))
+        except mlflow.exceptions.MlflowException:
+            raise LookupError(
+                ERR_NO_VERSION.format(name=name, version=version, uri=cfg.mlflow_uri)
+            ) from None
     return {
         "name": name,
         "version": int(mv.version),
@@ -219,48 +256,50 @@ def version_info(work_dir: Path, target: Target | str, version: int) -> dict[str
     }
 
 
-def alias_version(work_dir: Path, target: Target | str, alias: str) -> int | None:
+def alias_version(cfg: Config, target: Target, alias: str) -> int | None:
     """Return the version an alias points at, or None."""
-    client = connect(work_dir)
-    try:
-        return int(client.get_model_version_by_alias(model_name(target), alias).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    with _session(cfg) as client:
+        try:
+            return int(client.get_model_version_by_alias(model_name(target), alias).version)
+        except mlflow.exceptions.MlflowException:
+            return None
 
 
-def download(work_dir: Path, run_id: str, path: str, dst: Path) -> Path:
+def download(cfg: Config, run_id: str, path: str, dst: Path) -> Path:
     """Download one artefact file or folder of a run into ``dst``; return the local path."""
-    connect(work_dir)
     dst.mkdir(parents=True, exist_ok=True)
-    return Path(
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst))
-    )
+    with _session(cfg):
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=path, dst_path=str(dst)
+            )
+        )
 
 
-def read_json_artifact(work_dir: Path, run_id: str, path: str) -> dict[str, Any]:
+def read_json_artifact(cfg: Config, run_id: str, path: str) -> dict[str, Any]:
     """Return a JSON artefact of a run."""
     with _staging() as tmp:
-        return json.loads(download(work_dir, run_id, path, tmp).read_text())
+        return json.loads(download(cfg, run_id, path, tmp).read_text())
 
 
-def log_artifacts(work_dir: Path, run_id: str, local: Path, where: str) -> None:
+def log_artifacts(cfg: Config, run_id: str, local: Path, where: str) -> None:
     """Add a file or folder to an existing run's artefacts."""
-    client = connect(work_dir)
-    if local.is_dir():
-        client.log_artifacts(run_id, str(local), where)
-    else:
-        client.log_artifact(run_id, str(local), where)
+    with _session(cfg) as client:
+        if local.is_dir():
+            client.log_artifacts(run_id, str(local), where)
+        else:
+            client.log_artifact(run_id, str(local), where)
 
 
-def load_pyfunc(work_dir: Path, target: Target | str, version: int) -> Any:
+def load_pyfunc(cfg: Config, target: Target, version: int) -> Any:
     """Load a registered version as an MLflow pyfunc (``predict`` returns probabilities)."""
-    connect(work_dir)
-    return mlflow.pyfunc.load_model(f"models:/{model_name(target)}/{version}")
+    with _session(cfg):
+        return mlflow.pyfunc.load_model(f"models:/{model_name(target)}/{version}")
 
 
 def promote(
-    work_dir: Path,
-    target: Target | str,
+    cfg: Config,
+    target: Target,
     version: int,
     *,
     approved_by: str,
@@ -277,7 +316,7 @@ def promote(
         If the version's verdict (performance or fairness) is not met and no
         ``override_reason`` is given.
     """
-    info = version_info(work_dir, target, version)
+    info = version_info(cfg, target, version)
     failed = [
         f"{k}={v}"
         for k, v in info["tags"].items()
@@ -289,17 +328,17 @@ def promote(
         )
     tags = {"approved_by": approved_by, "approval_reason": reason}
     tags["approved_at"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-    tags["previous_champion"] = str(alias_version(work_dir, target, CHAMPION) or "none")
+    tags["previous_champion"] = str(alias_version(cfg, target, CHAMPION) or "none")
     if override_reason:
         tags["override_reason"] = override_reason
-    client = connect(work_dir)
-    for key, value in tags.items():
-        client.set_model_version_tag(info["name"], str(version), key, value)
-    client.set_registered_model_alias(info["name"], CHAMPION, str(version))
+    with _session(cfg) as client:
+        for key, value in tags.items():
+            client.set_model_version_tag(info["name"], str(version), key, value)
+        client.set_registered_model_alias(info["name"], CHAMPION, str(version))
     return tags
 
 
-def load_sklearn(work_dir: Path, model_uri: str) -> Pipeline:
+def load_sklearn(cfg: Config, model_uri: str) -> Pipeline:
     """Load a registered version as its scikit-learn pipeline (skops, trusted types only)."""
-    connect(work_dir)
-    return mlflow.sklearn.load_model(model_uri)
+    with _session(cfg):
+        return mlflow.sklearn.load_model(model_uri)

@@ -7,9 +7,8 @@ bootstrap 95 % CI of the difference lies above zero.
 
 from __future__ import annotations
 
-from typing import Any
-
-from stratify.features.catalogue import Target
+from stratify.core.targets import Target
+from stratify.training.evaluation import Criterion, MetricTable, PerformanceVerdict
 from stratify.training.policy import Outcome, PerformanceBar
 
 BASELINE_NAMES = {"rule": "the prior-referral rule", "logreg": "the logistic regression"}
@@ -19,20 +18,26 @@ METRIC_NAMES = {
 }
 
 
-def _criterion(name: str, threshold: str, ci: dict[str, float], met: bool) -> dict[str, Any]:
-    outcome: Outcome = "met" if met else "not met"
-    return {"name": name, "threshold": threshold, **ci, "outcome": outcome}
+def _outcome(met: bool) -> Outcome:
+    return "met" if met else "not met"
 
 
 def performance_verdict(
-    evaluation: dict[str, Any], bar: PerformanceBar, target: Target
-) -> dict[str, Any]:
-    """Return ``{"criteria": [...], "overall": "met" | "not met"}`` for ``evaluation``.
+    metrics: MetricTable, lift_over: MetricTable, bar: PerformanceBar, target: Target
+) -> PerformanceVerdict:
+    """Return every criterion of ``bar`` for ``target``, met or not, and the overall outcome.
 
-    ``evaluation`` needs ``metrics["lightgbm"]`` and ``lift_over`` as made by
-    :func:`stratify.training.metrics.evaluate.evaluate`.
+    Parameters
+    ----------
+    metrics, lift_over : MetricTable
+        As made by :func:`stratify.training.metrics.evaluate.evaluate`: ``metrics`` needs
+        ``lightgbm``; ``lift_over`` needs each baseline (when the bar asks to beat them).
+    bar : PerformanceBar
+        The working group's thresholds.
+    target : Target
+        Whose thresholds apply.
     """
-    ours = evaluation["metrics"]["lightgbm"]
+    ours = metrics["lightgbm"]
     criteria = []
     for metric, limits in (
         ("average_precision", bar.min_average_precision),
@@ -41,24 +46,24 @@ def performance_verdict(
         minimum = getattr(limits, target)
         ci = ours[metric]
         criteria.append(
-            _criterion(
+            Criterion(
                 f"{METRIC_NAMES[metric]} of LightGBM",
                 f">= {minimum:.3f}",
                 ci,
-                ci["value"] >= minimum,
+                _outcome(ci.value >= minimum),
             )
         )
     if bar.must_beat_baselines:
         for base, words in BASELINE_NAMES.items():
             for metric in ("average_precision", "precision_at_capacity"):
-                ci = evaluation["lift_over"][base][metric]
+                ci = lift_over[base][metric]
                 criteria.append(
-                    _criterion(
+                    Criterion(
                         f"{METRIC_NAMES[metric]}: LightGBM minus {words}",
                         "95 % CI above 0",
                         ci,
-                        ci["low"] > 0,
+                        _outcome(ci.low > 0),
                     )
                 )
-    overall: Outcome = "met" if all(c["outcome"] == "met" for c in criteria) else "not met"
-    return {"criteria": criteria, "overall": overall}
+    overall = _outcome(all(c.outcome == "met" for c in criteria))
+    return PerformanceVerdict(tuple(criteria), overall)

@@ -80,7 +80,7 @@ def whole_months(start: ir.DateValue, end: ir.DateValue) -> ir.IntegerValue:
     """Return the whole calendar months from ``start`` to ``end``.
 
     The month difference, less one when ``end``'s day of the month is before
-    ``start``'s (the same rule as :func:`stratify.features.cohorts.whole_months`).
+    ``start``'s (the same rule as :func:`stratify.features.build.cohorts.whole_months`).
     """
     months = (end.year() - start.year()) * 12 + (end.month() - start.month())
     return months - ibis.ifelse(end.day() < start.day(), 1, 0)

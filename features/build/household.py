@@ -1,7 +1,7 @@
 """Household, siblings, adults and area features, resolved at each decision point.
 
 The household is the one the child lives in on ``as_of_date`` (see
-:func:`stratify.features.cohorts.household_at`). Its *residents* on that date are the people
+:func:`stratify.features.build.cohorts.household_at`). Its *residents* on that date are the people
 with a membership valid then (``start_date < as_of`` and no end or an end on or after
 ``as_of``) who were born before it. Siblings are the other residents in the child
 role, adults the other residents in a parent/carer or other-adult role; their

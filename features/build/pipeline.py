@@ -2,7 +2,7 @@
 
 :func:`build` opens the warehouse read-only (checked against the schema, so a missing
 table or column is named), forms the target's decision points and labels
-(:mod:`stratify.features.cohorts`), computes every catalogue feature that applies to the target
+(:mod:`stratify.features.build.cohorts`), computes every catalogue feature that applies to the target
 with Ibis over DuckDB, and returns the feature table (keys, label, features), the audit
 table (protected characteristics, same keys) and the metadata.
 :func:`~stratify.features.build.output.write_build` writes them atomically. Nothing is written
@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
-from stratify.features import cohorts
+from stratify.features.build import cohorts
 from stratify.features.build.child import child_features, index_features
 from stratify.features.build.facts import (
     Facts,
@@ -228,7 +228,7 @@ def build(
     ------
     stratify.features.warehouse.store.WarehouseError
         If the warehouse is missing or stale, or a table or column is missing (named).
-    stratify.features.cohorts.CohortError
+    stratify.features.build.cohorts.CohortError
         If the date range is outside the data or empty, or the cohort is empty.
     """
     began, path, say = time.perf_counter(), Path(path), progress or (lambda _: None)

@@ -1,12 +1,14 @@
 """Bearer tokens with roles, stored only as salted hashes.
 
-A token reads ``stk_<id>_<secret>``. The tokens file (JSON, or the same JSON in
-``$STRATIFY_TOKENS``) keeps, per token, its id, subject, roles, a random salt and
+A token reads ``stk_<id>_<secret>``. The tokens file (JSON, or the same JSON given to
+:class:`TokenStore` directly, e.g. from ``$STRATIFY_TOKENS`` by the service's start-up)
+keeps, per token, its id, subject, roles, a random salt and
 SHA-256(salt + secret); the secret itself is printed once by ``stratify tokens add``
 and never stored. The secret has 256 bits of entropy, so one fast salted hash is
 enough (a slow password hash would cost milliseconds per request for no gain), and
 the comparison is constant-time (:func:`hmac.compare_digest`). The file is re-read
-when it changes, so a new token works without a restart.
+when it changes, so a new token works without a restart, and rewritten atomically (mode
+0600) when a token is added.
 
 Roles: ``scorer`` may call ``/score``, ``reviewer`` may call ``/model``.
 """
@@ -26,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from stratify.core.files import write_atomic
+
 Role = Literal["scorer", "reviewer"]
 ROLES: tuple[Role, ...] = ("scorer", "reviewer")
-TOKENS_ENV = "STRATIFY_TOKENS"
 PREFIX = "stk"
 RELOAD_SECONDS = 1.0
 ERR_ROLE = "unknown role {role!r}; choose from: " + ", ".join(ROLES)
@@ -83,13 +86,16 @@ def add_token(
     entries = _read_file(path) if path.exists() else []
     if replace:
         entries = [e for e in entries if e.get("subject") != entry["subject"]]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump({"tokens": [*entries, entry]}, out, indent=2)
-    tmp.replace(path)
+    text = json.dumps({"tokens": [*entries, entry]}, indent=2)
+    write_atomic(path, lambda tmp: _write_private(tmp, text))
     return token, entry
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def _read_file(path: Path) -> list[dict[str, Any]]:
@@ -107,24 +113,27 @@ def _parse(text: str) -> list[dict[str, Any]]:
 
 
 class TokenStore:
-    """Check bearer tokens against the hashed entries of a file or ``$STRATIFY_TOKENS``.
+    """Check bearer tokens against the hashed entries of a file or of a JSON text.
 
     Parameters
     ----------
     path : Path
-        The tokens file (ignored when ``$STRATIFY_TOKENS`` is set). A missing file
-        means no token is valid.
+        The tokens file (ignored when ``tokens_json`` is given). A missing file means
+        no token is valid.
+    tokens_json : str, optional
+        The tokens file's content given directly (``Settings.tokens_json``); never
+        reloaded.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tokens_json: str | None = None) -> None:
         self.path = path
-        self._env = os.environ.get(TOKENS_ENV)
+        self._given = tokens_json
         self._entries: dict[str, dict[str, Any]] = {}
         self._stamp: tuple[float, int] | None = None
         self._checked = float("-inf")
         self._dummy_salt = secrets.token_hex(16)
-        if self._env:
-            self._entries = {e["id"]: e for e in _parse(self._env)}
+        if self._given:
+            self._entries = {e["id"]: e for e in _parse(self._given)}
         else:
             self._reload()
 
@@ -145,7 +154,7 @@ class TokenStore:
     def authenticate(self, header: str | None) -> Principal | None:
         """Return the principal of an ``Authorization: Bearer ...`` header, or None."""
         now = time.monotonic()
-        if not self._env and now - self._checked > RELOAD_SECONDS:
+        if not self._given and now - self._checked > RELOAD_SECONDS:
             self._checked = now
             self._reload()
         if not header or not header.startswith("Bearer "):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-
+from stratify.core.targets import model_name
 from stratify.serving.api.schema import (
     ERR_BATCH,
     ERR_EMPTY,
@@ -24,6 +24,7 @@ from stratify.serving.api.schema import (
     validate_records,
 )
 from stratify.serving.scoring import Scorer
+from stratify.serving.store import Champion
 
 BAND_DEFINITION = (
     "band 1-10: the decile of the probability among the model's training population "
@@ -35,23 +36,23 @@ CARD_PATH = "model_cards/{target}/v{version}/model_card.html"
 
 @dataclass(frozen=True)
 class Served:
-    """One served model: its scorer, generated request model and registry record."""
+    """One served model: its scorer, generated request model and imported champion."""
 
     scorer: Scorer
     record: type[BaseModel]
-    pointer: Mapping[str, Any]
+    champion: Champion
 
     @classmethod
-    def build(cls, scorer: Scorer, pointer: Mapping[str, Any]) -> Served:
+    def build(cls, scorer: Scorer, champion: Champion) -> Served:
         """Generate the request model of ``scorer``'s model."""
         meta = scorer.metadata
         model = record_model(scorer.target, scorer.columns, meta.get("categories", {}))
-        return cls(scorer, model, pointer)
+        return cls(scorer, model, champion)
 
     @property
     def name(self) -> str:
         """The registered model name."""
-        return f"stratify-{self.scorer.target}"
+        return model_name(self.scorer.target)
 
 
 def _problem(field: str, problem: str) -> dict[str, Any]:
@@ -110,13 +111,13 @@ def model_info(
     if model is None:
         problem = ERR_TARGET.format(target=(target or "")[:40], served=", ".join(sorted(served)))
         return 400, {"error": problem, "detail": [_problem("target", problem)]}
-    scorer, tags = model.scorer, dict(model.pointer.get("tags", {}))
+    scorer, tags = model.scorer, dict(model.champion.tags)
     audit.update(target=scorer.target, model_version=scorer.version)
     meta = scorer.metadata
     card = card_path(work_dir, scorer.target, scorer.version)
     body = {
         "target": scorer.target, "model_name": model.name, "model_version": scorer.version,
-        "bento_tag": model.pointer.get("tag"), "run_id": model.pointer.get("run_id"),
+        "bento_tag": model.champion.tag, "run_id": model.champion.run_id,
         "training_period": meta.get("training_period"), "test_period": meta.get("test_period"),
         "capacity": meta.get("capacity"),
         "verdicts": {"performance": tags.get("verdict", meta.get("verdict")),

@@ -71,15 +71,14 @@ class Guard:
     ----------
     app : ASGI app
         The service's app.
-    settings : Settings, optional
-        Default: resolved from the environment when the middleware is built.
+    settings : Settings
+        Where the tokens and the audit log are (resolved by the service's start-up).
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        s = settings or Settings.from_env()
-        self.tokens = TokenStore(s.tokens_file)
-        self.audit = AuditLog(s.audit_log, fsync=s.audit_fsync)
+        self.tokens = TokenStore(settings.tokens_file, settings.tokens_json)
+        self.audit = AuditLog(settings.audit_log, fsync=settings.audit_fsync)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""

@@ -1,11 +1,19 @@
 """The BentoML service: ``POST /score``, ``GET /model``, health and metrics.
 
-``bentoml serve stratify.serving.api.service:Stratify`` (or ``stratify serve``) starts it. Each worker
-loads, for every target imported with ``stratify import-model``, exactly the recorded
-champion version from the BentoML store under the working directory. BentoML provides
-``/livez``, ``/readyz`` (ready once at least one model is loaded) and ``/metrics``
-(Prometheus); :class:`~stratify.serving.api.guard.Guard` puts bearer-token roles and the audit log
-in front of everything else. Settings come from ``$STRATIFY_CONFIG`` / ``$STRATIFY_HOME``.
+``stratify serve`` (or ``bentoml serve stratify.serving.api.service:Stratify``) starts it.
+Each worker loads, for every target imported with ``stratify import-model``, exactly the
+recorded champion version from the BentoML store under the working directory. BentoML
+provides ``/livez``, ``/readyz`` (ready once at least one model is loaded) and
+``/metrics`` (Prometheus); :class:`~stratify.serving.api.guard.Guard` puts bearer-token
+roles and the audit log in front of everything else.
+
+Importing this module reads nothing. A worker is a fresh process, so its start-up is an
+edge: :func:`from_environment` resolves the settings from the environment once (the
+config named by ``$STRATIFY_CONFIG``, ``$STRATIFY_HOME``, ``$MLFLOW_TRACKING_URI``,
+``$STRATIFY_TOKENS``), for both the service class and the guard. The worker count is
+BentoML's own service configuration: the decorator gives the default, and
+``stratify serve --workers N`` overrides it for the ``bentoml serve`` process through
+BentoML's ``BENTOML_CONFIG_OVERRIDES`` (``services.stratify.workers``).
 """
 
 from __future__ import annotations
@@ -22,15 +30,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-
-from stratify.serving.api import endpoints
 from stratify.serving import store
+from stratify.serving.api import endpoints
 from stratify.serving.api.endpoints import Served
-from stratify.serving.api.guard import Guard
+from stratify.serving.api.guard import ASGIApp, Guard
 from stratify.serving.api.schema import ScoreRequest
-from stratify.serving.settings import Settings
+from stratify.serving.scoring import Scorer
+from stratify.serving.settings import DEFAULT_WORKERS, SERVICE_NAME, Settings
 
-WORKERS_ENV = "STRATIFY_WORKERS"
 #: requests with at most this many records are scored on the event loop
 INLINE_RECORDS = 20
 ERR_NOTHING_IMPORTED = (
@@ -48,12 +55,27 @@ def load_served(settings: Settings, threads: int = 1) -> dict[str, Served]:
         If no model has been imported.
     """
     served = {}
-    for target, pointer in sorted(store.read_pointers(settings.work_dir).items()):
-        scorer = store.load_champion(settings.work_dir, target, threads)
-        served[target] = Served.build(scorer, pointer)
+    for target in sorted(store.read_pointers(settings.work_dir)):
+        stored = store.locate_champion(settings.work_dir, target)
+        served[target] = Served.build(Scorer.from_stored(stored, threads), stored.champion)
     if not served:
         raise RuntimeError(ERR_NOTHING_IMPORTED.format(work=settings.work_dir))
     return served
+
+
+@functools.cache
+def from_environment() -> Settings:
+    """Return this worker's settings, resolved from its environment on first use.
+
+    The service's start-up edge: the class and the guard (which BentoML builds in the
+    same worker) share the one resolution.
+    """
+    return Settings.from_environment(os.environ)
+
+
+def _guard(app: ASGIApp) -> Guard:
+    """Build the guard of this worker's app (BentoML calls it when the app is built)."""
+    return Guard(app, from_environment())
 
 
 def _audit(request: Request) -> MutableMapping[str, Any]:
@@ -88,8 +110,8 @@ model_app = Starlette(
 
 @bentoml.asgi_app(model_app, path="/")
 @bentoml.service(
-    name="stratify",
-    workers=int(os.environ.get(WORKERS_ENV, "2")),
+    name=SERVICE_NAME,
+    workers=DEFAULT_WORKERS,  # stratify serve --workers overrides it (see the module doc)
     threads=1,
     traffic={"timeout": 60},
     logging={"access": {"enabled": False}},  # the audit log records every request
@@ -99,7 +121,7 @@ class Stratify:
     """Risk scores with reasons for integrators; model descriptions for reviewers."""
 
     def __init__(self) -> None:
-        self.settings = Settings.from_env()
+        self.settings = from_environment()
         self.served = load_served(self.settings)
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -130,4 +152,4 @@ class Stratify:
         return JSONResponse(body, status_code=status)  # type: ignore[return-value]
 
 
-Stratify.add_asgi_middleware(Guard)  # type: ignore[attr-defined]
+Stratify.add_asgi_middleware(_guard)  # type: ignore[attr-defined]

@@ -1,8 +1,8 @@
 """One date's escalation cohort, built from the warehouse with only what was known then.
 
-:func:`cohort_at` runs the feature build (:func:`stratify.features.build.pipeline.build`) over a date
-range of exactly one day with a monthly snapshot, so the decision points are the
-escalation cohort of that date: every child known to a service in the look-back window
+:func:`cohort_at` runs the feature build (:func:`stratify.features.build.pipeline.build`)
+over a date range of exactly one day with a monthly snapshot, so the decision points are
+the escalation cohort of that date: every child known to a service in the look-back window
 who is not open to statutory social care on it. Every feature counts only facts dated
 strictly before the date, exactly as in training; labels of a recent date are null.
 The as-of date must therefore be the first day of a month (a snapshot date).
@@ -11,23 +11,20 @@ The as-of date must therefore be the first day of a month (a snapshot date).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-from stratify.features.warehouse import store as warehouse
+from stratify.core.progress import StageCallback
+from stratify.core.targets import Target
 from stratify.features.build.pipeline import build
-from stratify.features.catalogue import Target
 from stratify.features.config import FeaturesConfig
+from stratify.features.warehouse import store as warehouse
 
 TARGET: Target = "escalation"
 ERR_NOT_FIRST = "the as-of date must be the first day of a month (e.g. {example}), got {day}"
 ERR_UNKNOWN_LOCALITY = "unknown locality {name!r}; the warehouse has: {known}"
 ERR_NO_LOCALITIES = "the warehouse records no localities"
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,7 @@ def cohort_at(
     as_of: dt.date,
     config: FeaturesConfig,
     *,
-    progress: Progress | None = None,
+    progress: StageCallback | None = None,
     threads: int | None = None,
 ) -> Cohort:
     """Build the escalation cohort of ``as_of`` from the warehouse at ``path``.
@@ -120,7 +117,7 @@ def cohort_at(
     ------
     ValueError
         If ``as_of`` is not a month's first day.
-    stratify.features.warehouse.store.WarehouseError, stratify.features.cohorts.CohortError
+    stratify.features.warehouse.store.WarehouseError, stratify.features.build.cohorts.CohortError
         If the warehouse is missing or stale, or the date is outside the data or has
         no cohort.
     """

@@ -19,8 +19,6 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
-
-from stratify.serving.outreach.ranking import OutreachList
 from stratify.serving.outreach.guide import (
     FAIRNESS_COLUMNS,
     LIST_COLUMNS,
@@ -29,6 +27,7 @@ from stratify.serving.outreach.guide import (
     guide,
     list_rows,
 )
+from stratify.serving.outreach.ranking import OutreachList
 
 LIST_SHEET, GUIDE_SHEET, FAIRNESS_SHEET = "Outreach list", "How to read this list", "Fairness check"
 NUMBER_FORMATS = {"int": "0", "score": "0.000", "share": "0.0%", "ratio": "0.00"}

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-
 from stratify.features.codes import code_lists
 
 SUPPRESSED = "suppressed"

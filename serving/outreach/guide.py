@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from stratify.serving.outreach.ranking import REASON_COLUMNS, OutreachList
+from stratify.core.targets import model_name
+from stratify.serving.outreach.cohort import TARGET
 from stratify.serving.outreach.fairness import DIMENSION_NAMES, SUPPRESSED
+from stratify.serving.outreach.ranking import REASON_COLUMNS, OutreachList
 
-MODEL_NAME = "stratify-escalation"
+MODEL_NAME = model_name(TARGET)
 Format = Literal["text", "int", "score", "share", "ratio"]
 
 

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
-
-from stratify.serving.outreach.ranking import REASON_COLUMNS, OutreachList
 from stratify.serving.outreach.guide import (
     FAIRNESS_COLUMNS,
     LIST_COLUMNS,
@@ -24,6 +22,7 @@ from stratify.serving.outreach.guide import (
     scope,
     summary,
 )
+from stratify.serving.outreach.ranking import REASON_COLUMNS, OutreachList
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:2rem;color:#1b1b1b;

@@ -3,34 +3,33 @@
 :func:`run_outreach` is what ``stratify outreach`` calls. Cheap checks come first (the
 date, the warehouse and its localities, the imported champion) so a mistake fails in a
 second, not after the feature build. The workbook and the web page are written under
-``<work>/outreach/<as_of>/outreach-<locality or all>.{xlsx,html}``, each under a
-temporary name in the same folder and moved into place with ``os.replace``, so a reader
-never sees half a file.
+``<work>/outreach/<as_of>/outreach-<locality or all>.{xlsx,html}`` with
+:func:`stratify.core.files.write_files_atomic`: both under temporary names in the same
+folder, moved into place only once both are complete, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratify.core.files import write_files_atomic
+from stratify.core.progress import StageCallback
+from stratify.features.build.cohorts import add_months, snapshot_dates
 from stratify.features.config import Config
 from stratify.features.warehouse.store import read_meta
-from stratify.serving.outreach.ranking import OutreachList, build_list
 from stratify.serving.outreach.cohort import TARGET, Cohort, check_date, cohort_at, known_localities
 from stratify.serving.outreach.cohort import resolve_locality as _resolve
 from stratify.serving.outreach.excel import write_workbook
 from stratify.serving.outreach.html import write_page
+from stratify.serving.outreach.ranking import OutreachList, build_list
 from stratify.serving.scoring import Scorer
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 OUTREACH_DIR = "outreach"
 ERR_AFTER_EXTRACT = "the as-of date {as_of} is after the warehouse's extract date {extract}"
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -61,26 +60,19 @@ def card_path(work_dir: Path, version: int) -> Path:
     return work_dir / "model_cards" / TARGET / f"v{version}" / "model_card.html"
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+def latest_snapshot(extract_date: dt.date, every_months: int = 3) -> dt.date:
+    """Return the last snapshot date (quarter start by default) on or before a date."""
+    return snapshot_dates(add_months(extract_date, -every_months), extract_date, every_months)[-1]
 
 
 def write_outputs(lst: OutreachList, work_dir: Path, min_people: int) -> tuple[Path, Path]:
     """Write the workbook and the web page of ``lst`` atomically; return their paths."""
     xlsx, html = output_paths(work_dir, lst.as_of, lst.locality)
     card = card_path(work_dir, lst.model_version)
-    write_atomic(xlsx, lambda p: write_workbook(lst, p, card, min_people))
-    write_atomic(html, lambda p: write_page(lst, p, card, min_people))
+    write_files_atomic({
+        xlsx: lambda p: write_workbook(lst, p, card, min_people),
+        html: lambda p: write_page(lst, p, card, min_people),
+    })  # fmt: skip
     return xlsx, html
 
 
@@ -110,7 +102,7 @@ def run_outreach(
     capacity: int,
     locality: str | None = None,
     *,
-    progress: Progress | None = None,
+    progress: StageCallback | None = None,
     scorer: Scorer | None = None,
 ) -> OutreachOutcome:
     """Build and write the outreach list of ``as_of``.
@@ -140,14 +132,14 @@ def run_outreach(
         Bad date, capacity or locality.
     LookupError
         No champion imported (``stratify import-model --target escalation``).
-    stratify.features.warehouse.store.WarehouseError, stratify.features.cohorts.CohortError
+    stratify.features.warehouse.store.WarehouseError, stratify.features.build.cohorts.CohortError
         Missing or stale warehouse, date outside the data.
     """
     say = progress or (lambda _: None)
     name = check_inputs(cfg, as_of, locality)
     if scorer is None:
         say("loading the champion")
-        scorer = Scorer.from_bento(TARGET, cfg.work_dir)
+        scorer = Scorer.from_store(cfg.work_dir, TARGET)
     cohort = cohort_at(cfg.work_dir / WAREHOUSE_FILE, as_of, cfg.features, progress=say)
     say(f"scoring {len(cohort.features):,} children and ranking families")
     return list_and_write(cfg, cohort, scorer, capacity, name, progress=say)
@@ -160,7 +152,7 @@ def list_and_write(
     capacity: int,
     locality: str | None,
     *,
-    progress: Progress | None = None,
+    progress: StageCallback | None = None,
 ) -> OutreachOutcome:
     """Build the list of a cohort already built, and write its workbook and web page."""
     lst = build_list(

@@ -1,76 +1,68 @@
-"""A small real model per target, registered, promoted and imported once per session.
+"""Fixtures of the serving tests: real champions in real stores, and the service in process.
 
-The in-process service is built once per session too: BentoML registers its Prometheus
-metrics when an app is built, so a second ``to_asgi()`` in one process would clash.
+A small real model per target is registered, promoted and imported once per session; the
+escalation champion of the small borough (trained by the real training run) too, for
+the outreach lists. The in-process service is built once per session: BentoML registers
+its Prometheus metrics when an app is built, so a second ``to_asgi()`` in one process
+would clash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-
+from stratify.core.targets import TARGETS
+from stratify.features.config import Config, load_config
 from stratify.serving import store
 from stratify.serving.api.auth import add_token
-from tests.serving import factory
+from stratify.serving.settings import CONFIG_ENV, TOKENS_ENV
 
-TARGETS = ("escalation", "rereferral")
-MAX_BATCH = 5
+from tests.borough import copy_borough
+from tests.serving import factory
 
 
 @pytest.fixture(scope="session")
 def served_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A work dir with both targets' champions registered in MLflow and imported."""
     work = tmp_path_factory.mktemp("work")
+    uri = factory.config(work).mlflow_uri
     with pytest.MonkeyPatch.context() as mp:
         factory.skip_requirement_inference(mp)
         for i, target in enumerate(TARGETS):
             factory.register(work, target, seed=i)
-            store.import_champion(work, target)
+            store.import_champion(work, target, mlflow_uri=uri)
     return work
 
 
-@dataclass(frozen=True)
-class Service:
-    """The in-process service, its tokens (by role) and its audit log."""
-
-    client: Any
-    tokens: dict[str, str]
-    audit_log: Path
-
-
-def write_config(path: Path, work: Path, **serving: object) -> Path:
-    """Write a run config with a serving section."""
-    path.write_text(yaml.safe_dump({"home": str(work), "serving": serving}))
-    return path
-
-
 @pytest.fixture(scope="session")
-def service(served_work: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """The service through ``to_asgi()`` and Starlette's TestClient (lifespan included)."""
-    from starlette.testclient import TestClient
+def service(
+    served_work: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[factory.Service]:
+    """The service through ``to_asgi()`` and Starlette's TestClient (lifespan included).
 
-    from stratify.serving.api.service import Stratify
+    Its start-up reads the environment, as in a worker started by ``bentoml serve``.
+    """
+    from starlette.testclient import TestClient
+    from stratify.serving.api import service as module
 
     here = tmp_path_factory.mktemp("service")
     tokens_file, audit = here / "tokens.json", here / "audit" / "requests.jsonl"
-    config = write_config(here / "config.yaml", served_work, tokens_file=str(tokens_file),
-                          audit_log=str(audit), max_batch=MAX_BATCH)  # fmt: skip
+    config = factory.write_config(here / "config.yaml", served_work, tokens_file=str(tokens_file),
+                                  audit_log=str(audit), max_batch=factory.MAX_BATCH)  # fmt: skip
     tokens = {r: add_token(tokens_file, f"{r} subject", [r])[0] for r in ("scorer", "reviewer")}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STRATIFY_CONFIG", str(config))
-        mp.delenv("STRATIFY_TOKENS", raising=False)
-        store.use_store(served_work)
-        with TestClient(Stratify.to_asgi()) as client:
-            yield Service(client, tokens, audit)
+        mp.setenv(CONFIG_ENV, str(config))
+        mp.delenv(TOKENS_ENV, raising=False)
+        module.from_environment.cache_clear()
+        with TestClient(module.Stratify.to_asgi()) as client:
+            yield factory.Service(client, tokens, audit)
+        module.from_environment.cache_clear()
 
 
 @pytest.fixture
-def svc(service: Service) -> Service:
+def svc(service: factory.Service) -> factory.Service:
     """The session's service with an empty audit log."""
     if service.audit_log.exists():
         service.audit_log.write_text("")
@@ -85,3 +77,19 @@ def tokens_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def audit_file(tmp_path: Path) -> Path:
     return tmp_path / "audit" / "requests.jsonl"
+
+
+@pytest.fixture(scope="session")
+def champion(shared_borough: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, int]:
+    """The small borough with its escalation model trained, promoted and imported."""
+    from stratify.training import tracking
+    from stratify.training.policy import load_policy
+    from stratify.training.run import train_and_register
+
+    home = tmp_path_factory.mktemp("outreach")
+    cfg = load_config(copy_borough(shared_borough, home))
+    outcome = train_and_register(cfg, "escalation", load_policy(None))
+    tracking.promote(cfg, "escalation", outcome.version, approved_by="test",
+                     reason="test", override_reason="test")  # fmt: skip
+    store.import_champion(cfg.work_dir, "escalation", mlflow_uri=cfg.mlflow_uri)
+    return cfg, outcome.version

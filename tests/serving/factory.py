@@ -1,13 +1,16 @@
-"""A small real model for the serving tests and the benchmark, without the demo data.
+"""Helpers of the serving tests and the benchmark: a small real model, configs, the service.
 
 Records are synthesised with the catalogue's columns (counts, flags, codes from their
 lists), labels come from a known logistic rule on a few risk factors, and the model is
 fitted, calibrated and registered through the real training code into a given work
-directory's SQLite MLflow store.
+directory's SQLite MLflow store. Run configs are written and loaded as the edges do,
+with an explicit environment.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +18,18 @@ import mlflow.models
 import numpy as np
 import pandas as pd
 import pytest
-
-from stratify.features.catalogue import Target, features_for
+import yaml
+from stratify.core.targets import Target
+from stratify.features.catalogue import features_for
+from stratify.features.config import HOME_ENV, Config, load_config
 from stratify.features.model_input import category_columns, input_columns, model_frame
-from stratify.training import models
-from stratify.training import tracking
-from stratify.training.train import band_edges
 
 LOCALITIES = ["North", "South", "East", "West"]
+#: the in-process service's request limit
+MAX_BATCH = 5
+#: the date and capacity of the small borough's outreach list in the tests
+AS_OF = dt.date(2024, 10, 1)
+CAPACITY = 30
 APPROVER = "test approver"
 #: log-odds weights of the known rule (a bool flag or a count)
 RULE = {"referrals_12m": 0.6, "s47_ever": 0.8, "open_referral": 1.2, "cp_plans_ever": 0.9}
@@ -76,13 +83,31 @@ def skip_requirement_inference(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(mlflow.models, "infer_pip_requirements", lambda *a, fallback=None, **k: fallback)
 
 
-def _evaluation(start: str, end: str) -> dict[str, Any]:
-    return {"verdict": {"overall": "met"}, "split": {"train": {"start": start, "end": end}}}
+def _evaluation(target: Target, train: tuple[str, str]) -> Any:
+    """A minimal evaluation record: the training period and a met verdict, no figures."""
+    from stratify.training.evaluation import Evaluation
+
+    part = {"rows": 0, "positives": 0, "families": 0}
+    return Evaluation.from_dict({
+        "target": target, "created": "2024-04-01T00:00:00+00:00",
+        "capacity": "200 families per quarter", "calibration": "sigmoid",
+        "split": {"train": {"start": train[0], "end": train[1], **part},
+                  "calibrate": {"start": train[1], "end": train[1], **part},
+                  "test": {"start": "2023-03-31", "end": "2024-03-31", **part}},
+        "metrics": {}, "lift_over": {}, "ceiling_gap": None, "per_quarter": [], "n_boot": 0,
+        "base_rate": 0.0, "search": {"chosen": {}, "candidates": [], "logreg_C": 1.0},
+        "features": [], "protected_inputs": [], "train_seconds": 0.0,
+        "verdict": {"criteria": [], "overall": "met"},
+    })  # fmt: skip
 
 
 def register(work_dir: Path, target: Target, *, rows: int = 3000, trees: int = 40,
              seed: int = 0, leaves: int = 15) -> int:  # fmt: skip
     """Fit, register and promote a model of ``target`` into ``work_dir``; return its version."""
+    from stratify.training import models, tracking
+    from stratify.training.evaluation import Lineage
+    from stratify.training.train import band_edges
+
     raw = records(target, rows + 1000, seed)
     y = labels(raw, seed)
     columns = input_columns(target)
@@ -101,13 +126,35 @@ def register(work_dir: Path, target: Target, *, rows: int = 3000, trees: int = 4
         "test_period": {"start": "2023-03-31", "end": "2024-03-31"},
         "capacity": "200 families per quarter", "verdict": "met",
     }  # fmt: skip
-    _, version = tracking.log_training(
-        work_dir, target=target, pipeline=pipe, X_example_like=X, categories=cats,
-        evaluation=_evaluation(*period), params=params, config={}, lineage={},
-        artifacts={}, model_metadata=metadata,
+    cfg = config(work_dir)
+    run = tracking.log_training(
+        cfg, pipeline=pipe, example=tracking.neutral_example(X, cats),
+        evaluation=_evaluation(target, period), params=params,
+        lineage=Lineage("test", "test", "test", "2024-04-01", "test"), artifacts={},
+        model_metadata=metadata,
     )  # fmt: skip
     tracking.promote(
-        work_dir, target, version, approved_by=APPROVER, reason="test model",
+        cfg, target, run.version, approved_by=APPROVER, reason="test model",
         override_reason="synthetic test model",
     )  # fmt: skip
-    return version
+    return run.version
+
+
+def write_config(path: Path, work: Path, **serving: object) -> Path:
+    """Write a run config with ``home`` and a serving section."""
+    path.write_text(yaml.safe_dump({"home": str(work), "serving": serving}))
+    return path
+
+
+def config(work: Path) -> Config:
+    """The default run config of a working directory, resolved as an edge would (no env)."""
+    return load_config(None, {HOME_ENV: str(work)})
+
+
+@dataclass(frozen=True)
+class Service:
+    """The in-process service, its tokens (by role) and its audit log."""
+
+    client: Any
+    tokens: dict[str, str]
+    audit_log: Path

@@ -7,23 +7,23 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
-
+from stratify.core.targets import TARGETS, Target
 from stratify.features.model_input import model_frame
 from stratify.serving import store
 from stratify.serving.reasons import COUNT_STATS, explainable
 from stratify.serving.scoring import ERR_EDGES, Scorer
-from tests.serving import factory
-from tests.serving.conftest import TARGETS
 from stratify.training import tracking
+
+from tests.serving import factory
 
 
 @pytest.fixture(scope="module", params=TARGETS)
 def scorer(request: pytest.FixtureRequest, served_work: Path) -> Scorer:
-    return store.load_champion(served_work, request.param)
+    return Scorer.from_store(served_work, request.param)
 
 
-def _pyfunc(work: Path, target: str, version: int) -> mlflow.pyfunc.PyFuncModel:
-    return tracking.load_pyfunc(work, target, version)
+def _pyfunc(work: Path, target: Target, version: int) -> mlflow.pyfunc.PyFuncModel:
+    return tracking.load_pyfunc(factory.config(work), target, version)
 
 
 def test_probabilities_equal_the_registered_pyfunc(scorer: Scorer, served_work: Path):
@@ -84,8 +84,10 @@ def test_edges_must_be_nine_ascending(scorer: Scorer):
         Scorer(scorer.pipeline, meta, scorer.version)
 
 
-def test_from_bento_reads_the_pointer(served_work: Path):
-    scorer = Scorer.from_bento("escalation", served_work)
-    pointer = store.read_pointers(served_work)["escalation"]
-    assert scorer.version == pointer["mlflow_version"]
-    assert pointer["tag"] == f"stratify-escalation:v{scorer.version}"
+def test_from_store_loads_the_recorded_champion(served_work: Path):
+    stored = store.locate_champion(served_work, "escalation")
+    scorer = Scorer.from_stored(stored, threads=1)
+    assert scorer.version == stored.champion.mlflow_version and scorer.target == "escalation"
+    assert stored.champion.tag == f"stratify-escalation:v{scorer.version}"
+    assert stored.path.is_relative_to(store.store_home(served_work))
+    assert Scorer.from_store(served_work, "escalation").version == scorer.version

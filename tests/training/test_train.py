@@ -4,50 +4,64 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-
+from stratify.core.text import fmt_ci
+from stratify.features.build.cohorts import add_months
 from stratify.features.catalogue import FEATURE_BY_NAME
-from stratify.features.cohorts import add_months
-from stratify.features.config import load_config
+from stratify.features.config import MLFLOW_ENV, load_config
 from stratify.features.model_input import model_frame
-from tests.borough import copy_borough
 from stratify.training import tracking
 from stratify.training.data import load_table
 from stratify.training.policy import load_policy
-from stratify.training.run import feature_dir, train_and_register, truth_dir
+from stratify.training.run import feature_dir, reaudit, train_and_register, truth_dir
 from stratify.training.train import train
+
+from tests.borough import copy_borough
 
 
 @pytest.fixture(scope="module")
 def trained(shared_borough, tmp_path_factory):
     home = tmp_path_factory.mktemp("trained")
     cfg = load_config(copy_borough(shared_borough, home))
+    environment = {key: os.environ.get(key) for key in MLFLOW_ENV}
     outcome = train_and_register(cfg, "escalation", load_policy(None))
+    # MLflow exports the tracking URI when pointed at a store; tracking puts it back
+    assert {key: os.environ.get(key) for key in MLFLOW_ENV} == environment
     return cfg, outcome
 
 
 def test_run_is_registered_as_challenger_with_lineage(trained):
     cfg, outcome = trained
-    assert outcome.version == 1
-    assert tracking.alias_version(cfg.work_dir, "escalation", "challenger") == 1
-    assert tracking.alias_version(cfg.work_dir, "escalation", "champion") is None
-    info = tracking.version_info(cfg.work_dir, "escalation", 1)
+    assert outcome.version == 1 and outcome.target == "escalation"
+    assert tracking.alias_version(cfg, "escalation", "challenger") == 1
+    assert tracking.alias_version(cfg, "escalation", "champion") is None
+    info = tracking.version_info(cfg, "escalation", 1)
     assert info["run_id"] == outcome.run_id
-    assert info["tags"]["verdict"] == outcome.evaluation["verdict"]["overall"]
+    assert info["tags"]["verdict"] == outcome.evaluation.verdict.overall
+    train_period = outcome.evaluation.split.train
+    assert info["tags"]["training_period"] == f"{train_period.start} to {train_period.end}"
     run = mlflow.MlflowClient().get_run(outcome.run_id)
     meta = json.loads((cfg.work_dir / "features" / "escalation" / "metadata.json").read_text())
     assert run.data.tags["lineage.warehouse_content_hash"] == meta["warehouse_content_hash"]
     assert run.data.tags["lineage.catalogue_hash"] == meta["catalogue_hash"]
-    ap = outcome.evaluation["metrics"]["lightgbm"]["average_precision"]
-    assert run.data.metrics["test.lightgbm.average_precision"] == pytest.approx(ap["value"])
-    assert run.data.metrics["test.lightgbm.average_precision_ci_low"] == pytest.approx(ap["low"])
-    logged = tracking.read_json_artifact(cfg.work_dir, outcome.run_id, "evaluation/evaluation.json")
-    assert logged["model_version"] == 1 and logged["metrics"]["lightgbm"]["average_precision"] == ap
+    assert run.data.tags["lineage.feature_table_hash"] == outcome.run.lineage.feature_table_hash
+    ap = outcome.evaluation.metrics["lightgbm"]["average_precision"]
+    assert run.data.metrics["test.lightgbm.average_precision"] == pytest.approx(ap.value)
+    assert run.data.metrics["test.lightgbm.average_precision_ci_low"] == pytest.approx(ap.low)
+    logged = tracking.read_json_artifact(cfg, outcome.run_id, "evaluation/evaluation.json")
+    assert logged["model_version"] == 1 and logged["run_id"] == outcome.run_id
+    assert logged["metrics"]["lightgbm"]["average_precision"] == ap.as_dict()
+    assert logged["lineage"]["feature_table_hash"] == meta_hash(cfg)
+    assert list(logged)[-2:] == ["verdict", "lineage"]
+    params = run.data.params
+    assert float(params["logreg.C"]) == outcome.evaluation.search.logreg_c
+    assert params["capacity"] == outcome.evaluation.capacity
     artefacts = {f.path for f in mlflow.MlflowClient().list_artifacts(outcome.run_id, "plots")}
     for plot in ("roc", "precision_recall", "calibration", "capacity_over_time", "importance",
                  "shap_summary"):  # fmt: skip
@@ -60,7 +74,7 @@ def test_pyfunc_returns_probabilities_and_signature_round_trips(trained):
     cfg, outcome = trained
     table = load_table(feature_dir(cfg, "escalation"), "escalation")
     X = table.X.sample(200, random_state=1)
-    model = tracking.load_pyfunc(cfg.work_dir, "escalation", 1)
+    model = tracking.load_pyfunc(cfg, "escalation", 1)
     proba = np.asarray(model.predict(X))
     assert proba.shape == (200, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -78,32 +92,32 @@ def test_pyfunc_returns_probabilities_and_signature_round_trips(trained):
 
 def test_splits_leave_no_label_unknown_at_test_time(trained):
     _, outcome = trained
-    split = outcome.evaluation["split"]
-    train_end = dt.date.fromisoformat(split["train"]["end"])
-    cal_start = dt.date.fromisoformat(split["calibrate"]["start"])
-    cal_end = dt.date.fromisoformat(split["calibrate"]["end"])
-    test_start = dt.date.fromisoformat(split["test"]["start"])
+    split = outcome.evaluation.split
+    train_end = dt.date.fromisoformat(split.train.end)
+    cal_start = dt.date.fromisoformat(split.calibrate.start)
+    cal_end = dt.date.fromisoformat(split.calibrate.end)
+    test_start = dt.date.fromisoformat(split.test.start)
     assert add_months(train_end, 12) <= cal_start
     assert add_months(cal_end, 12) <= test_start
-    assert add_months(dt.date.fromisoformat(split["test"]["end"]), 12) <= dt.date(2025, 3, 31)
+    assert add_months(dt.date.fromisoformat(split.test.end), 12) <= dt.date(2025, 3, 31)
 
 
 def test_promote_needs_override_when_the_verdict_failed(trained):
     cfg, outcome = trained
-    tracking.set_version_tags(cfg.work_dir, "escalation", 1, {"verdict": "not met"})
+    tracking.set_version_tags(cfg, "escalation", 1, {"verdict": "not met"})
     with pytest.raises(PermissionError, match="override-reason"):
-        tracking.promote(cfg.work_dir, "escalation", 1, approved_by="A. Lead", reason="ok")
-    assert tracking.alias_version(cfg.work_dir, "escalation", "champion") is None
+        tracking.promote(cfg, "escalation", 1, approved_by="A. Lead", reason="ok")
+    assert tracking.alias_version(cfg, "escalation", "champion") is None
     tags = tracking.promote(
-        cfg.work_dir, "escalation", 1, approved_by="A. Lead", reason="pilot",
+        cfg, "escalation", 1, approved_by="A. Lead", reason="pilot",
         override_reason="synthetic test",
     )  # fmt: skip
-    assert tracking.alias_version(cfg.work_dir, "escalation", "champion") == 1
-    got = tracking.version_info(cfg.work_dir, "escalation", 1)["tags"]
+    assert tracking.alias_version(cfg, "escalation", "champion") == 1
+    got = tracking.version_info(cfg, "escalation", 1)["tags"]
     assert got["approved_by"] == "A. Lead" and got["approval_reason"] == "pilot"
     assert got["override_reason"] == "synthetic test" and tags["previous_champion"] == "none"
     with pytest.raises(LookupError, match="no version 7"):
-        tracking.promote(cfg.work_dir, "escalation", 7, approved_by="A", reason="r")
+        tracking.promote(cfg, "escalation", 7, approved_by="A", reason="r")
 
 
 def test_raising_a_risk_factor_does_not_lower_the_score_on_average(trained):
@@ -142,11 +156,15 @@ def test_a_protected_characteristic_included_for_a_test_moves_scores_little(boro
 def test_ceiling_uses_the_simulators_truth(trained):
     _, outcome = trained
     ev = outcome.evaluation
-    assert "ceiling" in ev["metrics"] and ev["truth_sample"]["rows"] >= 20
-    gap = ev["ceiling_gap"]["lightgbm"]["roc_auc"]
-    ceiling = ev["metrics"]["ceiling"]["roc_auc"]["value"]
-    ours = ev["metrics"]["lightgbm_on_truth_sample"]["roc_auc"]["value"]
-    assert gap["value"] == pytest.approx(ceiling - ours)
+    assert "ceiling" in ev.metrics and ev.ceiling_gap is not None and ev.ceiling_gap.rows >= 20
+    assert ev.as_dict()["truth_sample"] == {
+        "rows": ev.ceiling_gap.rows,
+        "positives": ev.ceiling_gap.positives,
+    }
+    gap = ev.ceiling_gap.difference["roc_auc"]
+    ceiling = ev.metrics["ceiling"]["roc_auc"].value
+    ours = ev.metrics["lightgbm_on_truth_sample"]["roc_auc"].value
+    assert gap.value == pytest.approx(ceiling - ours)
 
 
 def test_missing_feature_table_names_the_command(tmp_path):
@@ -178,8 +196,6 @@ def test_truth_dir_found_only_when_simulated(tmp_path):
 
 
 def test_card_of_the_run_carries_the_logged_figures(trained):
-    from stratify.training.card.formatting import fmt_ci
-
     cfg, outcome = trained
     card = (outcome.card_dir / "model_card.md").read_text()
     run = mlflow.MlflowClient().get_run(outcome.run_id)
@@ -190,6 +206,20 @@ def test_card_of_the_run_carries_the_logged_figures(trained):
         assert fmt_ci(value, low, high) in card, metric
     artefacts = {f.path for f in mlflow.MlflowClient().list_artifacts(outcome.run_id, "model_card")}
     assert {"model_card/model_card.html", "model_card/atrs.json"} <= artefacts
-    tags = tracking.version_info(cfg.work_dir, "escalation", 1)["tags"]
+    tags = tracking.version_info(cfg, "escalation", 1)["tags"]
     audit = json.loads((outcome.card_dir / "audit.json").read_text())
     assert tags["fairness_verdict"] == audit["verdict"]["overall"]
+
+
+def test_reaudit_rewrites_the_same_card_from_the_logged_evaluation(trained):
+    cfg, outcome = trained
+    before = (outcome.card_dir / "model_card.md").read_text()
+    assert f"| Training run | {outcome.run_id} |" in before
+    card = reaudit(cfg, "escalation", outcome.version, load_policy(None))
+    assert card == outcome.card_dir
+    # evaluation.json read back gives the card the in-memory evaluation gave
+    assert (card / "model_card.md").read_text() == before
+
+
+def meta_hash(cfg) -> str:
+    return load_table(feature_dir(cfg, "escalation"), "escalation").metadata["feature_table_hash"]

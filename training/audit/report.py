@@ -18,19 +18,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
-
 from stratify.features.config import PROTECTED_COLUMNS, AuditConfig
 from stratify.training.audit import stats
 from stratify.training.audit.calibration import calibration_curves
 from stratify.training.audit.checks import Check, FairnessVerdict, fairness_checks, verdict
-from stratify.training.audit.serialise import plain, records
 from stratify.training.audit.need import WhatIf, true_need_table, what_if
 from stratify.training.audit.proxy import proxy_check
+from stratify.training.audit.serialise import plain, records
 from stratify.training.audit.suppress import Cell, apply_suppression, hidden_cells
 from stratify.training.audit.tables import disparity_table, group_table, references
 from stratify.training.metrics.bootstrap import family_codes
 from stratify.training.policy import FairnessBar
+from threadpoolctl import threadpool_limits
 
 REQUIRED = ("person_id", "household_id", "label", "score", "selected")
 ERR_MISSING = "predictions lack the columns {columns}"
@@ -122,6 +121,7 @@ def family_of(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
 def _cell_tables(
     frame: pd.DataFrame,
     dims: list[str | tuple[str, str]],
+    *,
     fam: np.ndarray,
     n_fam: int,
     n_boot: int,
@@ -182,12 +182,16 @@ def audit(
     # The products are many and small: one BLAS thread is as fast unloaded and several
     # times faster when other work (training, tests) shares the machine.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _audit(predictions, dims, config, policy, X, seed, what_if_dimension)
+        return _audit(
+            predictions, dims, config=config, policy=policy, X=X, seed=seed,
+            what_if_dimension=what_if_dimension,
+        )  # fmt: skip
 
 
 def _audit(
     predictions: pd.DataFrame,
     dims: list[str | tuple[str, str]],
+    *,
     config: AuditConfig,
     policy: FairnessBar,
     X: pd.DataFrame | None,
@@ -196,7 +200,9 @@ def _audit(
 ) -> AuditResult:
     frame = predictions.reset_index(drop=True)
     fam, n_fam = family_of(frame)
-    raw, replicates = _cell_tables(frame, dims, fam, n_fam, config.n_boot, seed)
+    raw, replicates = _cell_tables(
+        frame, dims, fam=fam, n_fam=n_fam, n_boot=config.n_boot, seed=seed
+    )
     hidden = hidden_cells(raw, min_people=config.min_people, min_positives=config.min_positives)
     refs = references(raw, hidden, policy.reference)
     disparities = disparity_table(raw, replicates, refs)

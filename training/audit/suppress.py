@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
+from stratify.core.text import SUPPRESSED
 
-SUPPRESSED = "suppressed"
 #: Columns that name a cell rather than describe it; never suppressed.
 KEY_COLUMNS = ("dimension", "group")
 OVERALL = "Overall"
@@ -145,8 +145,3 @@ def apply_suppression(
     out[figures] = out[figures].astype(object)
     out.loc[mask, figures] = SUPPRESSED
     return out
-
-
-def is_suppressed(value: object) -> bool:
-    """Whether ``value`` is the suppression marker."""
-    return isinstance(value, str) and value == SUPPRESSED

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from stratify.core.text import fmt_ci
 from stratify.training.audit.report import AuditResult
-from stratify.training.card.formatting import fmt_ci
-from stratify.training.card.sections import METRIC_NAMES, decision_point
+from stratify.training.card.sections import LABEL_MONTHS, METRIC_NAMES, decision_point
+from stratify.training.evaluation import Evaluation, RegisteredRun
 from stratify.training.policy import Policy
 
 STANDARD_VERSION = "3.0"
@@ -42,8 +43,8 @@ def unknown_fields(record: dict[str, Any], prefix: str = "") -> Iterator[str]:
             yield path
 
 
-def _tier_1(evaluation: dict[str, Any]) -> dict[str, Any]:
-    name = evaluation.get("model_name", "stratify")
+def _tier_1(evaluation: Evaluation) -> dict[str, Any]:
+    name = evaluation.model_name
     return {
         "title": f"{name}: prioritising early help outreach",
         "organisation_name": todo("the council's full name"),
@@ -77,10 +78,10 @@ def _owner() -> dict[str, Any]:
     }
 
 
-def _rationale(evaluation: dict[str, Any]) -> dict[str, Any]:
-    metrics = evaluation.get("metrics") or {}
+def _rationale(evaluation: Evaluation) -> dict[str, Any]:
+    metrics = evaluation.metrics
     baselines = "; ".join(
-        f"{m}: average precision {fmt_ci(metrics[m].get('average_precision', {}))}"
+        f"{m}: average precision {fmt_ci(metrics[m].get('average_precision'))}"
         for m in ("rule", "logreg")
         if m in metrics
     )
@@ -105,7 +106,7 @@ def _rationale(evaluation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _process(evaluation: dict[str, Any], audit: AuditResult) -> dict[str, Any]:
+def _process(evaluation: Evaluation, audit: AuditResult) -> dict[str, Any]:
     return {
         "process_integration": "Each quarter a batch job scores every eligible child and "
         "writes a ranked outreach list per locality. Early help managers use it as a "
@@ -113,7 +114,7 @@ def _process(evaluation: dict[str, Any], audit: AuditResult) -> dict[str, Any]:
         "referrals and professional judgement.",
         "provided_information": "Per family: a score, a band, up to a few plain-language "
         "reasons and the model version, in an Excel list and a web page.",
-        "frequency_and_scale_of_usage": f"Quarterly; capacity {evaluation.get('capacity')}. "
+        "frequency_and_scale_of_usage": f"Quarterly; capacity {evaluation.capacity}. "
         f"The test window held {audit.settings.get('rows')} decision points from "
         f"{audit.settings.get('families')} families.",
         "human_decisions_and_review": "A practitioner reviews every list and each family's "
@@ -127,29 +128,28 @@ def _process(evaluation: dict[str, Any], audit: AuditResult) -> dict[str, Any]:
     }
 
 
-def _performance_text(evaluation: dict[str, Any], audit: AuditResult) -> str:
-    ours = (evaluation.get("metrics") or {}).get("lightgbm", {})
-    figures = "; ".join(f"{METRIC_NAMES[k]} {fmt_ci(ours.get(k, {}))}" for k in HEADLINE)
-    test = (evaluation.get("split") or {}).get("test", {})
-    v = audit.verdict
+def _performance_text(evaluation: Evaluation, audit: AuditResult) -> str:
+    ours = evaluation.metrics.get("lightgbm", {})
+    figures = "; ".join(f"{METRIC_NAMES[k]} {fmt_ci(ours.get(k))}" for k in HEADLINE)
+    test = evaluation.split.test
+    fairness = audit.verdict
     return (
-        f"On the final test window ({test.get('start')} to {test.get('end')}), with 95 % family "
+        f"On the final test window ({test.start} to {test.end}), with 95 % family "
         f"bootstrap intervals: {figures}. Performance bar: "
-        f"{(evaluation.get('verdict') or {}).get('overall', 'not recorded')}. Fairness bar: "
-        f"{v.overall} ({v.met} checks met, {v.not_met} not met, {v.not_assessable} not "
+        f"{evaluation.verdict.overall}. Fairness bar: {fairness.overall} ({fairness.met} "
+        f"checks met, {fairness.not_met} not met, {fairness.not_assessable} not "
         "assessable); see the model card for the figures by group."
     )
 
 
-def _model(evaluation: dict[str, Any], audit: AuditResult) -> dict[str, Any]:
-    horizon = int(evaluation.get("horizon_months", 12))
-    label = decision_point(str(evaluation.get("target")), horizon)[1]
-    protected = ", ".join(evaluation.get("protected_inputs") or []) or "none"
+def _model(evaluation: Evaluation, run: RegisteredRun | None, audit: AuditResult) -> dict[str, Any]:
+    label = decision_point(evaluation.target, LABEL_MONTHS)[1]
+    protected = ", ".join(evaluation.protected_inputs) or "none"
     return {
-        "model_name": evaluation.get("model_name"),
-        "model_version": str(evaluation.get("model_version") or todo("registered version")),
+        "model_name": evaluation.model_name,
+        "model_version": str(todo("registered version") if run is None else run.version),
         "model_task": f"Estimate how likely the outcome is, given the records: {label}.",
-        "model_input": f"{len(evaluation.get('features') or [])} family-context features "
+        "model_input": f"{len(evaluation.features)} family-context features "
         "(counts, flags and months since events, from the feature catalogue); protected "
         f"characteristics used as inputs: {protected}.",
         "model_output": "A calibrated probability between 0 and 1, a band, and reasons.",
@@ -162,9 +162,9 @@ def _model(evaluation: dict[str, Any], audit: AuditResult) -> dict[str, Any]:
     }
 
 
-def _data(evaluation: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
-    split = evaluation.get("split") or {}
-    sizes = ", ".join(f"{k} {v.get('rows')} rows" for k, v in split.items())
+def _data(evaluation: Evaluation, metadata: dict[str, Any]) -> dict[str, Any]:
+    parts = evaluation.split.parts()
+    sizes = ", ".join(f"{name} {part.rows} rows" for name, part in parts.items())
     return {
         "source_data_name": "Children's services records: referrals, assessments, section 47 "
         "enquiries, CIN and CP plans, looked-after episodes, early help and agency events.",
@@ -212,7 +212,7 @@ def _risks(policy: Policy) -> dict[str, Any]:
 
 
 def _tool(
-    evaluation: dict[str, Any], audit: AuditResult, metadata: dict[str, Any]
+    evaluation: Evaluation, run: RegisteredRun | None, audit: AuditResult, metadata: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "system_architecture": "Warehouse (DuckDB) -> feature build -> LightGBM training with "
@@ -223,24 +223,31 @@ def _tool(
         "evaluated, audited and carded, and promoted only with a named approver. "
         + todo("post-deployment review schedule"),
         "models": [
-            f"{evaluation.get('model_name')} (LightGBM)",
+            f"{evaluation.model_name} (LightGBM)",
             "prior-referral rule (baseline)",
             "logistic regression (baseline)",
         ],
-        "model_specification": [_model(evaluation, audit)],
+        "model_specification": [_model(evaluation, run, audit)],
         "data_specification": [_data(evaluation, metadata)],
     }
 
 
 def atrs_record(
-    *, evaluation: dict[str, Any], audit: AuditResult, policy: Policy, metadata: dict[str, Any]
+    *,
+    evaluation: Evaluation,
+    run: RegisteredRun | None,
+    audit: AuditResult,
+    policy: Policy,
+    metadata: dict[str, Any],
 ) -> dict[str, Any]:
     """Return the ATRS v3.0 record of one model version.
 
     Parameters
     ----------
-    evaluation : dict
+    evaluation : Evaluation
         The run's evaluation (metrics with CIs, split, verdict, features).
+    run : RegisteredRun or None
+        The registered version (None: not registered, marked for the council).
     audit : AuditResult
         The fairness audit (only overall figures and the verdict are used).
     policy : Policy
@@ -254,7 +261,7 @@ def atrs_record(
         ``standard_version``, ``metadata``, ``tier_1`` and ``tier_2``; unknown fields hold
         ``"COUNCIL TO COMPLETE: ..."``.
     """
-    target = str(evaluation.get("target"))
+    target = evaluation.target
     meta = {
         "id": todo("issued by the ATRS team on publication"),
         "standard_version": STANDARD_VERSION,
@@ -264,7 +271,7 @@ def atrs_record(
         "task": f"Prioritising proactive early help outreach ({target})",
         "tags": ["children's services", "early help", "risk stratification", "fairness audit"],
         "date_of_completion": todo("date the record is completed"),
-        "date_updated": str(evaluation.get("created") or todo("date updated")),
+        "date_updated": evaluation.created,
         "date_archived": todo("date archived, if archived"),
     }
     return {
@@ -275,7 +282,7 @@ def atrs_record(
             "owner_and_responsibility": _owner(),
             "description_and_rationale": _rationale(evaluation),
             "decision_making_process": _process(evaluation, audit),
-            "tool_specification": _tool(evaluation, audit, metadata),
+            "tool_specification": _tool(evaluation, run, audit, metadata),
             "risks_mitigations_and_impact_assessments": _risks(policy),
         },
     }

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-
+from stratify.core.text import fmt, fmt_ci
 from stratify.training.audit.report import AuditResult
-from stratify.training.card.formatting import fmt, fmt_ci, md_table
+from stratify.training.card.formatting import md_table
 
 
 def _ci(row: Any, name: str) -> str:
+    """Return a row's ``name`` with its ``name_low`` and ``name_high`` as interval text."""
     return fmt_ci(getattr(row, name), getattr(row, f"{name}_low"), getattr(row, f"{name}_high"))
 
 

@@ -1,12 +1,13 @@
 """The model card (Markdown and one self-contained HTML file), the ATRS record and the audit.
 
-``write_card`` renders ``model_cards/templates/model_card.md.j2`` twice: once with
+``write_card`` renders ``templates/model_card.md.j2`` (package data) twice: once with
 images as file names beside the card (``model_card.md``), once with images as base64
 data URIs, converted to HTML and wrapped in ``model_card.html.j2`` with inline CSS
 (``model_card.html``, which opens anywhere with no other file). It also writes
 ``atrs.json``, ``audit.json`` and the PNGs. Every file is first written under a
-temporary name in the output folder and then moved into place, so a reader never sees a
-half-written card.
+temporary name in the output folder and then moved into place
+(:func:`stratify.core.files.write_files_atomic`), so a reader never sees a half-written
+card.
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 from markdown_it import MarkdownIt
-
-from stratify.training.card.atrs import atrs_record, todo
-from stratify.training.audit.report import AuditResult
+from stratify.core.files import write_files_atomic
 from stratify.training.audit.calibration import plot_calibration
+from stratify.training.audit.report import AuditResult
 from stratify.training.audit.serialise import plain
+from stratify.training.card.atrs import atrs_record, todo
 from stratify.training.card.fairness import (
     calibration_table,
     checks_table,
@@ -36,6 +36,7 @@ from stratify.training.card.fairness import (
     what_if_tables,
 )
 from stratify.training.card.sections import (
+    LABEL_MONTHS,
     base_rates,
     catalogue,
     criteria,
@@ -46,6 +47,7 @@ from stratify.training.card.sections import (
     performance,
     splits,
 )
+from stratify.training.evaluation import Evaluation, RegisteredRun
 from stratify.training.policy import Policy
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -137,7 +139,8 @@ def _fairness(audit: AuditResult, policy: Policy) -> dict[str, Any]:
 
 def card_context(
     *,
-    evaluation: dict[str, Any],
+    evaluation: Evaluation,
+    run: RegisteredRun | None,
     audit: AuditResult,
     policy: Policy,
     metadata: dict[str, Any],
@@ -145,22 +148,21 @@ def card_context(
     mode: Mode = "markdown",
 ) -> dict[str, Any]:
     """Return everything the card template needs (images as file names or data URIs)."""
-    target = str(evaluation.get("target") or metadata.get("target"))
-    point, label = decision_point(target, int(evaluation.get("horizon_months", 12)))
+    target = evaluation.target
+    point, label = decision_point(target, LABEL_MONTHS)
     table, overall = criteria(evaluation)
     plots = [{"title": t, "src": _src(n, images, mode)} for n, t in PLOTS.items()]
-    version = evaluation.get("model_version")
     return {
-        "model_name": evaluation.get("model_name", f"stratify-{target}"),
-        "version": "not registered" if version is None else version,
-        "capacity": evaluation.get("capacity", "not recorded"),
-        "details": details(evaluation, metadata),
+        "model_name": evaluation.model_name,
+        "version": "not registered" if run is None else run.version,
+        "capacity": evaluation.capacity,
+        "details": details(evaluation, run, metadata),
         "decision_point": point,
         "label": label,
         "splits": splits(evaluation, metadata),
         "base_rates": base_rates(audit),
-        "n_boot": evaluation.get("n_boot", audit.settings["n_boot"]),
-        "has_ceiling": "ceiling" in (evaluation.get("metrics") or {}),
+        "n_boot": evaluation.n_boot,
+        "has_ceiling": "ceiling" in evaluation.metrics,
         "performance": performance(evaluation),
         "lift": lift(evaluation),
         "per_quarter": per_quarter(evaluation),
@@ -168,7 +170,7 @@ def card_context(
         "criteria": table,
         "performance_overall": overall,
         "calibration_src": _src(CALIBRATION_BY_GROUP, images, mode),
-        "catalogue": catalogue(target, list(evaluation.get("features") or [])),  # type: ignore[arg-type]
+        "catalogue": catalogue(target, list(evaluation.features)),
         "dpo_contact": DPO_CONTACT,
         **_fairness(audit, policy),
     }
@@ -189,24 +191,18 @@ def _images(plots: dict[str, Path], audit: AuditResult) -> dict[str, bytes]:
     return out
 
 
-def _write_atomically(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
-    temps: dict[str, Path] = {}
-    try:
-        for name, data in files.items():
-            temps[name] = out_dir / f".{name}.{uuid.uuid4().hex}.tmp"
-            temps[name].write_bytes(data)
-        for name, tmp in temps.items():
-            os.replace(tmp, out_dir / name)
-    finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
-    return {name: out_dir / name for name in files}
+def _writer(data: bytes) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    return write
 
 
 def write_card(
     out_dir: Path,
     *,
-    evaluation: dict[str, Any],
+    evaluation: Evaluation,
+    run: RegisteredRun | None,
     audit: AuditResult,
     plots: dict[str, Path],
     policy: Policy,
@@ -218,8 +214,10 @@ def write_card(
     ----------
     out_dir : Path
         Created if missing; files of the same names are replaced atomically.
-    evaluation : dict
+    evaluation : Evaluation
         The run's evaluation (as produced by training).
+    run : RegisteredRun or None
+        The run's id, registered version and lineage (None: not registered).
     audit : AuditResult
         The fairness audit (already suppressed).
     plots : dict of str to Path
@@ -243,6 +241,7 @@ def write_card(
             "model_card.md.j2",
             card_context(
                 evaluation=evaluation,
+                run=run,
                 audit=audit,
                 policy=policy,
                 metadata=metadata,
@@ -252,7 +251,9 @@ def write_card(
         )
         for mode in ("markdown", "html")
     }
-    record = atrs_record(evaluation=evaluation, audit=audit, policy=policy, metadata=metadata)
+    record = atrs_record(
+        evaluation=evaluation, run=run, audit=audit, policy=policy, metadata=metadata
+    )
     files = {
         "model_card.md": pages["markdown"].encode(),
         "model_card.html": to_html(pages["html"]).encode(),
@@ -260,11 +261,11 @@ def write_card(
         "audit.json": audit.to_json().encode(),
         **{f"{name}.png": data for name, data in images.items()},
     }
-    written = _write_atomically(out_dir, files)
+    write_files_atomic({out_dir / name: _writer(data) for name, data in files.items()})
     keys = {
         "model_card.md": "markdown",
         "model_card.html": "html",
         "atrs.json": "atrs",
         "audit.json": "audit",
     }
-    return {keys.get(name, name.removesuffix(".png")): path for name, path in written.items()}
+    return {keys.get(name, name.removesuffix(".png")): out_dir / name for name in files}

@@ -1,16 +1,20 @@
 """The model card's tables, built from the run's evaluation, the audit and the metadata.
 
-Each function returns ready Markdown (tables through :mod:`stratify.training.card.formatting`), so
-the template holds the prose and the layout, and every figure is formatted one way.
+Each function returns ready Markdown (tables through :mod:`stratify.training.card.formatting`,
+figures through :mod:`stratify.core.text`), so the template holds the prose and the layout,
+and every figure is formatted one way.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from stratify.features.catalogue import Feature, Target, features_for, reason
+from stratify.core.targets import Target
+from stratify.core.text import fmt, fmt_ci
+from stratify.features.catalogue import Feature, features_for, reason
 from stratify.training.audit.report import AuditResult
-from stratify.training.card.formatting import fmt, fmt_ci, md_table
+from stratify.training.card.formatting import md_table
+from stratify.training.evaluation import Evaluation, RegisteredRun
 
 MODEL_NAMES = {
     "lightgbm": "LightGBM (calibrated)",
@@ -29,6 +33,9 @@ METRIC_NAMES = {
     "lift_at_capacity": "lift at capacity",
 }
 QUARTER_METRICS = ("roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity")
+#: The label window the card describes. The evaluation does not record the horizon, and
+#: the card has always described the default 12 months.
+LABEL_MONTHS = 12
 TARGETS: dict[str, tuple[str, str]] = {
     "escalation": (
         "each quarterly snapshot date, for every child known to any service in the previous "
@@ -44,29 +51,37 @@ TARGETS: dict[str, tuple[str, str]] = {
 }
 
 
-def details(evaluation: dict[str, Any], metadata: dict[str, Any]) -> str:
-    """Return the model details table: name, version, dates and lineage hashes."""
-    lineage = evaluation.get("lineage") or {}
+def details(evaluation: Evaluation, run: RegisteredRun | None, metadata: dict[str, Any]) -> str:
+    """Return the model details table: name, version, dates and lineage hashes.
+
+    Without ``run`` (not registered) the dates and hashes come from ``metadata``.
+    """
+    lineage = None if run is None else run.lineage
     rows = [
-        ("Model name", evaluation.get("model_name")),
-        ("Registered version", evaluation.get("model_version")),
-        ("Target", evaluation.get("target")),
-        ("Training run", evaluation.get("run_id")),
-        ("Trained", evaluation.get("created")),
+        ("Model name", evaluation.model_name),
+        ("Registered version", None if run is None else run.version),
+        ("Target", evaluation.target),
+        ("Training run", None if run is None else run.run_id),
+        ("Trained", evaluation.created),
         (
             "Model type",
             "gradient-boosted trees (LightGBM), calibrated ("
-            f"{evaluation.get('calibration', 'method not recorded')}) on a later time slice",
+            f"{evaluation.calibration}) on a later time slice",
         ),
-        ("Operating point (outreach capacity)", evaluation.get("capacity")),
-        ("Extract date", lineage.get("extract_date", metadata.get("extract_date"))),
+        ("Operating point (outreach capacity)", evaluation.capacity),
+        ("Extract date", metadata.get("extract_date") if lineage is None else lineage.extract_date),
         (
             "Warehouse content hash",
-            lineage.get("warehouse_content_hash", metadata.get("warehouse_content_hash")),
+            metadata.get("warehouse_content_hash")
+            if lineage is None
+            else lineage.warehouse_content_hash,
         ),
-        ("Feature table hash", lineage.get("feature_table_hash")),
-        ("Feature catalogue hash", lineage.get("catalogue_hash", metadata.get("catalogue_hash"))),
-        ("Run config hash", lineage.get("config_hash")),
+        ("Feature table hash", None if lineage is None else lineage.feature_table_hash),
+        (
+            "Feature catalogue hash",
+            metadata.get("catalogue_hash") if lineage is None else lineage.catalogue_hash,
+        ),
+        ("Run config hash", None if lineage is None else lineage.config_hash),
     ]
     return md_table(
         ("Field", "Value"), [(k, "not recorded" if v is None else fmt(v)) for k, v in rows]
@@ -79,13 +94,12 @@ def decision_point(target: str, horizon: int) -> tuple[str, str]:
     return point, label.format(horizon=horizon)
 
 
-def splits(evaluation: dict[str, Any], metadata: dict[str, Any]) -> str:
+def splits(evaluation: Evaluation, metadata: dict[str, Any]) -> str:
     """Return the periods, sizes and base rates of train, calibrate and test."""
-    rows = []
-    for name, part in (evaluation.get("split") or {}).items():
-        n, pos = part.get("rows"), part.get("positives")
-        rate = pos / n if isinstance(n, int) and n and isinstance(pos, int) else None
-        rows.append((name, part.get("start"), part.get("end"), n, part.get("families"), pos, rate))
+    rows: list[tuple[Any, ...]] = []
+    for name, part in evaluation.split.parts().items():
+        rate = part.positives / part.rows if part.rows else None
+        rows.append((name, part.start, part.end, part.rows, part.families, part.positives, rate))
     span = metadata.get("date_range") or {}
     rows.append(
         (
@@ -126,20 +140,20 @@ def base_rates(audit: AuditResult) -> str:
     return md_table(("Dimension", "Group", "People", "Positives", "Base rate (95 % CI)"), rows)
 
 
-def performance(evaluation: dict[str, Any]) -> str:
+def performance(evaluation: Evaluation) -> str:
     """Return every metric of every model (rows: metrics; columns: models) with CIs."""
-    metrics = evaluation.get("metrics") or {}
+    metrics = evaluation.metrics
     models = [m for m in MODEL_NAMES if m in metrics] + [m for m in metrics if m not in MODEL_NAMES]
     rows = []
     for key, words in METRIC_NAMES.items():
-        rows.append([words, *(fmt_ci(metrics[m].get(key, {})) for m in models)])
+        rows.append([words, *(fmt_ci(metrics[m].get(key)) for m in models)])
     return md_table(["Metric", *(str(MODEL_NAMES.get(m, m)) for m in models)], rows)
 
 
-def lift(evaluation: dict[str, Any]) -> str:
+def lift(evaluation: Evaluation) -> str:
     """Return LightGBM minus each baseline, per metric, with the paired bootstrap CI."""
     rows = []
-    for base, per in (evaluation.get("lift_over") or {}).items():
+    for base, per in evaluation.lift_over.items():
         for key, ci in per.items():
             rows.append(
                 (
@@ -151,36 +165,31 @@ def lift(evaluation: dict[str, Any]) -> str:
     return md_table(("Comparison", "Metric", "Difference (95 % CI)"), rows)
 
 
-def per_quarter(evaluation: dict[str, Any]) -> str:
+def per_quarter(evaluation: Evaluation) -> str:
     """Return the point estimates per test quarter and model."""
     rows = [
         (
-            q.get("period"),
-            MODEL_NAMES.get(q.get("model", ""), q.get("model")),
-            q.get("rows"),
-            q.get("positives"),
-            *(q.get(k) for k in QUARTER_METRICS),
+            q.period,
+            MODEL_NAMES.get(q.model, q.model),
+            q.rows,
+            q.positives,
+            q.roc_auc,
+            q.average_precision,
+            q.precision_at_capacity,
+            q.recall_at_capacity,
         )
-        for q in evaluation.get("per_quarter") or []
+        for q in evaluation.per_quarter
     ]
     heads = ("Quarter", "Model", "Rows", "Positives", *(METRIC_NAMES[k] for k in QUARTER_METRICS))
     return md_table(heads, rows)
 
 
-def criteria(evaluation: dict[str, Any]) -> tuple[str, str]:
+def criteria(evaluation: Evaluation) -> tuple[str, str]:
     """Return the performance verdict table and the overall outcome."""
-    verdict = evaluation.get("verdict") or {}
-    rows = [
-        (
-            c.get("name"),
-            c.get("threshold"),
-            fmt_ci(c.get("value"), c.get("low"), c.get("high")),
-            c.get("outcome"),
-        )
-        for c in verdict.get("criteria", [])
-    ]
+    verdict = evaluation.verdict
+    rows = [(c.name, c.threshold, fmt_ci(c.ci), c.outcome) for c in verdict.criteria]
     table = md_table(("Criterion", "Threshold", "Value (95 % CI)", "Outcome"), rows)
-    return table, str(verdict.get("overall", "not recorded"))
+    return table, str(verdict.overall)
 
 
 def _example(f: Feature) -> str:

@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from stratify.features.config import Capacity
-from stratify.training.metrics.bootstrap import family_codes, percentile_ci
 from stratify.training.metrics.boot import (
     METRICS,
     PAIRED,
@@ -27,6 +25,7 @@ from stratify.training.metrics.boot import (
     ratio,
     replicates,
 )
+from stratify.training.metrics.bootstrap import family_codes, percentile_ci
 
 ERR_NOT_BINARY = "y must hold only 0 and 1 (or booleans)"
 ERR_LENGTH = "every array must have one entry per row of y"

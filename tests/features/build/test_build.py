@@ -18,7 +18,7 @@ from stratify.features.build.pipeline import (
 )
 from stratify.features.catalogue import catalogue_hash, features_for
 from stratify.features.cli import features_cmd
-from stratify.features.cohorts import CohortError
+from stratify.features.build.cohorts import CohortError
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import TABLES
 from stratify.features.warehouse.store import WarehouseError, read_meta

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from stratify.core.targets import TARGETS
 from stratify.features.build.pipeline import build
 from stratify.features.build.reference import RangeError, load_rows, reference_build
-from stratify.features.cohorts import CohortError
+from stratify.features.build.cohorts import CohortError
 from stratify.features.config import FeaturesConfig
 
 from tests.features.factories import (

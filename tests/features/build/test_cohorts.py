@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stratify.features.build.pipeline import build
-from stratify.features.cohorts import (
+from stratify.features.build.cohorts import (
     ERR_EMPTY_COHORT,
     ERR_NO_DATA,
     ERR_RANGE_EMPTY,

@@ -1,5 +1,7 @@
 """The fairness audit, worked by hand on 62 decision points with a known disparity.
 
+The rows are :func:`tests.training.factories.predictions`.
+
 Two ethnic groups, White (32 children) and Black (30), each with 10 positives:
 
 =========  ======================  =======================  ======  ======
@@ -29,7 +31,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from stratify.features.config import AuditConfig
 from stratify.training.audit import stats
 from stratify.training.audit.report import ERR_MISSING, AuditResult, audit, family_of
@@ -37,63 +38,7 @@ from stratify.training.audit.suppress import SUPPRESSED, apply_suppression, hidd
 from stratify.training.metrics.bootstrap import resample_weights
 from stratify.training.policy import FairnessBar
 
-# (ethnic group, label, selected, score, count)
-BLOCKS = [
-    ("White", 1, True, 0.6, 8),
-    ("White", 1, False, 0.3, 2),
-    ("White", 0, True, 0.55, 2),
-    ("White", 0, False, 0.2, 20),
-    ("Black", 1, True, 0.7, 4),
-    ("Black", 1, False, 0.25, 6),
-    ("Black", 0, True, 0.65, 6),
-    ("Black", 0, False, 0.3, 14),
-]
-CONFIG = AuditConfig(
-    groups=("ethnic_group", "sex", "age_band"), intersections=(("ethnic_group", "sex"),), n_boot=200
-)
-BAR = FairnessBar(dimensions=("ethnic_group", "sex", "age_band", "locality"))
-HIDDEN_AGE = ("16+", "<1")
-
-
-def predictions(copies: int = 1, truth: bool = False) -> pd.DataFrame:
-    """The 62 rows above (``copies`` times, with new families each time)."""
-    rows = [(g, y, s, p) for g, y, s, p, n in BLOCKS for _ in range(n)]
-    frame = pd.DataFrame(rows, columns=["ethnic_group", "label", "selected", "score"])
-    n = len(frame)
-    pos, neg = np.flatnonzero(frame["label"] == 1), np.flatnonzero(frame["label"] == 0)
-    age = np.full(n, "5-9", dtype=object)
-    age[np.r_[pos[:4], neg[:8]]] = "<1"  # 12 people, 4 positives
-    age[np.r_[pos[4:7], neg[8:14]]] = "16+"  # 9 people
-    sex = np.where(np.arange(n) % 2 == 0, "1", "2").astype(object)
-    sex[np.r_[pos[10:12], neg[20:27]]] = "9"  # 9 people
-    frame["age_band"], frame["sex"] = age, sex
-    frame["person_id"] = [f"P{i}" for i in range(n)]
-    # White children come in pairs of siblings, Black children alone, two with no household
-    frame["household_id"] = [
-        f"H{i // 2}" if g == "White" else f"S{i}" for i, g in enumerate(frame["ethnic_group"])
-    ]
-    frame.loc[[40, 41], "household_id"] = None
-    frame["locality"] = "North"
-    need = frame["label"].astype(bool).copy()
-    need[(frame["ethnic_group"] == "White") & (frame["label"] == 0) & (frame["score"] == 0.2)] = [
-        True,
-        True,
-        *[False] * 18,
-    ]
-    need[(frame["ethnic_group"] == "Black") & (frame["label"] == 0) & (frame["score"] == 0.3)] = [
-        *[True] * 6,
-        *[False] * 8,
-    ]
-    frame["in_need"] = pd.array(need if truth else [pd.NA] * n, dtype="boolean")
-    parts = []
-    for c in range(copies):
-        part = frame.copy()
-        part["person_id"] = part["person_id"] + f"-{c}"
-        part["household_id"] = part["household_id"].map(
-            lambda h, c=c: None if h is None else f"{h}-{c}"
-        )
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+from tests.training.factories import BAR, CONFIG, HIDDEN_AGE, predictions
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,7 @@
-"""The service over real HTTP: ``bentoml.serve``, ``SyncHTTPClient`` and a real token."""
+"""The service over real HTTP: ``bentoml.serve``, ``SyncHTTPClient`` and a real token.
+
+The server gets the environment ``stratify serve`` gives ``bentoml serve`` (one worker).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from pathlib import Path
 import bentoml
 import numpy as np
 import pytest
-
-from stratify.serving import store
 from stratify.serving.api.auth import add_token
+from stratify.serving.cli import serve_env
+from stratify.serving.scoring import Scorer
+from stratify.serving.settings import SERVICE, TOKENS_ENV
+
 from tests.serving import factory
-from tests.serving.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 #: circus (BentoML's process manager) asks tornado for a loop outside one
@@ -31,16 +35,15 @@ def _free_port() -> int:
 def server(served_work: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     here = tmp_path_factory.mktemp("http")
     tokens, audit = here / "tokens.json", here / "requests.jsonl"
-    config = write_config(here / "config.yaml", served_work, tokens_file=str(tokens),
-                          audit_log=str(audit))  # fmt: skip
+    config = factory.write_config(here / "config.yaml", served_work, tokens_file=str(tokens),
+                                  audit_log=str(audit))  # fmt: skip
     token, _ = add_token(tokens, "integration test", ["scorer", "reviewer"])
     port = _free_port()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STRATIFY_CONFIG", str(config))
-        mp.setenv("STRATIFY_WORKERS", "1")
-        mp.delenv("STRATIFY_TOKENS", raising=False)
-        store.use_store(served_work)
-        srv = bentoml.serve("stratify.serving.api.service:Stratify", port=port, working_dir=str(ROOT))
+        for key, value in serve_env({}, served_work, config, workers=1).items():
+            mp.setenv(key, value)
+        mp.delenv(TOKENS_ENV, raising=False)
+        srv = bentoml.serve(SERVICE, port=port, working_dir=str(ROOT))
         try:
             with bentoml.SyncHTTPClient(
                 f"http://127.0.0.1:{port}", token=token, server_ready_timeout=90
@@ -55,7 +58,7 @@ def server(served_work: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def test_score_over_http_matches_the_scorer(server, served_work):
     records = factory.records("escalation", 25, seed=31)  # > INLINE_RECORDS: the thread path
     got = server["client"].score(target="escalation", records=records.to_dict("records"))
-    p, bands = store.load_champion(served_work, "escalation").score(records)
+    p, bands = Scorer.from_store(served_work, "escalation").score(records)
     np.testing.assert_array_equal([r["probability"] for r in got["results"]], p)
     assert [r["band"] for r in got["results"]] == list(bands)
     assert all(len(r["reasons"]) <= 3 for r in got["results"])
@@ -63,6 +66,8 @@ def test_score_over_http_matches_the_scorer(server, served_work):
 
 def test_model_metrics_health_and_audit_over_http(server):
     client = server["client"]
+    # self-contained: with xdist, the scoring test may run against another worker's server
+    client.score(target="escalation", records=factory.records("escalation", 1).to_dict("records"))
     r = client.request("GET", "/model", params={"target": "rereferral"})
     assert r.status_code == 200 and r.json()["target"] == "rereferral"
     anonymous = client.client.get("/score")  # no auth header: httpx with the client's base url

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import re
 from pathlib import Path
 
@@ -14,83 +13,25 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
+from stratify.core.text import SUPPRESSED, fmt_ci
 from stratify.features.catalogue import features_for
-from stratify.training.card.atrs import TO_COMPLETE, atrs_record, unknown_fields
 from stratify.training.audit.report import audit
-from stratify.training.audit.suppress import SUPPRESSED
+from stratify.training.card.atrs import TO_COMPLETE, atrs_record, unknown_fields
 from stratify.training.card.render import SECTIONS, write_card
-from stratify.training.card.formatting import fmt, fmt_ci, md_table
 from stratify.training.card.sections import METRIC_NAMES, MODEL_NAMES
 from stratify.training.policy import Policy
 
-from .test_audit import BAR, CONFIG, HIDDEN_AGE, predictions
+from tests.training.factories import (
+    BAR,
+    CONFIG,
+    HIDDEN_AGE,
+    MODELS,
+    evaluation,
+    predictions,
+    registered_run,
+)
 
-MODELS = ("lightgbm", "rule", "logreg", "ceiling", "lightgbm_on_truth_sample")
 POLICY = Policy(fairness=BAR)
-
-
-def _ci(v: float) -> dict[str, float]:
-    return {"value": v, "low": v - 0.0213, "high": v + 0.0187}
-
-
-def evaluation() -> dict:
-    metrics = {
-        m: {k: _ci(0.05 * (i + 1) + 0.01 * j + 0.00041) for j, k in enumerate(METRIC_NAMES)}
-        for i, m in enumerate(MODELS)
-    }
-    metrics["rule"]["ece"] = {"value": float("nan"), "low": float("nan"), "high": float("nan")}
-    paired = ("average_precision", "precision_at_capacity", "roc_auc", "recall_at_capacity")
-    return {
-        "target": "escalation",
-        "model_name": "stratify-escalation",
-        "model_version": 3,
-        "run_id": "run-0123",
-        "created": "2026-11-30T10:00:00+00:00",
-        "capacity": "200 families per quarter",
-        "split": {
-            k: {"start": "2016-04-01", "end": "2022-01-01", "rows": 5000 + i, "positives": 120 + i}
-            for i, k in enumerate(("train", "calibrate", "test"))
-        },
-        "metrics": metrics,
-        "lift_over": {b: {k: _ci(0.0312) for k in paired} for b in ("rule", "logreg")},
-        "per_quarter": [
-            {
-                "period": "2023Q2",
-                "model": "lightgbm",
-                "rows": 900,
-                "positives": 21,
-                "roc_auc": 0.8123,
-                "average_precision": 0.2,
-                "precision_at_capacity": 0.31,
-                "recall_at_capacity": 0.4,
-            }
-        ],
-        "verdict": {
-            "criteria": [
-                {
-                    "name": "average precision of LightGBM",
-                    "threshold": ">= 0.080",
-                    "value": 0.2,
-                    "low": 0.15,
-                    "high": 0.25,
-                    "outcome": "met",
-                }
-            ],
-            "overall": "met",
-        },
-        "lineage": {
-            "warehouse_content_hash": "wh-abc",
-            "feature_table_hash": "ft-def",
-            "catalogue_hash": "cat-123",
-            "extract_date": "2025-03-31",
-            "config_hash": "cfg-9",
-        },
-        "features": ["referrals_3m", "referrals_12m"],
-        "protected_inputs": [],
-        "base_rate": 0.03,
-        "truth_sample": {"rows": 1500},
-    }
 
 
 METADATA = {
@@ -126,6 +67,7 @@ def card(tmp_path_factory) -> dict[str, Path]:
     return write_card(
         tmp / "out",
         evaluation=evaluation(),
+        run=registered_run(),
         audit=result,
         plots=plots,
         policy=POLICY,
@@ -163,11 +105,26 @@ def test_performance_figures_equal_the_evaluation(card):
     table = {r[0]: r for r in rows}
     for key, words in METRIC_NAMES.items():
         for col, model in enumerate(MODELS, start=1):
-            assert table[words][col] == fmt_ci(ev["metrics"][model][key])
+            assert table[words][col] == fmt_ci(ev.metrics[model][key])
+    # lightgbm's ROC AUC: 0.05 + 0.00041 = 0.05041, interval 0.02911 to 0.06911
+    assert table["ROC AUC"][1] == "0.050 (0.029 to 0.069)"
     assert table[METRIC_NAMES["ece"]][2] == "n/a"
     assert "0.031 (0.010 to 0.050)" in perf  # the lift, formatted the same way
-    assert "0.812" in perf  # per quarter
+    assert "| 2023Q2 | LightGBM (calibrated) | 900 | 21 | 0.812 | 0.200 | 0.310 | 0.400 |" in perf
+    assert "| 2023Q2 | prior-referral rule | 900 | 21 | 0.600 | n/a | 0.250 | 0.300 |" in perf
     assert "| average precision of LightGBM | >= 0.080 | 0.200 (0.150 to 0.250) | met |" in perf
+
+
+def test_details_and_splits_from_the_evaluation_and_run(card):
+    md = card["markdown"].read_text()
+    rows = {r[0]: r[1] for r in _md_rows(_section(md, "Model details")) if len(r) == 2}
+    assert rows["Registered version"] == "3" and rows["Training run"] == "run-0123"
+    assert rows["Feature table hash"] == "ft-def" and rows["Run config hash"] == "cfg-9"
+    assert rows["Model name"] == "stratify-escalation"
+    assert "calibrated (isotonic)" in rows["Model type"]
+    data = _md_rows(_section(md, "Training and evaluation data"))
+    # test: 5,002 rows, 122 positives: base rate 122 / 5002 = 0.0244
+    assert ["test", "2016-04-01", "2022-01-01", "5,002", "3,000", "122", "0.024"] in data
 
 
 def test_html_is_self_contained(card):
@@ -234,15 +191,17 @@ def test_fairness_section_content(card):
 def test_true_need_section_only_with_ground_truth(tmp_path):
     result = audit(predictions(), config=CONFIG, policy=BAR)
     out = write_card(
-        tmp_path, evaluation=evaluation(), audit=result, plots={}, policy=POLICY, metadata=METADATA
-    )
+        tmp_path, evaluation=evaluation(), run=registered_run(), audit=result, plots={},
+        policy=POLICY, metadata=METADATA,
+    )  # fmt: skip
     md = out["markdown"].read_text()
     assert "### True need" not in md and "### Proxy check" not in md
     assert "synthetic data" not in md
-    assert not list(tmp_path.glob(".*.tmp"))  # the temporary files were all moved
+    assert not list(tmp_path.glob("*.tmp*"))  # the temporary files were all moved
     second = write_card(
         tmp_path,
-        evaluation={**evaluation(), "model_version": 4},
+        evaluation=evaluation(),
+        run=registered_run(version=4),
         audit=result,
         plots={},
         policy=POLICY,
@@ -292,7 +251,7 @@ def test_atrs_record(card):
     }
     assert record["tier_1"]["name"] == "stratify-escalation"
     model = record["tier_2"]["tool_specification"]["model_specification"][0]
-    assert fmt_ci(evaluation()["metrics"]["lightgbm"]["roc_auc"]) in model["model_performance"]
+    assert "ROC AUC 0.050 (0.029 to 0.069)" in model["model_performance"]
     assert model["model_version"] == "3"
     unknown = list(unknown_fields(record))
     assert "tier_1.contact_email" in unknown and "tier_2.owner_and_responsibility.team" in unknown
@@ -306,22 +265,11 @@ def test_atrs_record(card):
 def test_atrs_marks_a_missing_version():
     result = audit(predictions(), config=CONFIG, policy=BAR)
     record = atrs_record(
-        evaluation={**evaluation(), "model_version": None},
+        evaluation=evaluation(),
+        run=None,
         audit=result,
         policy=POLICY,
         metadata=METADATA,
     )
     path = "tier_2.tool_specification.model_specification.0.model_version"
     assert path in set(unknown_fields(record))
-
-
-def test_formatting_one_way():
-    assert fmt(0.12345) == "0.123" and fmt(np.float64(0.5)) == "0.500"
-    assert fmt(1234) == "1,234" and fmt(np.int64(7)) == "7"
-    assert fmt(None) == fmt(math.nan) == fmt(math.inf) == "n/a"
-    assert fmt(SUPPRESSED) == SUPPRESSED and fmt(True) == "yes"
-    assert fmt_ci(0.5, 0.4, 0.6) == "0.500 (0.400 to 0.600)"
-    assert fmt_ci(0.5, math.nan, 0.6) == "0.500"
-    assert fmt_ci(SUPPRESSED, SUPPRESSED, SUPPRESSED) == SUPPRESSED
-    assert md_table(["a"], []) == "_No rows to show._"
-    assert md_table(["a|b"], [["x|y"]]).splitlines()[2] == "| x\\|y |"

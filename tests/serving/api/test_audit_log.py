@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from stratify.serving.api.audit_log import ERR_WRITE, FIELDS, AuditError, AuditLog
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from stratify.serving import store
 from stratify.serving.api.audit_log import ERR_WRITE, AuditError, AuditLog
 from stratify.serving.api.endpoints import card_path
 from stratify.serving.api.guard import ERR_UNAUTHENTICATED
+from stratify.serving.scoring import Scorer
+
 from tests.serving import factory
-from tests.serving.conftest import MAX_BATCH, Service
+from tests.serving.factory import MAX_BATCH, Service
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -31,7 +32,7 @@ def test_scores_and_reasons_equal_the_scorer(svc: Service, served_work: Path):
     r = client.post("/score", json=body, headers=_auth(tokens["scorer"]))
     assert r.status_code == 200, r.text
     got = r.json()
-    scorer = store.load_champion(served_work, "rereferral")
+    scorer = Scorer.from_store(served_work, "rereferral")
     p, bands = scorer.score(records)
     reasons = scorer.explain(records)
     assert [x["record_id"] for x in got["results"]] == list(records["record_id"])
@@ -124,8 +125,9 @@ def test_model_describes_the_champion_and_its_card(svc: Service, served_work: Pa
     h = _auth(tokens["reviewer"])
     r = client.get("/model", params={"target": "escalation"}, headers=h)
     info = r.json()
-    pointer = store.read_pointers(served_work)["escalation"]
-    assert r.status_code == 200 and info["model_version"] == pointer["mlflow_version"]
+    champion = store.read_pointers(served_work)["escalation"]
+    assert r.status_code == 200 and info["model_version"] == champion.mlflow_version
+    assert (info["bento_tag"], info["run_id"]) == (champion.tag, champion.run_id)
     assert info["training_period"] == {"start": "2019-03-31", "end": "2022-03-31"}
     assert info["verdicts"] == {"performance": "met", "fairness": "not recorded"}
     assert info["approval"]["approved_by"] == factory.APPROVER

@@ -7,7 +7,6 @@ import os
 import time
 
 import pytest
-
 from stratify.serving.api import auth
 from stratify.serving.api.auth import ERR_ROLE, ERR_SUBJECT, TokenStore, add_token
 
@@ -49,11 +48,13 @@ def test_new_tokens_are_picked_up_without_a_restart(tokens_file, monkeypatch):
     assert store.authenticate(f"Bearer {token}") is not None
 
 
-def test_tokens_from_the_environment(tmp_path, monkeypatch):
+def test_tokens_given_as_json_replace_the_file(tokens_file):
+    in_file, _ = add_token(tokens_file, "file", ["scorer"])
     token, entry = auth.new_token("ci", ["scorer", "reviewer"])
-    monkeypatch.setenv(auth.TOKENS_ENV, json.dumps({"tokens": [entry]}))
-    who = TokenStore(tmp_path / "ignored.json").authenticate(f"Bearer {token}")
+    store = TokenStore(tokens_file, tokens_json=json.dumps({"tokens": [entry]}))
+    who = store.authenticate(f"Bearer {token}")
     assert who is not None and who.roles == {"scorer", "reviewer"}
+    assert store.authenticate(f"Bearer {in_file}") is None
 
 
 def test_bad_roles_and_subjects_are_refused(tokens_file):
@@ -81,3 +82,4 @@ def test_replacing_a_subjects_token_revokes_the_old_one(tokens_file):
     assert store.authenticate(f"Bearer {new}").roles == {"scorer", "reviewer"}
     assert store.authenticate(f"Bearer {other}").subject == "front door"
     assert len(json.loads(tokens_file.read_text())["tokens"]) == 2
+    assert [p.name for p in tokens_file.parent.iterdir()] == [tokens_file.name]  # no temporaries
