@@ -46,7 +46,7 @@ def merge(loads: list[Load]) -> Load:
     )  # fmt: skip
 
 
-def _client(port: int, path: str, body: bytes, headers: dict[str, str], stop_at: float,
+def _client(port: int, path: str, body: bytes, headers: dict[str, str], stop_at: float, *,
             count: int | None, out: list[float], errs: list[int]) -> None:  # fmt: skip
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     n = 0
@@ -81,8 +81,10 @@ def run(port: int, path: str, payload: dict, token: str | None, *, clients: int,
     stop_at = time.perf_counter() + (seconds or 0)
     threads = [
         threading.Thread(
-            target=_client, args=(port, path, body, headers, stop_at, requests, lat[i], errs[i])
-        )  # fmt: skip
+            target=_client,
+            args=(port, path, body, headers, stop_at),
+            kwargs={"count": requests, "out": lat[i], "errs": errs[i]},
+        )
         for i in range(clients)
     ]
     start, client_cpu = time.perf_counter(), time.process_time()

@@ -120,7 +120,14 @@ def model(rows: int = 30_000, trees: int = 300, seed: int = 1) -> Scorer:
     cut = int(rows * 0.8)
     Xe = enc.fit_transform(X[:cut])
     params = {"num_leaves": 63, "min_child_samples": 50, "learning_rate": 0.05}
-    lgbm = models.fit_lightgbm(Xe, y[:cut], params, trees, seed, category_columns(list(X.columns)))
+    lgbm = models.fit_lightgbm(
+        Xe,
+        y[:cut],
+        params,
+        n_estimators=trees,
+        seed=seed,
+        categorical=category_columns(list(X.columns)),
+    )
     pipe = models.calibrated_pipeline(enc, lgbm, X[cut:], y[cut:], "sigmoid")
     meta = {"target": TARGET, "input_columns": list(X.columns),
             "band_edges": band_edges(pipe.predict_proba(X[:cut])[:, 1])}  # fmt: skip

@@ -103,7 +103,7 @@ def _serving(service: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _run(pid: int, port: int, path: str, body: dict, token: str | None, clients: int,
+def _run(pid: int, port: int, path: str, body: dict, token: str | None, *, clients: int,
          seconds: float) -> _load.Load:  # fmt: skip
     """One load run, with the CPU the service's processes spent on it."""
     before = _tree_cpu(pid)
@@ -111,12 +111,12 @@ def _run(pid: int, port: int, path: str, body: dict, token: str | None, clients:
     return dataclasses.replace(load, server_cpu_s=_tree_cpu(pid) - before)
 
 
-def _round(pid: int, port: int, path: str, one: dict, batch: dict, token: str | None,
+def _round(pid: int, port: int, path: str, one: dict, batch: dict, *, token: str | None,
            seconds: float) -> dict[str, _load.Load]:  # fmt: skip
     return {
-        "1": _run(pid, port, path, one, token, 1, seconds),
-        "8": _run(pid, port, path, one, token, 8, seconds),
-        "batch": _run(pid, port, path, batch, token, 8, seconds),
+        "1": _run(pid, port, path, one, token, clients=1, seconds=seconds),
+        "8": _run(pid, port, path, one, token, clients=8, seconds=seconds),
+        "batch": _run(pid, port, path, batch, token, clients=8, seconds=seconds),
     }
 
 
@@ -127,7 +127,9 @@ def _interleaved(ours: tuple, ref: tuple, seconds: float, rounds: int) -> tuple[
     got: tuple[dict[str, list[_load.Load]], ...] = ({}, {})
     for _ in range(rounds):
         for side, args in zip(got, (ours, ref), strict=True):
-            for key, load in _round(*args, seconds / rounds).items():
+            pid, port, path, one, batch, token = args
+            load_round = _round(pid, port, path, one, batch, token=token, seconds=seconds / rounds)
+            for key, load in load_round.items():
                 side.setdefault(key, []).append(load)
     a, b = ({k: _load.merge(v) for k, v in side.items()} for side in got)
     return a, b

@@ -31,7 +31,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then move it into place.
 
     The parent folder is created if missing. If ``write`` raises, ``path`` is untouched
@@ -45,7 +45,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
-def write_files_atomic(writers: Mapping[Path, Callable[[Path], None]]) -> dict[Path, Path]:
+def write_files_atomic(writers: Mapping[Path, Callable[[Path], object]]) -> dict[Path, Path]:
     """Write several files, each under a temporary name, and move them into place last.
 
     Nothing is moved unless every writer succeeded, so a failure leaves every target as

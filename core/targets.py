@@ -41,4 +41,4 @@ def target_of(name: str) -> Target:
     target = stem.removeprefix(MODEL_PREFIX)
     if not stem.startswith(MODEL_PREFIX) or target not in TARGETS:
         raise ValueError(f"not a stratify model name: {name!r}")
-    return target  # type: ignore[return-value]  # checked against TARGETS above
+    return target

@@ -151,7 +151,8 @@ def _span(window: int | None) -> tuple[str, str]:
     return f"{window}m", f"in the last {window} months"
 
 
-def _family(
+# A declaration-table DSL, called positionally like ``Feature`` in every table below.
+def _family(  # noqa: PLR0917
     stem: str,
     stat: Stat,
     source: str,

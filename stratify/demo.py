@@ -13,6 +13,7 @@ picks "latest".
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -75,7 +76,7 @@ def _data_stages(cfg: Config, console: Console) -> None:
             f"features-{target}",
             key,
             [meta],
-            lambda t=target: build_features(cfg, t, console=console),
+            partial(build_features, cfg, target, console=console),
             say=console.print,
         )
 

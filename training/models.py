@@ -177,10 +177,11 @@ def search(
     return SearchResult(params, best["trees"], candidates)
 
 
-def fit_lightgbm(  # noqa: PLR0917  (positional callers: tests/serving/factory.py, benchmarks)
+def fit_lightgbm(
     X: pd.DataFrame,
     y: np.ndarray,
     params: Mapping[str, Any],
+    *,
     n_estimators: int,
     seed: int,
     categorical: Sequence[str],

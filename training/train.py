@@ -177,8 +177,8 @@ def _rolling(
         train_rows, test_rows = fold_masks(as_of, fold, horizon)
         y = table.y
         lgbm = models.fit_lightgbm(
-            encoded[train_rows], y[train_rows], found.params, found.n_estimators,
-            cfg.training.seed, cats,
+            encoded[train_rows], y[train_rows], found.params, n_estimators=found.n_estimators,
+            seed=cfg.training.seed, categorical=cats,
         )  # fmt: skip
         few = _family_sample(
             train_rows, table.keys["household_id"], cfg.training.search.max_rows, number
@@ -301,7 +301,12 @@ def _fit(table: TrainingTable, cfg: Config, masks: _Masks, progress: Progress) -
     progress("fitting LightGBM on the training period and calibrating it")
     train_rows, calibrate_rows = masks.train, masks.calibrate
     lgbm = models.fit_lightgbm(
-        encoded[train_rows], y[train_rows], found.params, found.n_estimators, tcfg.seed, cats
+        encoded[train_rows],
+        y[train_rows],
+        found.params,
+        n_estimators=found.n_estimators,
+        seed=tcfg.seed,
+        categorical=cats,
     )
     pipeline = models.calibrated_pipeline(
         encoder, lgbm, X[calibrate_rows], y[calibrate_rows], tcfg.calibration

@@ -88,11 +88,11 @@ def _record_assessments(w: World, month_index: int, kids: np.ndarray, day: np.nd
         w.rng,
         latent_matrix(w, kids),
         recent_matrix(w, kids, month_index, p.factor_history_months),
-        w.age_months(month_index, kids) / 12,
-        pp["sex"][kids] == MALE,
-        other_adult[pp["hh"][kids]],
-        p.factor_noise,
-        p.factor_history,
+        age=w.age_months(month_index, kids) / 12,
+        male=pp["sex"][kids] == MALE,
+        other_adult=other_adult[pp["hh"][kids]],
+        noise=p.factor_noise,
+        history=p.factor_history,
     )
     w.rec.factors.add(len(rows), assessment=asmt[rows], factor=factors)
 

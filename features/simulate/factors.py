@@ -57,6 +57,7 @@ def record_factors(
     rng: np.random.Generator,
     lat: np.ndarray,
     recent: np.ndarray,
+    *,
     age: np.ndarray,
     male: np.ndarray,
     other_adult: np.ndarray,

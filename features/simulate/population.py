@@ -69,7 +69,7 @@ def add_households(w: World, n: int, month_index: int, *, oldest_max_years: floa
     )
     w.set_residence(hh, lsoa, join)
     oldest_birth = _add_children(w, hh, month_index, join, oldest_max_years)
-    _add_adults(w, hh, month_index, join, oldest_birth, dep)
+    _add_adults(w, hh, month_index, join=join, oldest_birth=oldest_birth, dep=dep)
     return hh
 
 
@@ -109,6 +109,7 @@ def _add_adults(
     w: World,
     hh: np.ndarray,
     month_index: int,
+    *,
     join: np.ndarray,
     oldest_birth: np.ndarray,
     dep: np.ndarray,

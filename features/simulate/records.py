@@ -80,12 +80,25 @@ def _codes(name: str, idx: np.ndarray) -> pd.Series:
     return out
 
 
+def _pid(idx: np.ndarray) -> pd.Series:
+    return source_ids("P", idx)
+
+
+def _hid(idx: np.ndarray) -> pd.Series:
+    return source_ids("H", idx)
+
+
 def to_tables(
     rec: Recorder, persons: dict[str, np.ndarray], lsoa: dict[str, np.ndarray]
 ) -> dict[str, pd.DataFrame]:
     """Turn the recorder and the person register into the extract's tables."""
-    pid = lambda i: source_ids("P", i)  # noqa: E731
-    hid = lambda i: source_ids("H", i)  # noqa: E731
+    return {**_family_tables(rec, persons, lsoa), **_casework_tables(rec)}
+
+
+def _family_tables(
+    rec: Recorder, persons: dict[str, np.ndarray], lsoa: dict[str, np.ndarray]
+) -> dict[str, pd.DataFrame]:
+    """Build the people, household, address, referral and assessment tables."""
     tables: dict[str, pd.DataFrame] = {}
     ls = [f"E0{1000000 + i}" for i in range(len(lsoa["imd"]))]
     lsoa_code = np.array(ls, dtype=object)
@@ -93,7 +106,7 @@ def to_tables(
     people = persons
     tables["persons"] = pd.DataFrame(
         {
-            "person_id": pid(np.arange(len(people["birth_day"]))),
+            "person_id": _pid(np.arange(len(people["birth_day"]))),
             "birth_date": _dates(people["birth_day"], nullable=False),
             "sex": _codes("sex", people["sex"]),
             "ethnicity": _codes("ethnicity", people["eth"]),
@@ -107,8 +120,8 @@ def to_tables(
     members = rec.members
     tables["household_members"] = pd.DataFrame(
         {
-            "household_id": hid(members["hh"]),
-            "person_id": pid(members["person"]),
+            "household_id": _hid(members["hh"]),
+            "person_id": _pid(members["person"]),
             "role": _codes("household_role", members["role"]),
             "start_date": _dates(members["start"]),
             "end_date": _dates(members["end"]),
@@ -117,7 +130,7 @@ def to_tables(
     residences = rec.residences
     tables["residences"] = pd.DataFrame(
         {
-            "household_id": hid(residences["hh"]),
+            "household_id": _hid(residences["hh"]),
             "lsoa": lsoa_code[residences["lsoa"]],
             "imd_decile": lsoa["imd"][residences["lsoa"]],
             "locality": localities[lsoa["locality"][residences["lsoa"]]],
@@ -129,7 +142,7 @@ def to_tables(
     tables["referrals"] = pd.DataFrame(
         {
             "referral_id": source_ids("R", np.arange(len(referrals))),
-            "person_id": pid(referrals["person"]),
+            "person_id": _pid(referrals["person"]),
             "referral_date": _dates(referrals["day"]),
             "source": _codes("referral_source", referrals["source"]),
             "primary_need": _codes("primary_need", referrals["need"]),
@@ -143,7 +156,7 @@ def to_tables(
         {
             "assessment_id": source_ids("A", np.arange(len(assessments))),
             "referral_id": source_ids("R", assessments["ref"]),
-            "person_id": pid(assessments["person"]),
+            "person_id": _pid(assessments["person"]),
             "start_date": _dates(assessments["start"]),
             "authorised_date": _dates(assessments["auth"]),
         }
@@ -155,12 +168,18 @@ def to_tables(
             "factor": _codes("assessment_factor", factors["factor"]),
         }
     ).drop_duplicates()
+    return tables
+
+
+def _casework_tables(rec: Recorder) -> dict[str, pd.DataFrame]:
+    """Build the enquiry, plan, care, early help and agency event tables."""
+    tables: dict[str, pd.DataFrame] = {}
     s47 = rec.s47
     tables["section47"] = pd.DataFrame(
         {
             "s47_id": source_ids("S", np.arange(len(s47))),
             "referral_id": source_ids("R", s47["ref"]),
-            "person_id": pid(s47["person"]),
+            "person_id": _pid(s47["person"]),
             "start_date": _dates(s47["start"]),
             "icpc_date": _dates(s47["icpc"]),
         }
@@ -170,7 +189,7 @@ def to_tables(
             {
                 "plan_id": source_ids(prefix, np.arange(len(store))),
                 "referral_id": source_ids("R", store["ref"]),
-                "person_id": pid(store["person"]),
+                "person_id": _pid(store["person"]),
                 "start_date": _dates(store["start"]),
                 "end_date": _dates(store["end"]),
             }
@@ -182,7 +201,7 @@ def to_tables(
     tables["looked_after"] = pd.DataFrame(
         {
             "episode_id": source_ids("L", np.arange(len(looked_after))),
-            "person_id": pid(looked_after["person"]),
+            "person_id": _pid(looked_after["person"]),
             "start_date": _dates(looked_after["start"]),
             "end_date": _dates(looked_after["end"]),
             "legal_status": _codes("legal_status", looked_after["status"]),
@@ -192,8 +211,8 @@ def to_tables(
     tables["early_help"] = pd.DataFrame(
         {
             "episode_id": source_ids("E", np.arange(len(early_help))),
-            "person_id": pid(early_help["person"]),
-            "household_id": hid(early_help["hh"]),
+            "person_id": _pid(early_help["person"]),
+            "household_id": _hid(early_help["hh"]),
             "start_date": _dates(early_help["start"]),
             "end_date": _dates(early_help["end"]),
             "outcome": _codes("early_help_outcome", early_help["outcome"]),
@@ -203,7 +222,7 @@ def to_tables(
     tables["agency_events"] = pd.DataFrame(
         {
             "event_id": source_ids("V", np.arange(len(events))),
-            "person_id": pid(events["person"]),
+            "person_id": _pid(events["person"]),
             "event_date": _dates(events["day"]),
             "event_type": _codes("agency_event_type", events["type"]),
             "agency": _codes("agency", events["agency"]),

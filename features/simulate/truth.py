@@ -95,10 +95,10 @@ class TruthSampler:
             w,
             focal,
             month_index,
-            self.horizon,
-            self.replicates,
-            rng,
-            lambda kind, day, f: np.isin(kind, ESCALATION_KINDS),
+            horizon=self.horizon,
+            replicates=self.replicates,
+            rng=rng,
+            is_label=lambda kind, day, f: np.isin(kind, ESCALATION_KINDS),
         )
         self._add(w, "escalation", focal, np.full(len(focal), w.month_day[month_index]), hits)
 
@@ -131,10 +131,10 @@ class TruthSampler:
                 w,
                 focal[alive],
                 month_index + 1,
-                self.horizon,
-                self.replicates,
-                rng,
-                lambda kind, d, f: (kind == REFERRAL) & (d < cutoff[alive][f]),
+                horizon=self.horizon,
+                replicates=self.replicates,
+                rng=rng,
+                is_label=lambda kind, d, f: (kind == REFERRAL) & (d < cutoff[alive][f]),
             )
         self._add(w, "rereferral", focal, as_of, hits)
 
@@ -161,6 +161,7 @@ def resimulate(
     w: World,
     focal: np.ndarray,
     start: int,
+    *,
     horizon: int,
     replicates: int,
     rng: np.random.Generator,

@@ -97,6 +97,7 @@ class World:
         start: dt.date,
         months: int,
         rng: np.random.Generator,
+        *,
         record: bool = True,
         capacity: int = 1024,
     ) -> None:

@@ -227,29 +227,38 @@ def _structure(raws: Mapping[str, _Raw], rejects: Mapping[str, str]) -> Iterator
 
 def _row_checks(raw: _Raw, extract_date: dt.date | None = None) -> Iterator[_Check]:
     for column in raw.table.columns:
-        name = column.name
-        if name not in raw.sources:
-            continue
-        src, parsed = raw.col(name), raw.parsed(name)
-        if not column.nullable:
-            yield _Check(name, src, RULE_EMPTY, f"{src} IS NULL", 1)
-        if column.type != "VARCHAR":
-            month = (raw.table.name, name) in MONTH_COLUMNS and raw.sources[name] == name
-            rule = RULE_MONTH if month else _TYPE_RULES[column.type]
-            yield _Check(name, src, rule, f"{src} IS NOT NULL AND {parsed} IS NULL", 2)
-            if column.type == "DATE" and extract_date is not None:
-                # a fact dated after the extract would make unfinished label windows look done
-                after = RULE_AFTER_EXTRACT.format(extract_date=extract_date.isoformat())
-                yield _Check(name, src, after, f"{parsed} > DATE '{extract_date}'", 4)
-        if column.codes is not None:
-            allowed = sorted(codes(column.codes))
-            if column.type == "TINYINT":
-                where = f"{parsed} NOT IN ({', '.join(str(int(v)) for v in allowed)})"
-            else:
-                where = f"{src} NOT IN ({', '.join(lit(v) for v in allowed)})"
-            yield _Check(name, src, code_rule(column.codes), where, 3)
-        elif column.type == "TINYINT":
-            yield _Check(name, src, RULE_RANGE, f"{parsed} NOT BETWEEN -128 AND 127", 3)
+        if column.name in raw.sources:
+            yield from _column_checks(raw, column, extract_date)
+    yield from _order_checks(raw)
+
+
+def _column_checks(raw: _Raw, column: Column, extract_date: dt.date | None) -> Iterator[_Check]:
+    """Yield the checks of one column alone: empty, type, extract date, codes, range."""
+    name = column.name
+    src, parsed = raw.col(name), raw.parsed(name)
+    if not column.nullable:
+        yield _Check(name, src, RULE_EMPTY, f"{src} IS NULL", 1)
+    if column.type != "VARCHAR":
+        month = (raw.table.name, name) in MONTH_COLUMNS and raw.sources[name] == name
+        rule = RULE_MONTH if month else _TYPE_RULES[column.type]
+        yield _Check(name, src, rule, f"{src} IS NOT NULL AND {parsed} IS NULL", 2)
+        if column.type == "DATE" and extract_date is not None:
+            # a fact dated after the extract would make unfinished label windows look done
+            after = RULE_AFTER_EXTRACT.format(extract_date=extract_date.isoformat())
+            yield _Check(name, src, after, f"{parsed} > DATE '{extract_date}'", 4)
+    if column.codes is not None:
+        allowed = sorted(codes(column.codes))
+        if column.type == "TINYINT":
+            where = f"{parsed} NOT IN ({', '.join(str(int(v)) for v in allowed)})"
+        else:
+            where = f"{src} NOT IN ({', '.join(lit(v) for v in allowed)})"
+        yield _Check(name, src, code_rule(column.codes), where, 3)
+    elif column.type == "TINYINT":
+        yield _Check(name, src, RULE_RANGE, f"{parsed} NOT BETWEEN -128 AND 127", 3)
+
+
+def _order_checks(raw: _Raw) -> Iterator[_Check]:
+    """Yield the checks between two columns of a row: date order and paired columns."""
     for earlier, later in raw.table.date_order:
         if raw.has(earlier, later):
             rule = RULE_DATE_ORDER.format(later=later, earlier=earlier)
@@ -286,7 +295,7 @@ def _scan(raw: _Raw, extract_date: dt.date | None = None) -> str:
     )
 
 
-def _joined(raw: _Raw, column: str, value: str, rule: str, from_where: str, rank: int) -> str:
+def _joined(raw: _Raw, column: str, value: str, rule: str, *, from_where: str, rank: int) -> str:
     """Select the rows (aliased ``c``) that ``from_where`` finds breaking ``rule``."""
     return (
         f"SELECT {raw.order}, c.{LINE}, {rank}, {raw.c_ord(column)}, {lit(raw.table.name)}, "
@@ -306,7 +315,9 @@ def _duplicates(raw: _Raw) -> Iterator[str]:
         )
         on = " AND ".join(f"{raw.col(k)} = d.k{i}" for i, k in enumerate(pk))
         from_where = f"FROM {raw.relation} c JOIN ({firsts}) d ON {on} WHERE c.{LINE} > d.first"
-        yield _joined(raw, pk[0], "'also on line ' || d.first", RULE_DUPLICATE, from_where, 4)
+        yield _joined(
+            raw, pk[0], "'also on line ' || d.first", RULE_DUPLICATE, from_where=from_where, rank=4
+        )
 
 
 def _references(raws: Mapping[str, _Raw]) -> Iterator[str]:
@@ -320,7 +331,7 @@ def _references(raws: Mapping[str, _Raw]) -> Iterator[str]:
                     f"ON {src} = {p.col(pcol, 'p')} WHERE {src} IS NOT NULL"
                 )
                 rule = RULE_REFERENCE.format(parent=parent, parent_column=pcol)
-                yield _joined(raw, column, src, rule, from_where, 6)
+                yield _joined(raw, column, src, rule, from_where=from_where, rank=6)
 
 
 def _across(raws: Mapping[str, _Raw]) -> Iterator[str]:
@@ -336,7 +347,7 @@ def _across(raws: Mapping[str, _Raw]) -> Iterator[str]:
                 f"WHERE {raw.parsed(column)} < p.d"
             )
             rule = RULE_CROSS_DATE_ORDER.format(column=column, parent=parent, parent_column=pcol)
-            yield _joined(raw, column, raw.col(column), rule, from_where, 7)
+            yield _joined(raw, column, raw.col(column), rule, from_where=from_where, rank=7)
     for table, column, parent, join in CROSS_SAME_PERSON:
         raw, p = raws.get(table), raws.get(parent)
         if raw and p and raw.has(column, join) and p.has(column, join):
@@ -346,7 +357,7 @@ def _across(raws: Mapping[str, _Raw]) -> Iterator[str]:
                 f"ON {raw.col(join)} = p.k WHERE {raw.col(column)} <> p.v"
             )
             rule = RULE_SAME_PERSON.format(column=column, parent=parent)
-            yield _joined(raw, column, raw.col(column), rule, from_where, 8)
+            yield _joined(raw, column, raw.col(column), rule, from_where=from_where, rank=8)
     for table, flag, child, join, rule in NO_CHILDREN_WHEN:
         raw, ch = raws.get(table), raws.get(child)
         if raw and ch and raw.has(flag, join) and ch.has(join):
@@ -354,7 +365,7 @@ def _across(raws: Mapping[str, _Raw]) -> Iterator[str]:
                 f"FROM {raw.relation} c SEMI JOIN {ch.relation} ch "
                 f"ON {raw.col(join)} = {ch.col(join, 'ch')} WHERE {raw.parsed(flag)}"
             )
-            yield _joined(raw, flag, raw.col(flag), rule, from_where, 9)
+            yield _joined(raw, flag, raw.col(flag), rule, from_where=from_where, rank=9)
 
 
 def find_violations(

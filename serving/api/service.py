@@ -54,7 +54,7 @@ def load_served(settings: Settings, threads: int = 1) -> dict[str, Served]:
     RuntimeError
         If no model has been imported.
     """
-    served = {}
+    served: dict[str, Served] = {}
     for target in sorted(store.read_pointers(settings.work_dir)):
         stored = store.locate_champion(settings.work_dir, target)
         served[target] = Served.build(Scorer.from_stored(stored, threads), stored.champion)

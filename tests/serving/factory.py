@@ -116,7 +116,9 @@ def register(work_dir: Path, target: Target, *, rows: int = 3000, trees: int = 4
     enc = models.encoder(columns, cats)
     Xe = enc.fit_transform(X[:rows])
     params = {"num_leaves": leaves, "min_child_samples": 20, "learning_rate": 0.1}
-    lgbm = models.fit_lightgbm(Xe, y[:rows], params, trees, seed, category_columns(columns))
+    lgbm = models.fit_lightgbm(
+        Xe, y[:rows], params, n_estimators=trees, seed=seed, categorical=category_columns(columns)
+    )
     pipe = models.calibrated_pipeline(enc, lgbm, X[rows:], y[rows:], "sigmoid")
     period = ("2019-03-31", "2022-03-31")
     metadata = {
