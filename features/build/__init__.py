@@ -1,0 +1,14 @@
+"""stratify.features.build: the point-in-time family-context table (Ibis over DuckDB).
+
+:func:`build` forms a target's decision points and labels and computes every catalogue
+feature from facts dated strictly before each decision point (:mod:`.pipeline`, with the
+child, household and timeline pieces in :mod:`.child`, :mod:`.household`,
+:mod:`.timeline` and :mod:`.facts`); :func:`write_build` writes the feature table, the
+audit table and the metadata atomically (:mod:`.output`). :mod:`.reference` is a slow,
+obvious reimplementation the tests compare the build with.
+"""
+
+from stratify.features.build.output import write_build
+from stratify.features.build.pipeline import FeatureBuild, build
+
+__all__ = ["FeatureBuild", "build", "write_build"]
