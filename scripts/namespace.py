@@ -17,8 +17,8 @@ Usage::
     python scripts/namespace.py [--tree DIR] lint-imports [LINT-IMPORTS ARGS...]
     python scripts/namespace.py [--tree DIR] cycles
 
-``cycles`` lists module-level import cycles (grimp graph, strongly connected components),
-each with one shortest loop; import-linter's ``acyclic_siblings`` contract does not see
+``cycles`` lists module-level import cycles (grimp graph: each import that grimp can
+follow back to its importer is a loop); import-linter's ``acyclic_siblings`` contract does not see
 cycles through a package's ``__init__`` (a child importing its parent), this does.
 """
 
@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TREE = REPO / "build" / "typecheck"
@@ -108,69 +109,22 @@ def run(tool: str, args: list[str], tree: Path) -> int:
 
 
 def module_cycles(roots: list[str]) -> list[list[str]]:
-    """Return one shortest import loop per strongly connected component of the graph."""
+    """Return the import loops between modules: for each set of modules, its shortest loop."""
     import grimp  # the dev extra has it (import-linter depends on it)
 
-    graph = grimp.build_graph(*roots, cache_dir=None)
-    imports = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
-    loops = []
-    for component in _components(imports):
-        start = min(component)
-        loops.append(_shortest_loop(start, imports, component))
-    return sorted(loops)
+    return find_loops(grimp.build_graph(*roots, cache_dir=None))
 
 
-def _components(imports: dict[str, set[str]]) -> list[set[str]]:
-    """Strongly connected components with more than one module (iterative Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[set[str]] = []
-    for root in sorted(imports):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(imports[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        while work:
-            module, targets = work[-1]
-            target = next((t for t in targets if t in imports), None)
-            if target is None:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[module])
-                if low[module] == index[module]:
-                    component = set(stack[stack.index(module) :])
-                    del stack[stack.index(module) :]
-                    if len(component) > 1:
-                        found.append(component)
-            elif target not in index:
-                index[target] = low[target] = len(index)
-                stack.append(target)
-                work.append((target, iter(sorted(imports[target]))))
-            elif target in stack:
-                low[module] = min(low[module], index[target])
-    return found
-
-
-def _shortest_loop(start: str, imports: dict[str, set[str]], within: set[str]) -> list[str]:
-    """Breadth-first search from ``start`` back to itself inside one component."""
-    previous: dict[str, str] = {}
-    frontier = [start]
-    while frontier:
-        following = []
-        for module in frontier:
-            for target in sorted(imports[module] & within):
-                if target == start:
-                    loop = [module]
-                    while loop[-1] != start:
-                        loop.append(previous[loop[-1]])
-                    return [*reversed(loop), start]
-                if target not in previous:
-                    previous[target] = module
-                    following.append(target)
-        frontier = following
-    raise AssertionError(f"{start} is in a component but on no loop")
+def find_loops(graph: Any) -> list[list[str]]:
+    """Return one shortest loop (``[m, ..., m]``) per distinct set of modules that form one."""
+    loops: dict[frozenset[str], list[str]] = {}
+    for module in sorted(graph.modules):
+        for target in sorted(graph.find_modules_directly_imported_by(module) - {module}):
+            chain = graph.find_shortest_chain(importer=target, imported=module)
+            if chain:
+                loop = [module, *chain]
+                loops.setdefault(frozenset(loop), loop)
+    return sorted(loops.values())
 
 
 def main(argv: list[str] | None = None) -> int:

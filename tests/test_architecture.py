@@ -49,3 +49,19 @@ def test_the_contracts_cover_every_package() -> None:
     contracts = config["tool"]["importlinter"]["contracts"]
     sources = {m for c in contracts for m in c.get("source_modules", [])}
     assert mapped <= sources, f"no contract restricts {sorted(mapped - sources)}"
+
+
+def test_the_cycle_finder_names_each_loop_once() -> None:
+    """a -> b -> c -> a and e <-> f are loops; d -> a and g -> h are not."""
+    import grimp
+
+    sys.path.insert(0, str(NAMESPACE.parent))
+    try:
+        from namespace import find_loops
+    finally:
+        sys.path.remove(str(NAMESPACE.parent))
+    graph = grimp.ImportGraph()
+    edges = [("a", "b"), ("b", "c"), ("c", "a"), ("d", "a"), ("e", "f"), ("f", "e"), ("g", "h")]
+    for importer, imported in edges:
+        graph.add_import(importer=f"p.{importer}", imported=f"p.{imported}")
+    assert find_loops(graph) == [["p.a", "p.b", "p.c", "p.a"], ["p.e", "p.f", "p.e"]]
