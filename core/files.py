@@ -23,8 +23,11 @@ def temporary_sibling(path: Path) -> Path:
     return path.with_name(f"{path.name}.tmp-{os.getpid()}.{uuid.uuid4().hex[:12]}")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def fsync(path: Path, *, directory: bool = False) -> None:
+    """Flush ``path`` (a file, or with ``directory`` a folder's entries) to disk."""
+    if directory and not hasattr(os, "O_DIRECTORY"):
+        return  # directories cannot be fsynced on this platform
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         os.fsync(fd)
     finally:
@@ -62,7 +65,7 @@ def write_files_atomic(writers: Mapping[Path, Callable[[Path], object]]) -> dict
             path.parent.mkdir(parents=True, exist_ok=True)
             temps[path] = temporary_sibling(path)
             write(temps[path])
-            _fsync(temps[path])
+            fsync(temps[path])
         for path, tmp in temps.items():
             os.replace(tmp, path)
     finally:

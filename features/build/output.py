@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from stratify.core.files import write_files_atomic
+from stratify.core.targets import Target
 from stratify.features.build.facts import left_join_on, whole_months
 from stratify.features.catalogue import Feature, catalogue_hash
-from stratify.core.targets import Target
 from stratify.features.codes import ETHNIC_GROUP
 from stratify.features.config import FeaturesConfig
 

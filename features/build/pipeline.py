@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
+from stratify.core.targets import Target
 from stratify.features.build import cohorts
 from stratify.features.build.child import child_features, index_features
 from stratify.features.build.facts import (
@@ -47,7 +48,6 @@ from stratify.features.build.output import (
     write_build,
 )
 from stratify.features.catalogue import Feature, Stat, features_for
-from stratify.core.targets import Target
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import TABLES
 from stratify.features.warehouse import store as warehouse

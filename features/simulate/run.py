@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from stratify.core.files import remove_stale
+from stratify.core.files import remove_stale, temporary_sibling
 from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate.engine import step
 from stratify.features.simulate.params import SimParams
@@ -196,15 +195,14 @@ def simulate(
     """Run the simulation and write ``out/extract`` and ``out/truth`` atomically."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(out.parent, f".{out.name}")  # left by a run that was killed
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale(out.parent, out.name)  # left by a run that was killed
+    tmp = temporary_sibling(out)
     try:
         (tmp / "truth").mkdir(parents=True)
         result = run(cfg, features, params, progress, need_path=tmp / "truth" / "need.parquet")
         write_extract(result, tmp / "extract", cfg)
         write_truth(result, tmp / "truth")
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        old = temporary_sibling(out)  # the previous run's folder, removed once replaced
         if out.exists():
             out.rename(old)
         tmp.rename(out)

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-from stratify.core.files import remove_stale
+from stratify.core.files import fsync, remove_stale, temporary_sibling
 from stratify.features.schema import META_TABLE, SCHEMA_VERSION, TABLES, Table, ddl
 
 ERR_MISSING = "no warehouse at {path}: load an extract first (stratify load --from <folder>)"
@@ -145,16 +145,6 @@ def _remove(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _fsync(path: Path, *, directory: bool = False) -> None:
-    if directory and not hasattr(os, "O_DIRECTORY"):
-        return  # directories cannot be fsynced on this platform
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def create_warehouse(
     path: Path | str, tables: Mapping[str, TableData], meta: Mapping[str, str]
 ) -> dict[str, str]:
@@ -163,7 +153,7 @@ def create_warehouse(
     Parameters
     ----------
     path : Path or str
-        The warehouse file. The new database is built in ``<path>.tmp-<pid>`` beside it
+        The warehouse file. The new database is built under a unique temporary name beside it
         and moved into place only when complete and checkpointed; on any failure the
         temporary file is removed and a previous warehouse is left untouched.
     tables : Mapping[str, DataFrame or pyarrow.Table or DuckDB relation]
@@ -181,18 +171,17 @@ def create_warehouse(
     _check_input(tables, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path.parent, path.name)  # left by a load that was killed
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    _remove(tmp)
+    tmp = temporary_sibling(path)
     try:
         written = _build(tmp, tables, meta)
-        _fsync(tmp)
+        fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise
     # A write-ahead log left by the replaced file must never be replayed onto this one.
     Path(f"{path}.wal").unlink(missing_ok=True)
-    _fsync(path.parent, directory=True)
+    fsync(path.parent, directory=True)
     return written
 
 
