@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
+
 from stratify.features.build.facts import Facts, Keep, Tables, as_is, left_join_on, whole_months
 from stratify.features.build.timeline import feature_value, timeline_columns
 from stratify.features.catalogue import NO_FACTOR, Feature

@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+
 from stratify.core.targets import Target
 from stratify.features.build.facts import Facts, Keep, Tables, as_is, left_join_on, months_before
 from stratify.features.build.timeline import attach, counts_before, probes
@@ -245,6 +246,7 @@ def decision_points(
     facts: Facts,
     target: Target,
     config: FeaturesConfig,
+    *,
     date_range: tuple[dt.date, dt.date],
     extract_date: dt.date,
     keep: Keep = as_is,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+
 from stratify.features.catalogue import EH_OUTCOMES, EVENT_TYPES, FACTOR_GROUPS, NO_FACTOR
 from stratify.features.schema import Table
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
+
 from stratify.features.build.facts import ADULT_ROLES, Facts, Keep, Tables, as_is, left_join_on
 from stratify.features.build.timeline import feature_value, timeline_columns
 from stratify.features.catalogue import Feature

@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from stratify.core.files import write_files_atomic
 from stratify.core.targets import Target
 from stratify.features.build.facts import left_join_on, whole_months
@@ -86,6 +87,7 @@ def metadata(
     target: Target,
     config: FeaturesConfig,
     date_range: tuple[dt.date, dt.date],
+    *,
     meta: dict[str, str],
     feats: tuple[Feature, ...],
 ) -> dict[str, Any]:

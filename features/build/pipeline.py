@@ -2,7 +2,7 @@
 
 :func:`build` opens the warehouse read-only (checked against the schema, so a missing
 table or column is named), forms the target's decision points and labels
-(:mod:`stratify.features.build.cohorts`), computes every catalogue feature that applies to the target
+(:mod:`.cohorts`), computes every catalogue feature that applies to the target
 with Ibis over DuckDB, and returns the feature table (keys, label, features), the audit
 table (protected characteristics, same keys) and the metadata.
 :func:`~stratify.features.build.output.write_build` writes them atomically. Nothing is written
@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
+
 from stratify.core.targets import Target
 from stratify.features.build import cohorts
 from stratify.features.build.child import child_features, index_features
@@ -111,6 +112,7 @@ def _feature_parts(
     facts: Facts,
     household: Facts,
     feats: tuple[Feature, ...],
+    *,
     progress: Progress,
     keep: Keep,
 ) -> list[ir.Table]:
@@ -135,15 +137,15 @@ def _feature_parts(
     return parts
 
 
-def family_context(
+def family_context(  # noqa: PLR0913  # the build's every input, and nothing else: it stays pure
     tables: Tables,
     facts: Facts,
     household: Facts,
     target: Target,
     config: FeaturesConfig,
+    *,
     date_range: tuple[dt.date, dt.date],
     extract_date: dt.date,
-    *,
     keep: Keep = as_is,
     progress: Progress | None = None,
 ) -> tuple[ir.Table, ir.Table]:
@@ -177,12 +179,15 @@ def family_context(
     """
     say = progress or (lambda _: None)
     say("decision points and labels")
-    points = cohorts.decision_points(tables, facts, target, config, date_range, extract_date, keep)
+    points = cohorts.decision_points(
+        tables, facts, target, config, date_range=date_range, extract_date=extract_date, keep=keep
+    )
     order = ibis.row_number().over(order_by=["person_id", "as_of_date"])
     points = keep(points.mutate(dp_id=order))
     feats = features_for(target)
     area = keep(area_at(points, tables["residences"]))
-    parts = [*_feature_parts(tables, points, facts, household, feats, say, keep), area]
+    parts = [*_feature_parts(tables, points, facts, household, feats, progress=say, keep=keep)]
+    parts.append(area)
     out = points.select("dp_id", "person_id", "as_of_date", "household_id", "label")
     for part in parts:
         out = left_join_on(out, part, "dp_id")
@@ -250,8 +255,8 @@ def build(
             household,
             target,
             config,
-            date_range,
-            extract_date,
+            date_range=date_range,
+            extract_date=extract_date,
             keep=keep,
             progress=say,
         )
@@ -264,7 +269,7 @@ def build(
         start, end = date_range
         message = cohorts.ERR_EMPTY_COHORT.format(target=target, start=start, end=end)
         raise cohorts.CohortError(message)
-    about = metadata(features, target, config, date_range, meta, features_for(target))
+    about = metadata(features, target, config, date_range, meta=meta, feats=features_for(target))
     about["build_seconds"] = round(time.perf_counter() - began, 2)
     about["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return FeatureBuild(features, audit, about)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
 from stratify.features.catalogue import (
     EH_OUTCOMES,
     FACTOR_GROUPS,
@@ -82,6 +83,13 @@ def _valid_on(row: Row, day: dt.date) -> bool:
 def person_facts(rows: Rows) -> DatedFacts:
     """Every dated fact of every person: person_id -> [(date, kind)]."""
     facts: DatedFacts = defaultdict(list)
+    _casework_facts(rows, facts)
+    _episode_facts(rows, facts)
+    return facts
+
+
+def _casework_facts(rows: Rows, facts: DatedFacts) -> None:
+    """Referrals, assessments and their factors, section 47 enquiries."""
     for r in rows["referrals"]:
         facts[r["person_id"]].append((r["referral_date"], "referral"))
         if r["closure_date"] is not None:
@@ -100,6 +108,10 @@ def person_facts(rows: Rows) -> DatedFacts:
         facts[s["person_id"]].append((s["start_date"], "s47"))
         if s["icpc_date"] is not None:
             facts[s["person_id"]].append((s["icpc_date"], "icpc"))
+
+
+def _episode_facts(rows: Rows, facts: DatedFacts) -> None:
+    """Plans, care and early help episodes (with how early help ended), agency events."""
     episodes = {
         "cin_plans": "cin_plan",
         "cp_plans": "cp_plan",
@@ -115,7 +127,6 @@ def person_facts(rows: Rows) -> DatedFacts:
                     facts[e["person_id"]].append((e["end_date"], f"early_help_{e['outcome']}"))
     for ev in rows["agency_events"]:
         facts[ev["person_id"]].append((ev["event_date"], f"event_{ev['event_type']}"))
-    return facts
 
 
 def household_facts(rows: Rows) -> DatedFacts:
@@ -324,7 +335,9 @@ def _index(ix: Index, point: Row) -> Row:
     }
 
 
-def _features(ix: Index, point: Row, feats: tuple[Feature, ...], pf: DatedFacts, hf: DatedFacts) -> Row:
+def _features(
+    ix: Index, point: Row, feats: tuple[Feature, ...], pf: DatedFacts, hf: DatedFacts
+) -> Row:
     as_of, pid = point["as_of_date"], point["person_id"]
     composition, members = _household(ix, point)
     out: Row = {**composition, **_area(ix, point)}

@@ -25,6 +25,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+
 from stratify.features.build.facts import (
     FACT_SCHEMA,
     Facts,

@@ -7,7 +7,10 @@ import ibis
 import pyarrow.parquet as pq
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from stratify.features.build import output as build_output
+from stratify.features.build.cohorts import CohortError
 from stratify.features.build.facts import Facts, household_facts, person_facts, warehouse_schema
 from stratify.features.build.pipeline import (
     AUDIT_COLUMNS,
@@ -18,12 +21,9 @@ from stratify.features.build.pipeline import (
 )
 from stratify.features.catalogue import catalogue_hash, features_for
 from stratify.features.cli import features_cmd
-from stratify.features.build.cohorts import CohortError
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import TABLES
 from stratify.features.warehouse.store import WarehouseError, read_meta
-from typer.testing import CliRunner
-
 from tests.features.factories import IBIS_DUCKDB_WARNING, D, merge, write_warehouse
 from tests.features.scenarios import ESCALATION, FAMILY
 
@@ -208,6 +208,8 @@ def test_the_same_definitions_compile_for_spark(target):
     t = {tab.name: ibis.table(warehouse_schema(tab), name=tab.name) for tab in TABLES}
     facts, household = Facts(person_facts(t), 40), Facts(household_facts(t), 40)
     dates = (D(2020, 1, 1), D(2024, 3, 31))
-    exprs = family_context(t, facts, household, target, FeaturesConfig(), dates, D(2024, 3, 31))
+    exprs = family_context(
+        t, facts, household, target, FeaturesConfig(), date_range=dates, extract_date=D(2024, 3, 31)
+    )
     for expr in exprs:
         assert "SELECT" in ibis.to_sql(expr, dialect="pyspark")

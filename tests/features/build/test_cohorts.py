@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stratify.features.build.pipeline import build
+
 from stratify.features.build.cohorts import (
     ERR_EMPTY_COHORT,
     ERR_NO_DATA,
@@ -18,8 +18,8 @@ from stratify.features.build.cohorts import (
     snapshot_dates,
     whole_months,
 )
+from stratify.features.build.pipeline import build
 from stratify.features.config import FeaturesConfig
-
 from tests.features.factories import IBIS_DUCKDB_WARNING, D, write_warehouse
 from tests.features.scenarios import ESCALATION, REREFERRAL
 

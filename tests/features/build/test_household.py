@@ -4,9 +4,9 @@ The child ``c`` lives in ``h1``; the decision point is 1 April 2022 (a snapshot)
 """
 
 import pytest
+
 from stratify.features.build.pipeline import build
 from stratify.features.config import FeaturesConfig
-
 from tests.features.factories import IBIS_DUCKDB_WARNING, D, write_warehouse
 from tests.features.scenarios import FAMILY
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
 from stratify.core.targets import TARGETS
 from stratify.features.build.pipeline import build
 from stratify.features.build.reference import person_facts, reference_build
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import REREFERRAL_CLOSURE_REASONS, TABLES
-
 from tests.features.factories import (
     EXTRACT,
     IBIS_DUCKDB_WARNING,

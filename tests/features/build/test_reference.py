@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from stratify.core.targets import TARGETS
+from stratify.features.build.cohorts import CohortError
 from stratify.features.build.pipeline import build
 from stratify.features.build.reference import RangeError, load_rows, reference_build
-from stratify.features.build.cohorts import CohortError
 from stratify.features.config import FeaturesConfig
-
 from tests.features.factories import (
     EXTRACT,
     IBIS_DUCKDB_WARNING,
