@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+
 from stratify.features.build.pipeline import build, write_build
 from stratify.features.build.reference import load_rows, reference_build
 from stratify.features.catalogue import EVENT_TYPES, features_for

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from stratify.core.targets import Target
-from stratify.features.catalogue import Feature, features_for
 
 from benchmarks._measure import measure
+from stratify.core.targets import Target
+from stratify.features.catalogue import Feature, features_for
 
 if TYPE_CHECKING:
     from stratify.serving.scoring import Scorer

@@ -49,7 +49,6 @@ def _prepare(work: Path, trees: int) -> tuple[str, Path, dict]:
     from stratify.features.config import sqlite_uri
     from stratify.serving import store
     from stratify.serving.api.auth import add_token
-
     from tests.serving import factory
 
     with pytest.MonkeyPatch.context() as mp:

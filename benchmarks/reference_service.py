@@ -16,6 +16,7 @@ from typing import Any
 
 import bentoml
 import numpy as np
+
 from stratify.serving.scoring import Scorer
 
 

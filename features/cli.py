@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
 from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build import build, write_build

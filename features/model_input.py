@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
 from stratify.core.targets import Target
 from stratify.features.catalogue import FEATURE_BY_NAME, features_for
 

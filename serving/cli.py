@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+
 from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build.cohorts import CohortError

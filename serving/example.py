@@ -45,6 +45,7 @@ def example_record(columns: list[str], categories: dict[str, list[str]]) -> dict
 def example_request(work_dir: Path, target: Target) -> dict[str, Any]:
     """Return a ``/score`` body for the imported champion of ``target``."""
     from mlflow.models import Model
+
     from stratify.serving.store import locate_champion
 
     path = locate_champion(work_dir, target).path

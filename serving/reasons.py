@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from stratify.features.catalogue import FEATURE_BY_NAME, FEATURES, Feature, reason
 from stratify.features.config import PROTECTED_COLUMNS
 

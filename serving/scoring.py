@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+
 from stratify.core.targets import Target
 from stratify.features.model_input import model_frame
 from stratify.serving.reasons import TOP_REASONS, Reason, explainable, render

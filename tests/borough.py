@@ -39,6 +39,7 @@ def write_config(home: Path, extra: dict | None = None) -> Path:
 def build_shared(root: Path) -> Path:
     """Return a working directory with the simulated borough, warehouse and features."""
     from rich.console import Console
+
     from stratify.core.targets import TARGETS
     from stratify.features.cli import build_features, load_warehouse, simulate_borough
     from stratify.features.config import load_config

@@ -12,11 +12,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from stratify.features.config import load_config
-from stratify.training import tracking
 from typer.testing import CliRunner
 
 from stratify.cli import app
+from stratify.features.config import load_config
+from stratify.training import tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
 from stratify.core.progress import progress_bar
 from stratify.core.targets import Target, TargetName, model_name
 from stratify.core.text import fmt_ci

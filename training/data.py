@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from stratify.core.targets import Target
 from stratify.features.build.output import AUDIT_FILE, FEATURES_FILE, METADATA_FILE
 from stratify.features.model_input import input_columns, model_frame

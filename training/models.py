@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
 from stratify.features.catalogue import FEATURE_BY_NAME
 from stratify.features.config import SearchSpace
 from stratify.features.model_input import category_columns

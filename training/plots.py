@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
+
 from stratify.training.evaluation import QuarterRow
 from stratify.training.metrics.evaluate import reliability_curve
 

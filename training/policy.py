@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from stratify.features.config import AUDIT_DIMENSIONS, ConfigError, _describe, read_mapping
 
 Outcome = Literal["met", "not met", "not assessable"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
 from stratify.features.catalogue import catalogue_hash

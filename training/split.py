@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from stratify.features.build.cohorts import add_months, add_months_array
 
 ERR_TOO_SHORT = (

@@ -29,6 +29,7 @@ import skops.io
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
+
 from stratify.core.targets import Target, model_name
 from stratify.features.catalogue import catalogue_hash
 from stratify.features.config import MLFLOW_ENV, Config

@@ -18,6 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+
 from stratify.core.progress import StageCallback as Progress
 from stratify.features.build.cohorts import add_months
 from stratify.features.config import Capacity, Config

@@ -7,6 +7,7 @@ Nothing here is observed directly: agencies see it only through detection
 from __future__ import annotations
 
 import numpy as np
+
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS, LATENTS
 from stratify.features.simulate.records import code
 from stratify.features.simulate.world import World

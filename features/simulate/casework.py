@@ -7,6 +7,7 @@ into and leave care.
 from __future__ import annotations
 
 import numpy as np
+
 from stratify.features.simulate.adversity import latent_matrix, recent_matrix
 from stratify.features.simulate.early_help import start_early_help
 from stratify.features.simulate.factors import record_factors

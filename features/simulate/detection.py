@@ -8,6 +8,7 @@ biased picture of true need. ``detection_bias = 0`` removes that bias.
 from __future__ import annotations
 
 import numpy as np
+
 from stratify.features.simulate.adversity import latent_matrix
 from stratify.features.simulate.params import LATENTS, SOURCES
 from stratify.features.simulate.world import World

@@ -7,6 +7,7 @@ lowers the family's adversity; one that does not may be stepped up to a referral
 from __future__ import annotations
 
 import numpy as np
+
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.records import code
 from stratify.features.simulate.world import World

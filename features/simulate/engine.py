@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from stratify.features.simulate.adversity import adversity_step, latent_matrix
 from stratify.features.simulate.casework import casework_step
 from stratify.features.simulate.detection import agency_events, referral_sources

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
 from stratify.features.simulate.params import LATENTS
 from stratify.features.simulate.records import code
 

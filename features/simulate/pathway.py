@@ -9,6 +9,7 @@ drawn directly but follow from adversity that persists after an episode closes.
 from __future__ import annotations
 
 import numpy as np
+
 from stratify.features.simulate.adversity import latent_matrix
 from stratify.features.simulate.early_help import end_child_early_help
 from stratify.features.simulate.factors import cp_category, primary_need

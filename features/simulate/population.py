@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.pathway import end_for_leaving
 from stratify.features.simulate.world import World

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
+
 from stratify.features.codes import SOURCE_GROUP
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from stratify.features.codes import code_lists
 from stratify.features.simulate.store import Store
 

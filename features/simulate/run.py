@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from stratify.core.files import remove_stale, temporary_sibling
 from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate.engine import step

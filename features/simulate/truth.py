@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from stratify.features.build.cohorts import add_months_array
 from stratify.features.simulate.engine import step
 from stratify.features.simulate.pathway import (

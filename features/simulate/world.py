@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+
 from stratify.features.simulate.params import ETHNIC_GROUPS, HOUSEHOLD_LATENTS, SimParams
 from stratify.features.simulate.records import Recorder, code
 from stratify.features.simulate.store import Store

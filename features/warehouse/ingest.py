@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+
 from stratify.features.schema import TABLES, Table
 from stratify.features.warehouse.pseudonymise import (
     ERR_KEY_SHORT,

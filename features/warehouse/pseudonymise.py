@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from stratify.features.config import PSEUDONYM_KEY_ENV
 
 KEY_ENV = PSEUDONYM_KEY_ENV

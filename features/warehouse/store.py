@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+
 from stratify.core.files import fsync, remove_stale, temporary_sibling
 from stratify.features.schema import META_TABLE, SCHEMA_VERSION, TABLES, Table, ddl
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import duckdb
 from rich.table import Table as RichTable
 from rich.text import Text
+
 from stratify.features.codes import codes
 from stratify.features.schema import CROSS_DATE_ORDER, CROSS_SAME_PERSON, TABLES, Column, Table
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
 from stratify.core.targets import model_name
 from stratify.serving.api.schema import (
     ERR_BATCH,

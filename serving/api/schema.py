@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
 from stratify.features.catalogue import FEATURE_BY_NAME, Feature
 
 #: The oldest a child can be, in months; tighter than the catalogue's ``age_months`` limit.

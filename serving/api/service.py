@@ -30,6 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+
 from stratify.serving import store
 from stratify.serving.api import endpoints
 from stratify.serving.api.endpoints import Served

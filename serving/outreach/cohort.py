@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
 from stratify.core.progress import StageCallback
 from stratify.core.targets import Target
 from stratify.features.build.pipeline import build

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
 from stratify.features.codes import code_lists
 
 SUPPRESSED = "suppressed"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
+
 from stratify.serving.outreach.guide import (
     FAIRNESS_COLUMNS,
     LIST_COLUMNS,

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+
 from stratify.serving.outreach.fairness import UNKNOWN, fairness_table
 from stratify.serving.reasons import NEVER_REASONS, TOP_REASONS, Reason
 

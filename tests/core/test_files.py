@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from stratify.core.files import (
     pid_alive,
     remove_stale,
@@ -11,7 +12,6 @@ from stratify.core.files import (
     write_atomic,
     write_files_atomic,
 )
-
 from tests.processes import dead_pid
 
 

@@ -1,4 +1,5 @@
 import pytest
+
 from stratify.core.targets import TARGETS, TargetName, model_name, target_of
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 from hypothesis import strategies as st
+
 from stratify.features.catalogue import EVENT_TYPES
 from stratify.features.schema import TABLES
 from stratify.features.warehouse.store import create_warehouse

@@ -3,6 +3,7 @@ import re
 from collections import Counter
 
 import pytest
+
 from stratify.features import catalogue
 from stratify.features.build.facts import HOUSEHOLD_FACT_KINDS, PERSON_FACT_KINDS
 from stratify.features.catalogue import (

@@ -2,6 +2,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+
 from stratify.features.config import ConfigError, load_config
 
 

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from stratify.core.targets import TARGETS
 from stratify.features.config import Config, load_config
 from stratify.serving import store
 from stratify.serving.api.auth import add_token
 from stratify.serving.settings import CONFIG_ENV, TOKENS_ENV
-
 from tests.borough import copy_borough
 from tests.serving import factory
 
@@ -45,6 +45,7 @@ def service(
     Its start-up reads the environment, as in a worker started by ``bentoml serve``.
     """
     from starlette.testclient import TestClient
+
     from stratify.serving.api import service as module
 
     here = tmp_path_factory.mktemp("service")

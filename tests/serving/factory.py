@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from stratify.core.targets import Target
 from stratify.features.catalogue import features_for
 from stratify.features.config import HOME_ENV, Config, load_config

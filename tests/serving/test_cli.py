@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from stratify.features.config import Config
 from stratify.serving.api.auth import TokenStore
 from stratify.serving.cli import ERR_NOTHING_IMPORTED, register, serve_env
 from stratify.serving.outreach.cohort import known_localities
 from stratify.serving.settings import CONFIG_ENV
-from typer.testing import CliRunner
-
 from tests.serving import factory
 
 AS_OF = dt.date(2024, 10, 1)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import openpyxl
+
 from stratify.core.targets import TARGETS
 from stratify.features.config import Config
 from stratify.serving import demo, store
@@ -15,7 +16,6 @@ from stratify.serving.outreach.cohort import known_localities
 from stratify.serving.outreach.excel import LIST_SHEET
 from stratify.serving.scoring import Scorer
 from stratify.serving.settings import Settings
-
 from tests.serving import factory
 
 

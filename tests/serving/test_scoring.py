@@ -7,13 +7,13 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+
 from stratify.core.targets import TARGETS, Target
 from stratify.features.model_input import model_frame
 from stratify.serving import store
 from stratify.serving.reasons import COUNT_STATS, explainable
 from stratify.serving.scoring import ERR_EDGES, Scorer
 from stratify.training import tracking
-
 from tests.serving import factory
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from stratify.features.config import HOME_ENV, MLFLOW_URI_ENV, sqlite_uri
 from stratify.serving.settings import CONFIG_ENV, TOKENS_ENV, Settings
-
 from tests.serving import factory
 
 

@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from stratify.core.targets import TARGETS, model_name
 from stratify.serving import store
 from stratify.serving.store import ERR_NOT_IMPORTED, POINTERS, Champion
-
 from tests.serving import factory
 
 

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+
 from stratify.features.config import AuditConfig
 from stratify.training.card.sections import METRIC_NAMES
 from stratify.training.evaluation import (

@@ -7,8 +7,8 @@ import json
 import math
 
 import pytest
-from stratify.training.evaluation import Evaluation, registered_run_of
 
+from stratify.training.evaluation import Evaluation, registered_run_of
 from tests.training.factories import evaluation, registered_run
 
 #: evaluation.json's keys, in the order every run has written them.

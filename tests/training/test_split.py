@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from stratify.features.build.cohorts import add_months
 from stratify.training.split import (
     SplitError,

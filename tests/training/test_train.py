@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+
 from stratify.core.text import fmt_ci
 from stratify.features.build.cohorts import add_months
 from stratify.features.catalogue import FEATURE_BY_NAME
@@ -21,7 +22,6 @@ from stratify.training.data import load_table
 from stratify.training.policy import load_policy
 from stratify.training.run import feature_dir, reaudit, train_and_register, truth_dir
 from stratify.training.train import train
-
 from tests.borough import copy_borough
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from stratify.features.config import ConfigError
 from stratify.training.evaluation import Interval
 from stratify.training.policy import Policy, load_policy

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
 from stratify.core.text import is_suppressed
 from stratify.training.audit.stats import dimension_name, group_labels, order_key
 from stratify.training.audit.suppress import OVERALL, Cell, apply_suppression, hidden_cells

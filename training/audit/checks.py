@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from stratify.core.text import SUPPRESSED
 from stratify.training.audit.suppress import Cell
 from stratify.training.policy import FairnessBar, Outcome, RatioLimits

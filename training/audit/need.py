@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from stratify.training.audit.serialise import records
 from stratify.training.audit.stats import dimension_name, group_labels, order_key
 from stratify.training.audit.suppress import OVERALL, Cell, apply_suppression, hidden_cells

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
+
 from stratify.features.config import PROTECTED_COLUMNS, AuditConfig
 from stratify.training.audit import stats
 from stratify.training.audit.calibration import calibration_curves
@@ -29,7 +31,6 @@ from stratify.training.audit.suppress import Cell, apply_suppression, hidden_cel
 from stratify.training.audit.tables import disparity_table, group_table, references
 from stratify.training.metrics.bootstrap import family_codes
 from stratify.training.policy import FairnessBar
-from threadpoolctl import threadpool_limits
 
 REQUIRED = ("person_id", "household_id", "label", "score", "selected")
 ERR_MISSING = "predictions lack the columns {columns}"

@@ -19,6 +19,7 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame
 from scipy import sparse
 from sklearn.metrics import roc_auc_score
+
 from stratify.training.audit.suppress import OVERALL, SEP
 from stratify.training.metrics.bootstrap import resample_weights
 

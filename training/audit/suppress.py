@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
+
 from stratify.core.text import SUPPRESSED
 
 #: Columns that name a cell rather than describe it; never suppressed.

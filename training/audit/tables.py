@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
 from stratify.training.audit.stats import METRICS, QUANTITIES, Cells
 from stratify.training.audit.suppress import OVERALL, Cell
 from stratify.training.metrics.bootstrap import percentile_ci

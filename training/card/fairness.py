@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
 from stratify.core.text import fmt, fmt_ci
 from stratify.training.audit.report import AuditResult
 from stratify.training.card.formatting import md_table

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import jinja2
 from markdown_it import MarkdownIt
+
 from stratify.core.files import write_files_atomic
 from stratify.training.audit.calibration import plot_calibration
 from stratify.training.audit.report import AuditResult

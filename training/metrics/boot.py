@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+
 from stratify.training.metrics.bootstrap import CHUNK, resample_weights
 
 #: Every metric ``evaluate`` reports, in order.

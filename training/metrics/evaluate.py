@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from stratify.features.config import Capacity
 from stratify.training.metrics.boot import (
     METRICS,

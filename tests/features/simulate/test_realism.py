@@ -4,6 +4,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+
 from stratify.features.config import SimulationConfig
 from stratify.features.simulate import run
 from stratify.features.simulate.realism import PUBLISHED, compute_figures, realism_table

@@ -5,6 +5,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+
 from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate import run
 

@@ -14,6 +14,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from stratify.features import cli
 from stratify.features.cli import load_cmd
 from stratify.features.schema import TABLES
@@ -28,8 +30,6 @@ from stratify.features.warehouse.pseudonymise import (
 )
 from stratify.features.warehouse.store import read_meta
 from stratify.features.warehouse.validate import RULE_CSV, RULE_DATE, Violation
-from typer.testing import CliRunner
-
 from tests.features.extract import OTHER_KEY, RAW_IDS, TEST_KEY, ExtractBuilder
 from tests.processes import dead_pid
 

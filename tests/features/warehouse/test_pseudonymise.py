@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stratify.features.warehouse import pseudonymise as ps
 
+from stratify.features.warehouse import pseudonymise as ps
 from tests.features.extract import OTHER_KEY, TEST_KEY
 
 # Worked out independently with hashlib (HMAC written out as two SHA-256 passes):

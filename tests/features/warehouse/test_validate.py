@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 from rich.console import Console
+
 from stratify.features.warehouse import validate as v
 from stratify.features.warehouse.validate import Violation
-
 from tests.features.extract import ExtractBuilder
 
 Edit = Callable[[ExtractBuilder], None]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from stratify.serving.api.audit_log import ERR_WRITE, FIELDS, AuditError, AuditLog
 
 

@@ -7,6 +7,7 @@ import os
 import time
 
 import pytest
+
 from stratify.serving.api import auth
 from stratify.serving.api.auth import ERR_ROLE, ERR_SUBJECT, TokenStore, add_token
 

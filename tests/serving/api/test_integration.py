@@ -13,11 +13,11 @@ from pathlib import Path
 import bentoml
 import numpy as np
 import pytest
+
 from stratify.serving.api.auth import add_token
 from stratify.serving.cli import serve_env
 from stratify.serving.scoring import Scorer
 from stratify.serving.settings import SERVICE, TOKENS_ENV
-
 from tests.serving import factory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from stratify.features.catalogue import features_for
 from stratify.serving.api.schema import MAX_AGE_MONTHS, record_ids, record_model, validate_records
-
 from tests.serving import factory
 
 

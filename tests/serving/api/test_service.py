@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from stratify.serving import store
 from stratify.serving.api.audit_log import ERR_WRITE, AuditError, AuditLog
 from stratify.serving.api.endpoints import card_path
 from stratify.serving.api.guard import ERR_UNAUTHENTICATED
 from stratify.serving.scoring import Scorer
-
 from tests.serving import factory
 from tests.serving.factory import MAX_BATCH, Service
 

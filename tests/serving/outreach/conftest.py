@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from stratify.features.config import Config
 from stratify.features.model_input import input_columns, model_frame
 from stratify.serving.outreach.run import OutreachOutcome, run_outreach
-
 from tests.serving.factory import AS_OF, CAPACITY
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from stratify.features.config import Config
 from stratify.serving.outreach.cohort import ERR_NOT_FIRST, cohort_at
-
 from tests.serving.factory import AS_OF
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+
 from stratify.serving.outreach.fairness import group_label, hidden_groups
 
 MIN_PEOPLE = 10

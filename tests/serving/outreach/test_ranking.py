@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from stratify.serving.outreach.ranking import (
     ERR_CAPACITY,
     build_list,

@@ -14,6 +14,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 from markupsafe import escape
+
 from stratify.features.catalogue import FEATURE_BY_NAME
 from stratify.features.config import PROTECTED_COLUMNS
 from stratify.serving.outreach.excel import FAIRNESS_SHEET, GUIDE_SHEET, LIST_SHEET
@@ -21,7 +22,6 @@ from stratify.serving.outreach.fairness import SUPPRESSED, group_label
 from stratify.serving.outreach.ranking import UNSHOWN_REASONS, build_list
 from stratify.serving.outreach.run import card_path
 from stratify.serving.scoring import Scorer
-
 from tests.serving.factory import AS_OF, CAPACITY
 
 RAW_ID = re.compile(r"\b[PHRAS]\d{8}\b")  # a raw (unpseudonymised) identifier

@@ -31,13 +31,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from stratify.features.config import AuditConfig
 from stratify.training.audit import stats
 from stratify.training.audit.report import ERR_MISSING, AuditResult, audit, family_of
 from stratify.training.audit.suppress import SUPPRESSED, apply_suppression, hidden_cells
 from stratify.training.metrics.bootstrap import resample_weights
 from stratify.training.policy import FairnessBar
-
 from tests.training.factories import BAR, CONFIG, HIDDEN_AGE, predictions
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
 from stratify.core.text import SUPPRESSED, fmt_ci
 from stratify.features.catalogue import features_for
 from stratify.training.audit.report import audit
@@ -20,7 +21,6 @@ from stratify.training.card.atrs import TO_COMPLETE, atrs_record, unknown_fields
 from stratify.training.card.render import SECTIONS, write_card
 from stratify.training.card.sections import METRIC_NAMES, MODEL_NAMES
 from stratify.training.policy import Policy
-
 from tests.training.factories import (
     BAR,
     CONFIG,

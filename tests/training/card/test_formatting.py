@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from stratify.core.text import SUPPRESSED, fmt, fmt_ci
 from stratify.training.card.formatting import md_table
 from stratify.training.evaluation import Interval

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
 from stratify.training.metrics.boot import METRICS, ModelSums, replicates
 from stratify.training.metrics.bootstrap import family_codes
 from stratify.training.metrics.evaluate import (

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
 from stratify.features.config import Capacity
 from stratify.training.metrics.boot import METRICS, PAIRED
 from stratify.training.metrics.evaluate import (
