@@ -32,7 +32,7 @@ class Interval:
 
     def as_dict(self) -> dict[str, float]:
         """Return ``{"value", "low", "high"}``."""
-        return {"value": self.value, "low": self.low, "high": self.high}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Interval:
@@ -52,13 +52,7 @@ class Period:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the period as JSON-ready fields."""
-        return {
-            "start": self.start,
-            "end": self.end,
-            "rows": self.rows,
-            "positives": self.positives,
-            "families": self.families,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -146,13 +140,7 @@ class Lineage:
 
     def as_dict(self) -> dict[str, str]:
         """Return the hashes by name."""
-        return {
-            "warehouse_content_hash": self.warehouse_content_hash,
-            "feature_table_hash": self.feature_table_hash,
-            "catalogue_hash": self.catalogue_hash,
-            "extract_date": self.extract_date,
-            "config_hash": self.config_hash,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
