@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 
+from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
 from stratify.features.build import cohorts
 from stratify.features.build.child import child_features, index_features
@@ -57,7 +57,6 @@ __all__ = ["AUDIT_COLUMNS", "KEY_COLUMNS", "FeatureBuild", "build", "family_cont
 
 ERR_NO_EXTRACT_DATE = "warehouse {path} records no extract_date: load the extract again"
 
-Progress = Callable[[str], None]
 _IBIS_TYPE = {"int": "int32", "bool": "boolean", "category": "string"}
 _CHILD_STATS: tuple[Stat, ...] = ("count", "any", "open", "months_since", "age")
 

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from stratify.core.files import remove_stale, temporary_sibling
+from stratify.core.progress import StepCallback as Progress
 from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate.engine import step
 from stratify.features.simulate.params import SimParams
@@ -31,8 +32,6 @@ from stratify.features.simulate.population import initial_population
 from stratify.features.simulate.records import source_ids, to_tables
 from stratify.features.simulate.truth import TruthSampler
 from stratify.features.simulate.world import World
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass

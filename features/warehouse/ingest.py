@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
+from stratify.core.progress import StageCallback
 from stratify.features.schema import TABLES, Table
 from stratify.features.warehouse.pseudonymise import (
     ERR_KEY_SHORT,
@@ -274,7 +275,7 @@ def load_extract(
     key: bytes | None = None,
     secret: str | None = None,
     report_path: Path | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: StageCallback | None = None,
 ) -> LoadResult:
     """Validate the extract in ``src`` and, only if it is valid, load it into ``warehouse``.
 
