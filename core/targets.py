@@ -1,4 +1,4 @@
-"""The prediction targets and the name each one's model is registered under.
+"""The prediction targets, the name each one's model is registered under, its aliases.
 
 One owner: the feature build, training, the registry, the service and the command
 line all take their target names from here.
@@ -15,6 +15,8 @@ Target = Literal["escalation", "rereferral"]
 TARGETS: tuple[Target, ...] = get_args(Target)
 #: Registered models are named ``<MODEL_PREFIX><target>`` (MLflow and BentoML alike).
 MODEL_PREFIX = "stratify-"
+#: The registry aliases: what training registers, and what promotion moves and serving loads.
+CHALLENGER, CHAMPION = "challenger", "champion"
 
 
 class TargetName(StrEnum):

@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stratify.core.files import write_atomic
-from stratify.core.targets import Target, model_name, target_of
+from stratify.core.targets import CHAMPION, Target, model_name, target_of
 
 if TYPE_CHECKING:
     from bentoml._internal.models import ModelStore
 
-CHAMPION = "champion"
 POINTERS = Path("serving") / "champions.json"
 STORE_DIR = "bentoml"
 #: where BentoML's MLflow importer keeps the MLflow model inside a stored model

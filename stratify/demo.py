@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from stratify.core.targets import TARGETS, Target
+from stratify.core.targets import CHAMPION, TARGETS, Target
 from stratify.features.catalogue import catalogue_hash
 from stratify.features.config import Config
 from stratify.stages import file_key, key_of, run_stage
@@ -104,7 +104,7 @@ def _train(cfg: Config, target: Target, console: Console) -> int:
 def _promote(cfg: Config, target: Target, version: int, console: Console) -> None:
     from stratify.training import tracking
 
-    if tracking.alias_version(cfg, target, tracking.CHAMPION) == version:
+    if tracking.alias_version(cfg, target, CHAMPION) == version:
         console.print(f"- promote {target}: version {version} is already the champion")
         return
     tracking.promote(

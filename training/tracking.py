@@ -30,7 +30,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-from stratify.core.targets import Target, model_name
+from stratify.core.targets import CHALLENGER, CHAMPION, Target, model_name
 from stratify.features.catalogue import catalogue_hash
 from stratify.features.config import MLFLOW_ENV, Config
 from stratify.features.model_input import category_columns
@@ -39,7 +39,6 @@ from stratify.training.evaluation import Evaluation, Lineage, RegisteredRun
 #: MLflow draws a progress bar for artefact transfers unless this says "false".
 PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 ARTIFACTS_DIR = "mlartifacts"
-CHALLENGER, CHAMPION = "challenger", "champion"
 ERR_NO_VERSION = "{name} has no version {version} in the registry at {uri}"
 ERR_VERDICT = (
     "{name} version {version}: the verdict against the bar is '{verdict}'; promotion "
