@@ -1,11 +1,14 @@
 """Decision points and labels for each target, as defined at the bottom of schema.py.
 
 ``escalation``: on each snapshot date, every child aged 0-17 living in a household,
-known to a service in the look-back window and not open to statutory social care; the
-label is a section 47 enquiry, CP plan or care episode starting within the horizon.
+known to a service in the look-back window and not itself open to statutory social
+care; the label is a section 47 enquiry, CP plan or care episode starting within the horizon.
 ``rereferral``: the closure date of each referral closed with RC7-RC9; the label is
 another referral of the child within the horizon. A label whose window ends after the
-extract date is null (unlabelled), never a negative.
+extract date is null (unlabelled), never a negative. Every point carries ``eligible``,
+the outreach eligibility of its family on the date (:mod:`.eligibility`): points of
+ineligible families are kept (training may learn from them) but are never evaluated or
+listed.
 
 The month arithmetic of the Ibis expressions (SQL intervals, day clamped to the end of
 the month) is mirrored by :func:`add_months` for plain-Python callers.
@@ -22,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from stratify.core.targets import Target
+from stratify.features.build.eligibility import statutory_open, with_eligibility
 from stratify.features.build.facts import Facts, Keep, Tables, as_is, left_join_on, months_before
 from stratify.features.build.timeline import attach, counts_before, probes
 from stratify.features.catalogue import EVENT_TYPES
@@ -37,14 +41,11 @@ ERR_EMPTY_COHORT = "no {target} decision points between {start} and {end}"
 
 ADULT_AGE_MONTHS = 18 * 12
 
-#: Cohort measures: a service episode starting or ending, an agency event, statutory
-#: involvement (CIN plan, CP plan, looked after) starting or ending.
+#: Cohort measures: a service episode starting or ending, an agency event.
 _SERVICE = ("referral", "early_help", "cin_plan", "cp_plan", "looked_after")
 COHORT_MEASURES: dict[str, tuple[str, ...]] = {
     "service": _SERVICE,
     "service_end": tuple(f"{k}_end" for k in _SERVICE),
-    "statutory": ("cin_plan", "cp_plan", "looked_after"),
-    "statutory_end": ("cin_plan_end", "cp_plan_end", "looked_after_end"),
     "agency": tuple(f"event_{e}" for e in EVENT_TYPES),
 }
 
@@ -194,17 +195,13 @@ def escalation_points(
     c = keep(household_at(c, tables["household_members"], inner=True))
     back = config.lookback_months
     counts = keep(counts_before(facts, probes(c, "person_id", (0, back)), COHORT_MEASURES))
-    c = attach(
-        c,
-        counts,
-        "person_id",
-        {0: ("service", "agency", "statutory", "statutory_end"), back: ("service_end", "agency")},
-    )
+    c = attach(c, counts, "person_id", {0: ("service", "agency"), back: ("service_end", "agency")})
     known = (c.service__0 - c[f"service_end__{back}"] > 0) | (
         c.agency__0 - c[f"agency__{back}"] > 0
     )
-    open_now = c.statutory__0 - c.statutory_end__0 > 0
-    return c.filter(known & ~open_now).select("person_id", "as_of_date", "household_id")
+    c = c.filter(known).select("person_id", "as_of_date", "household_id")
+    open_now = statutory_open(c.select("person_id", "as_of_date"), tables)
+    return c.anti_join(open_now, ["person_id", "as_of_date"])
 
 
 def rereferral_points(tables: Tables, start: dt.date, end: dt.date) -> ir.Table:
@@ -272,7 +269,9 @@ def decision_points(
     -------
     ibis Table
         ``person_id``, ``as_of_date``, ``household_id``, ``label`` (int8, null when
-        unlabelled) and, for rereferral, ``index_referral_id``.
+        unlabelled), for rereferral ``index_referral_id``, and ``eligible``: whether
+        the family may be on an outreach list on the date
+        (:mod:`stratify.features.build.eligibility`).
     """
     start, end = date_range
     if target == "escalation":
@@ -283,4 +282,5 @@ def decision_points(
         points = rereferral_points(tables, start, end)
         r = tables["referrals"]
         outcomes = r.select("person_id", "referral_id", date=r.referral_date)
-    return with_label(points, outcomes, config.horizon_months, extract_date)
+    labelled = with_label(points, outcomes, config.horizon_months, extract_date)
+    return with_eligibility(keep(labelled), tables)

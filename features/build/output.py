@@ -95,6 +95,7 @@ def metadata(
     label = features.column("label")
     labelled = len(label) - label.null_count
     positives = int(pc.sum(label).as_py() or 0)
+    eligible = features.column("eligible")
     categories = {
         f.name: sorted(v for v in pc.unique(features.column(f.name)).to_pylist() if v)
         for f in feats
@@ -107,6 +108,8 @@ def metadata(
         "unlabelled": features.num_rows - labelled,
         "positives": positives,
         "base_rate": positives / labelled if labelled else None,
+        "eligible": int(pc.sum(eligible).as_py() or 0),
+        "eligible_positives": int(pc.sum(pc.and_(eligible, pc.equal(label, 1))).as_py() or 0),
         "date_range": {"start": date_range[0].isoformat(), "end": date_range[1].isoformat()},
         "extract_date": meta.get("extract_date"),
         "config": config.model_dump(mode="json"),

@@ -187,7 +187,7 @@ def family_context(  # noqa: PLR0913  # the build's every input, and nothing els
     area = keep(area_at(points, tables["residences"]))
     parts = [*_feature_parts(tables, points, facts, household, feats, progress=say, keep=keep)]
     parts.append(area)
-    out = points.select("dp_id", "person_id", "as_of_date", "household_id", "label")
+    out = points.select("dp_id", "person_id", "as_of_date", "household_id", "label", "eligible")
     for part in parts:
         out = left_join_on(out, part, "dp_id")
     features = out.order_by("dp_id").select(
@@ -196,6 +196,7 @@ def family_context(  # noqa: PLR0913  # the build's every input, and nothing els
         as_of_date=out.as_of_date,
         household_id=out.household_id,
         label=out.label,
+        eligible=out.eligible,
         **{f.name: out[f.name].cast(_IBIS_TYPE[f.dtype]) for f in feats},
     )
     return features, audit_table(points, tables["persons"], area, target)

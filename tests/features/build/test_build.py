@@ -56,7 +56,7 @@ def _app():
 def test_feature_table_has_keys_label_and_every_feature(written):
     table = pq.read_table(written / "features.parquet")
     names = [f.name for f in features_for("escalation")]
-    assert table.column_names == [*KEY_COLUMNS, "label", *names]
+    assert table.column_names == [*KEY_COLUMNS, "label", "eligible", *names]
     keys = list(zip(*(table.column(k).to_pylist() for k in KEY_COLUMNS), strict=True))
     assert len(keys) == len(set(keys)) > 20
     assert set(table.column("target").to_pylist()) == {"escalation"}

@@ -104,6 +104,7 @@ def test_date_range_defaults_and_errors():
 
 EXPECTED_ESCALATION = [
     ("cin_ended", 0),
+    ("cin_ends_on_as_of", 0),  # a plan ended on the date is closed on it
     ("event_at_window_start", 0),
     ("known", 1),
     ("old_open_referral", 0),
@@ -117,14 +118,16 @@ def test_escalation_cohort_and_labels_by_hand(tmp_path):
     assert [(r["person_id"], r["label"]) for r in rows] == EXPECTED_ESCALATION
     assert {r["as_of_date"] for r in rows} == {AS_OF}
     assert {r["household_id"] for r in rows} == {"h1"}
+    # open_cin's plan and old_open_referral's referral are open: nobody in h1 is eligible
+    assert {r["eligible"] for r in rows} == {False}
 
 
 def test_incomplete_label_window_is_unlabelled_not_negative(tmp_path):
     # the extract ends the day before as_of + 12 months: every label is unknown
     path = write_warehouse(tmp_path / "w.duckdb", ESCALATION, extract_date=D(2023, 3, 31))
     result = build(path, "escalation", ONE_SNAPSHOT)
-    assert [r["label"] for r in result.features.to_pylist()] == [None] * 5
-    assert result.metadata["labelled"] == 0 and result.metadata["unlabelled"] == 5
+    assert [r["label"] for r in result.features.to_pylist()] == [None] * 6
+    assert result.metadata["labelled"] == 0 and result.metadata["unlabelled"] == 6
     assert result.metadata["base_rate"] is None
 
 
