@@ -29,7 +29,9 @@ METRICS = (
 )
 #: The metrics compared between models by a paired bootstrap.
 PAIRED = ("roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity")
-#: Equal-width calibration bins on [0, 1].
+#: Calibration bins: equal-width on [0, 1] for reliability curves; equal-count (quantile)
+#: bins of the scores for the expected calibration error, because with a 2 % base rate
+#: nearly every score falls in the first equal-width bin and ECE would see one bin.
 BINS = 10
 
 
@@ -78,6 +80,19 @@ def calibration_bin(p: np.ndarray, bins: int = BINS) -> np.ndarray:
     return np.searchsorted(bin_edges(bins)[1:-1], p, side="right")
 
 
+def quantile_bin(p: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """Return each score's equal-count bin (0 .. bins-1) by the scores' own quantiles.
+
+    Edges are the scores' ``k / bins`` quantiles; tied scores share a bin, so a bin may
+    hold more than its share when many scores are equal.
+    """
+    p = np.asarray(p, dtype=float)
+    if not len(p):
+        return np.zeros(0, dtype=np.int64)
+    edges = np.quantile(p, np.arange(1, bins) / bins)
+    return np.searchsorted(edges, p, side="right").astype(np.int64)
+
+
 def is_probability(p: np.ndarray) -> bool:
     """Whether every score lies in [0, 1] (Brier and calibration need probabilities)."""
     return bool(np.all((p >= 0.0) & (p <= 1.0)))
@@ -124,7 +139,7 @@ class ModelSums:
         dense = np.column_stack([np.bincount(codes, c, minlength=n) for c in columns])
         gaps = np.zeros((n, BINS))
         if probabilities:
-            cell = codes * BINS + calibration_bin(score)
+            cell = codes * BINS + quantile_bin(score)
             gaps = np.bincount(cell, y - score, minlength=n * BINS).reshape(n, BINS)
         return cls(ranks, groups, np.hstack([dense, gaps]), probabilities)
 

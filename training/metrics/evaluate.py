@@ -22,6 +22,7 @@ from stratify.training.metrics.boot import (
     bin_edges,
     calibration_bin,
     is_probability,
+    quantile_bin,
     rank_metrics,
     ratio,
     replicates,
@@ -122,10 +123,16 @@ def reliability_curve(y: Any, p: Any, *, bins: int = 10, sample_weight: Any = No
 def expected_calibration_error(
     y: Any, p: Any, *, bins: int = 10, sample_weight: Any = None
 ) -> float:
-    """Return ``sum_b (n_b / N) |observed_b - mean_predicted_b|`` over equal-width bins."""
-    curve = reliability_curve(y, p, bins=bins, sample_weight=sample_weight)
-    gap = (curve["n"] * (curve["observed"] - curve["mean_predicted"]).abs()).fillna(0.0)
-    return float(ratio(gap.sum(), curve["n"].sum()))
+    """Return ``sum_b (n_b / N) |observed_b - mean_predicted_b|`` over equal-count bins.
+
+    The bins are the scores' deciles (:func:`~stratify.training.metrics.boot.quantile_bin`):
+    with rare outcomes almost every score lies below 0.1, and equal-width bins would
+    leave one bin holding nearly everything, where over- and under-prediction cancel.
+    """
+    yy, pp, w = _probabilities(y, p, sample_weight)
+    b = quantile_bin(pp, bins)
+    gap = np.abs(np.bincount(b, w * (yy - pp), minlength=bins))
+    return float(ratio(gap.sum(), w.sum()))
 
 
 def _capacity(y: Any, selected: Any, sample_weight: Any) -> tuple[float, float, float, float]:

@@ -71,8 +71,10 @@ def test_ece_and_reliability_by_hand():
     assert curve["observed"].to_numpy() == pytest.approx([0.25, 0.5, 2 / 3, 1.0])
     assert curve["lower"].tolist() == [0.0, 0.25, 0.5, 0.75]
     assert curve["upper"].tolist() == [0.25, 0.5, 0.75, 1.0]
-    # (4 * .10 + 2 * .15 + 3 * (1/30) + 1 * .10) / 10 = (.4 + .3 + .1 + .1) / 10
-    assert expected_calibration_error(Y_CAL, P_CAL, bins=4) == pytest.approx(0.09)
+    # ECE uses equal-count bins: the scores' quartiles are .2, .35 and .6, so the bins
+    # hold {.1, .1} (y 0, 0), {.2, .2, .3} (1, 0, 0), {.4} (1), {.6, .6, .7, .9} (1, 1, 0, 1);
+    # |sum(y - p)| per bin: .2, .3, .6, .2; over 10 rows
+    assert expected_calibration_error(Y_CAL, P_CAL, bins=4) == pytest.approx(0.13)
 
 
 def test_reliability_edges_and_empty_bins():
