@@ -141,6 +141,13 @@ def promote_cmd(
         str | None,
         typer.Option("--override-reason", help="Why to promote although the verdict failed."),
     ] = None,
+    acknowledge_unassessable: Annotated[
+        str | None,
+        typer.Option(
+            "--acknowledge-unassessable",
+            help="Why to promote although required fairness checks could not be assessed.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Make a registered version the champion, recording the approver and the reason."""
@@ -156,11 +163,20 @@ def promote_cmd(
             approved_by=approved_by,
             reason=reason,
             override_reason=override_reason,
+            acknowledge_unassessable=acknowledge_unassessable,
         )
     except (LookupError, PermissionError) as err:
         console.print(f"[red]{escape(str(err))}[/]", soft_wrap=True)
         raise typer.Exit(EXIT_ERROR) from None
-    note = " (verdict overridden: reason recorded)" if override_reason else ""
+    notes = [
+        words
+        for given, words in (
+            (override_reason, "verdict overridden"),
+            (acknowledge_unassessable, "unassessable fairness checks acknowledged"),
+        )
+        if given
+    ]
+    note = f" ({'; '.join(notes)}: reasons recorded)" if notes else ""
     console.print(
         f"{model_name(name)} version {version} is now the champion{note}; "
         f"approved by {escape(approved_by)}; previous champion: {tags['previous_champion']}."

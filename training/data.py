@@ -77,6 +77,12 @@ class TrainingTable:
         return cats
 
 
+ERR_NO_ELIGIBLE = (
+    "the feature table in {folder} has no 'eligible' column (built by an older version): "
+    "run `stratify features --target {target}` again"
+)
+
+
 def quarter_label(dates: pd.Series) -> np.ndarray:
     """Return ``YYYYQn`` for each date."""
     return pd.PeriodIndex(pd.to_datetime(dates), freq="Q").astype(str).to_numpy()
@@ -126,7 +132,10 @@ def load_table(
         raise ValueError(ERR_FEW_LABELS.format(folder=folder, n=int(keep.sum()), need=MIN_LABELLED))
     features = features[keep].reset_index(drop=True)
     audit = audit[keep].reset_index(drop=True)
-    keys = features[["person_id", "household_id", "as_of_date"]].copy()
+    if "eligible" not in features.columns:
+        raise ValueError(ERR_NO_ELIGIBLE.format(folder=folder, target=target))
+    keys = features[["person_id", "household_id", "as_of_date", "eligible"]].copy()
+    keys["eligible"] = keys["eligible"].astype(bool)
     keys["as_of_date"] = pd.to_datetime(keys["as_of_date"]).dt.date
     keys["quarter"] = quarter_label(keys["as_of_date"])
     X = model_frame(features.join(audit[list(protected)]), input_columns(target, protected))
@@ -150,12 +159,38 @@ def _truth(
     dp = dp[dp["target"] == target][["person_id", "as_of_date", "p_true"]]
     dp["as_of_date"] = pd.to_datetime(dp["as_of_date"]).dt.date
     out = keys[KEYS].merge(dp, on=KEYS, how="left")
-    month = pd.to_datetime(keys["as_of_date"]).dt.to_period("M").dt.to_timestamp()
-    need = need.assign(month=pd.to_datetime(need["month"]))[["person_id", "month", "in_need"]]
-    probe = pd.DataFrame({"person_id": keys["person_id"], "month": month})
-    out["in_need"] = probe.merge(need, on=["person_id", "month"], how="left")["in_need"].astype(
-        "boolean"
-    )
+    out["in_need"] = need_at_start(keys, need).to_numpy()
     if out["in_need"].isna().all():
         return None  # the truth is of another borough or another key
     return out[["p_true", "in_need"]]
+
+
+def need_at_start(keys: pd.DataFrame, need: pd.DataFrame) -> pd.Series:
+    """Return each decision point's true need at the start of its ``as_of_date``'s month.
+
+    The simulator writes a month's row, dated that month's first day, *after* stepping
+    through the month (:class:`stratify.features.simulate.run._NeedWriter`): the row
+    dated M holds the need at the end of M. The need in force at the start of month M is
+    therefore the row dated the month before M; with no such row it is unknown (NA).
+
+    Parameters
+    ----------
+    keys : DataFrame
+        ``person_id`` and ``as_of_date`` per decision point.
+    need : DataFrame
+        ``person_id``, ``month`` (first day of the month written) and ``in_need``.
+
+    Returns
+    -------
+    Series of boolean
+        Aligned with ``keys`` (positional index).
+    """
+    month = pd.to_datetime(keys["as_of_date"]).dt.to_period("M").dt.to_timestamp()
+    start = month - pd.DateOffset(months=1)  # the row written at the end of last month
+    probe = pd.DataFrame({"person_id": keys["person_id"].to_numpy(), "month": start.to_numpy()})
+    written = pd.to_datetime(need["month"]).dt.to_period("M").dt.to_timestamp()
+    need = pd.DataFrame(
+        {"person_id": need["person_id"], "month": written, "in_need": need["in_need"]}
+    )
+    found = probe.merge(need, on=["person_id", "month"], how="left", validate="many_to_one")
+    return found["in_need"].astype("boolean")

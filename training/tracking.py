@@ -44,6 +44,13 @@ ERR_VERDICT = (
     "{name} version {version}: the verdict against the bar is '{verdict}'; promotion "
     "needs --override-reason to say why it should be used anyway"
 )
+ERR_UNASSESSABLE = (
+    "{name} version {version}: the fairness verdict is 'not assessable' (checks the "
+    "policy requires could not be assessed); promotion needs --acknowledge-unassessable "
+    "to say why it may be used without them"
+)
+#: The version tag that records the acknowledgement of an unassessable fairness verdict.
+UNASSESSABLE_TAG = "unassessable_acknowledged"
 
 __all__ = [
     "CHALLENGER",
@@ -297,6 +304,25 @@ def load_pyfunc(cfg: Config, target: Target, version: int) -> Any:
         return mlflow.pyfunc.load_model(f"models:/{model_name(target)}/{version}")
 
 
+def _refusals(
+    info: dict[str, Any], override_reason: str | None, acknowledge_unassessable: str | None
+) -> list[str]:
+    """Return why a version may not be promoted with the reasons given (none: it may)."""
+    tags, name, version = info["tags"], info["name"], info["version"]
+    failed = []
+    if tags.get("verdict", "met") != "met":
+        failed.append(f"verdict={tags['verdict']}")
+    # "not assessable" is no failure to override: it needs its own acknowledgement
+    if tags.get("fairness_verdict", "met") not in ("met", "not assessable"):
+        failed.append(f"fairness_verdict={tags['fairness_verdict']}")
+    out = []
+    if failed and not override_reason:
+        out.append(ERR_VERDICT.format(name=name, version=version, verdict=", ".join(failed)))
+    if tags.get("fairness_verdict") == "not assessable" and not acknowledge_unassessable:
+        out.append(ERR_UNASSESSABLE.format(name=name, version=version))
+    return out
+
+
 def promote(
     cfg: Config,
     target: Target,
@@ -305,32 +331,45 @@ def promote(
     approved_by: str,
     reason: str,
     override_reason: str | None = None,
+    acknowledge_unassessable: str | None = None,
 ) -> dict[str, str]:
     """Move ``champion`` to ``version``, recording who approved it and why.
+
+    Parameters
+    ----------
+    cfg : Config
+    target : Target
+    version : int
+        The registered version.
+    approved_by, reason : str
+        Who approves it and why (recorded as tags).
+    override_reason : str, optional
+        Why to promote although the performance verdict or the fairness verdict is not
+        met (recorded as ``override_reason``).
+    acknowledge_unassessable : str, optional
+        Why to promote although the fairness verdict is "not assessable" (required
+        checks could not be assessed); recorded as ``unassessable_acknowledged``. An
+        override of a failed verdict does not stand in for it.
 
     Raises
     ------
     LookupError
         If the version does not exist.
     PermissionError
-        If the version's verdict (performance or fairness) is not met and no
-        ``override_reason`` is given.
+        If a verdict is not met without ``override_reason``, or the fairness verdict is
+        not assessable without ``acknowledge_unassessable``.
     """
     info = version_info(cfg, target, version)
-    failed = [
-        f"{k}={v}"
-        for k, v in info["tags"].items()
-        if k in ("verdict", "fairness_verdict") and v != "met"
-    ]
-    if failed and not override_reason:
-        raise PermissionError(
-            ERR_VERDICT.format(name=info["name"], version=version, verdict=", ".join(failed))
-        )
+    refusals = _refusals(info, override_reason, acknowledge_unassessable)
+    if refusals:
+        raise PermissionError("; ".join(refusals))
     tags = {"approved_by": approved_by, "approval_reason": reason}
     tags["approved_at"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     tags["previous_champion"] = str(alias_version(cfg, target, CHAMPION) or "none")
     if override_reason:
         tags["override_reason"] = override_reason
+    if acknowledge_unassessable:
+        tags[UNASSESSABLE_TAG] = acknowledge_unassessable
     with _session(cfg) as client:
         for key, value in tags.items():
             client.set_model_version_tag(info["name"], str(version), key, value)

@@ -104,7 +104,11 @@ def test_splits_leave_no_label_unknown_at_test_time(trained):
 
 def test_promote_needs_override_when_the_verdict_failed(trained):
     cfg, outcome = trained
-    tracking.set_version_tags(cfg, "escalation", 1, {"verdict": "not met"})
+    # a fairness verdict of "not assessable" would need an acknowledgement as well
+    # (tests/training/test_promote.py): fix both verdicts so the override alone decides
+    tracking.set_version_tags(
+        cfg, "escalation", 1, {"verdict": "not met", "fairness_verdict": "not met"}
+    )
     with pytest.raises(PermissionError, match="override-reason"):
         tracking.promote(cfg, "escalation", 1, approved_by="A. Lead", reason="ok")
     assert tracking.alias_version(cfg, "escalation", "champion") is None

@@ -2,8 +2,9 @@
 
 ``audit`` takes the test-window predictions (one row per decision point, with the audit
 columns beside them) and returns an :class:`AuditResult`: per group and intersection the
-size, base rate, selection rate, false negative and false positive rates, precision,
-calibration in the large and ROC AUC, each with a family-bootstrap 95 % interval;
+size, base rate, selection rate, recall at capacity, false negative and false positive
+rates, precision, calibration in the large (observed/expected and mean score minus
+observed rate) and ROC AUC, each with a family-bootstrap 95 % interval;
 differences and ratios against the overall figure and the reference group; the working
 group's fairness checks; calibration curves; and, where possible, the true-need view,
 the proxy check and the equal-FNR what-if. Small cells are suppressed inside ``audit``,

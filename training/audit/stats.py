@@ -30,10 +30,13 @@ QUANTITIES = ("people", "positives", "selected", "true_positives", "score_sum")
 RATES: dict[str, tuple[dict[str, int], dict[str, int]]] = {
     "base_rate": ({"positives": 1}, {"people": 1}),
     "selection_rate": ({"selected": 1}, {"people": 1}),
+    "recall": ({"true_positives": 1}, {"positives": 1}),
     "false_negative_rate": ({"positives": 1, "true_positives": -1}, {"positives": 1}),
     "false_positive_rate": ({"selected": 1, "true_positives": -1}, {"people": 1, "positives": -1}),
     "precision": ({"true_positives": 1}, {"selected": 1}),
     "mean_score": ({"score_sum": 1}, {"people": 1}),
+    # calibration in the large as a ratio: observed positives over expected (sum of scores)
+    "observed_expected": ({"positives": 1}, {"score_sum": 1}),
 }
 #: Scores are ranked into this many bins for the bootstrap AUC (see ``_auc_matrix``).
 AUC_BINS = 256

@@ -21,6 +21,7 @@ from stratify.training.metrics.bootstrap import percentile_ci
 COUNTS = ("people", "positives", "selected")
 #: Metrics compared between groups; the calibration gap has a difference, not a ratio.
 COMPARED = (
+    "recall",
     "selection_rate",
     "false_negative_rate",
     "false_positive_rate",

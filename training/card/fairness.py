@@ -24,6 +24,7 @@ def help_table(audit: AuditResult) -> str:
             r.group,
             r.people,
             r.positives,
+            _ci(r, "recall"),
             _ci(r, "selection_rate"),
             _ci(r, "false_negative_rate"),
             _ci(r, "false_positive_rate"),
@@ -36,6 +37,7 @@ def help_table(audit: AuditResult) -> str:
         "Group",
         "People",
         "Positives",
+        "Recall at capacity",
         "Selection rate",
         "False negative rate",
         "False positive rate",
@@ -45,14 +47,14 @@ def help_table(audit: AuditResult) -> str:
 
 
 def calibration_table(audit: AuditResult) -> str:
-    """Return calibration in the large and ROC AUC per group, with 95 % CIs."""
+    """Return calibration in the large (observed/expected) and ROC AUC per group, with CIs."""
     rows = [
         (
             r.dimension,
             r.group,
             _ci(r, "mean_score"),
             _ci(r, "base_rate"),
-            _ci(r, "calibration_gap"),
+            _ci(r, "observed_expected"),
             _ci(r, "roc_auc"),
         )
         for r in audit.groups.itertuples()
@@ -62,41 +64,35 @@ def calibration_table(audit: AuditResult) -> str:
         "Group",
         "Mean score",
         "Observed rate",
-        "Gap (score minus observed)",
+        "Observed/expected",
         "ROC AUC",
     )
     return md_table(heads, rows)
 
 
+#: Ratios shown against the reference: metric -> column heading (recall first).
+RATIOS = {
+    "recall": "Recall ratio",
+    "selection_rate": "Selection rate ratio",
+    "false_negative_rate": "False negative rate ratio",
+}
+
+
 def ratio_table(audit: AuditResult) -> str:
-    """Return each group's FNR and selection-rate ratios to its reference group."""
+    """Return each group's recall, selection-rate and FNR ratios to its reference group."""
     d = audit.disparities
     versus = "overall" if audit.settings.get("reference") == "overall" else "reference"
-    d = d[(d["versus"] == versus) & d["metric"].isin(["false_negative_rate", "selection_rate"])]
+    d = d[(d["versus"] == versus) & d["metric"].isin(list(RATIOS))]
     rows = []
     for (dim, group), part in d.groupby(["dimension", "group"], sort=False):
         by = {r.metric: fmt_ci(r.ratio, r.ratio_low, r.ratio_high) for r in part.itertuples()}
-        rows.append(
-            (
-                dim,
-                group,
-                part["reference"].iloc[0],
-                by.get("false_negative_rate", "n/a"),
-                by.get("selection_rate", "n/a"),
-            )
-        )
-    heads = (
-        "Dimension",
-        "Group",
-        "Compared with",
-        "False negative rate ratio",
-        "Selection rate ratio",
-    )
-    return md_table(heads, rows)
+        ratios = tuple(by.get(m, "n/a") for m in RATIOS)
+        rows.append((dim, group, part["reference"].iloc[0], *ratios))
+    return md_table(("Dimension", "Group", "Compared with", *RATIOS.values()), rows)
 
 
 def checks_table(audit: AuditResult) -> str:
-    """Return every fairness check with its value, CI and outcome."""
+    """Return every fairness check with its value, CI, outcome and whether it is required."""
     rows = [
         (
             c.dimension,
@@ -106,6 +102,7 @@ def checks_table(audit: AuditResult) -> str:
             c.limit,
             fmt_ci(c.value, c.low, c.high),
             c.outcome,
+            "yes" if c.required else "no",
             c.note,
         )
         for c in audit.checks
@@ -118,6 +115,7 @@ def checks_table(audit: AuditResult) -> str:
         "Limit",
         "Value (95 % CI)",
         "Outcome",
+        "Required",
         "Note",
     )
     return md_table(heads, rows)

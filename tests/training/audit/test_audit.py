@@ -13,11 +13,13 @@ Black      4 selected (0.7),       6 selected (0.65),       6/10    6/20
            6 not (0.25)            14 not (0.3)
 =========  ======================  =======================  ======  ======
 
-So the FNR ratio (Black / White, the largest group) is 0.6 / 0.2 = 3.0: not met.
-Selection rates: White 10/32 = 0.3125, Black 10/30 = 1/3; ratio 1.0667: met.
-Calibration gap: White mean score (8*.6 + 2*.3 + 2*.55 + 20*.2) / 32 = 10.5/32 = 0.328125
-minus 10/32 = 0.015625 (met); Black (4*.7 + 6*.25 + 6*.65 + 14*.3) / 30 = 12.4/30
-minus 1/3 = 0.08 (> 0.05: not met).
+So recall at capacity is White 8/10 = 0.8, Black 4/10 = 0.4, and the recall ratio
+(Black / White, the largest group) is 0.5: not met. The FNR ratio, reported only, is
+0.6 / 0.2 = 3.0. Selection rates: White 10/32 = 0.3125, Black 10/30 = 1/3; ratio
+1.0667: met. Expected positives (sum of scores): White 8*.6 + 2*.3 + 2*.55 + 20*.2 =
+10.5, so observed/expected 10/10.5 = 0.952 (met); Black 4*.7 + 6*.25 + 6*.65 + 14*.3 =
+12.4, so 10/12.4 = 0.806 (met, just). Calibration gap (reported only): White mean score
+10.5/32 minus 10/32 = 0.015625; Black 12.4/30 minus 1/3 = 0.08.
 AUC: White (8*22 + 2*20) / 220 = 216/220; Black (4*20 + 0) / 200 = 0.4.
 
 Small cells: age band "16+" has 9 people, age band "<1" has 12 people but 4 positives,
@@ -34,6 +36,7 @@ import pytest
 
 from stratify.features.config import AuditConfig
 from stratify.training.audit import stats
+from stratify.training.audit.checks import NOTE_UNDEFINED
 from stratify.training.audit.report import ERR_MISSING, AuditResult, audit, family_of
 from stratify.training.audit.suppress import SUPPRESSED, apply_suppression, hidden_cells
 from stratify.training.metrics.bootstrap import resample_weights
@@ -65,6 +68,9 @@ def test_group_figures_by_hand(result):
     assert white["mean_score"] == pytest.approx(10.5 / 32)
     assert white["calibration_gap"] == pytest.approx(0.015625)
     assert black["calibration_gap"] == pytest.approx(0.08)
+    assert (white["recall"], black["recall"]) == pytest.approx((0.8, 0.4))
+    assert white["observed_expected"] == pytest.approx(10 / 10.5)
+    assert black["observed_expected"] == pytest.approx(10 / 12.4)
     assert white["roc_auc"] == pytest.approx(216 / 220)
     assert black["roc_auc"] == pytest.approx(0.4)
     overall = _row(result.groups, "Overall", "Overall")
@@ -82,13 +88,17 @@ def test_ratios_and_checks_by_hand(result):
     assert fnr["ratio"].iloc[0] == pytest.approx(3.0)
     assert fnr["difference"].iloc[0] == pytest.approx(0.4)
     checks = {(c.dimension, c.group, c.criterion.split(" (")[0]): c for c in result.checks}
-    black_fnr = checks[("ethnic_group", "Black", "false negative rate ratio")]
-    assert (black_fnr.outcome, black_fnr.value) == ("not met", pytest.approx(3.0))
-    assert black_fnr.low <= 3.0 <= black_fnr.high
+    black = [c for c in result.checks if c.dimension == "ethnic_group" and c.group == "Black"]
+    assert black[0].criterion == "recall at capacity ratio"  # the headline check comes first
+    assert (black[0].outcome, black[0].value) == ("not met", pytest.approx(0.5))
+    assert black[0].low <= 0.5 <= black[0].high
+    assert not any("false negative" in c.criterion for c in result.checks)
     sel = checks[("ethnic_group", "Black", "selection rate ratio")]
     assert (sel.outcome, sel.value) == ("met", pytest.approx((10 / 30) / (10 / 32)))
-    assert checks[("ethnic_group", "Black", "calibration gap")].outcome == "not met"
-    assert checks[("ethnic_group", "White", "calibration gap")].outcome == "met"
+    cal = checks[("ethnic_group", "Black", "calibration")]
+    assert (cal.outcome, cal.value) == ("met", pytest.approx(10 / 12.4))
+    assert cal.low <= cal.value <= cal.high
+    assert checks[("ethnic_group", "White", "calibration")].value == pytest.approx(10 / 10.5)
 
 
 def test_not_assessable_and_verdict(result):
@@ -98,18 +108,23 @@ def test_not_assessable_and_verdict(result):
     assert all(c.value == SUPPRESSED for c in small)
     assert all(c.outcome == "not assessable" for k, c in by.items() if k[0] == "locality")
     v = result.verdict
-    assert v.overall == "not met"
+    assert v.overall == "not met"  # not met outranks not assessable
     assert v.not_assessable == sum(c.outcome == "not assessable" for c in result.checks) > 0
+    assert v.required_not_assessable == v.not_assessable  # every dimension is required
     assert v.met + v.not_met + v.not_assessable == len(result.checks)
 
 
 def test_reference_rate_zero_is_not_assessable():
-    # every positive selected in every group: FNR 0 in the reference, the ratio undefined
+    # every positive selected in every group: recall 1 everywhere, the ratio 1
     frame = predictions()
     frame["selected"] = frame["label"].astype(bool)
     res = audit(frame, config=CONFIG, policy=BAR, seed=0)
-    c = next(c for c in res.checks if c.group == "Black" and c.criterion.startswith("false neg"))
-    assert c.outcome == "not assessable"
+    c = next(c for c in res.checks if c.group == "Black" and c.criterion.startswith("recall"))
+    assert c.outcome == "met"  # recall 1 in both groups: the recall ratio binds here too
+    frame["selected"] = False  # no positive selected anywhere: recall 0 in the reference
+    res = audit(frame, config=CONFIG, policy=BAR, seed=0)
+    c = next(c for c in res.checks if c.group == "Black" and c.criterion.startswith("recall"))
+    assert (c.outcome, c.note) == ("not assessable", NOTE_UNDEFINED)
 
 
 def test_met_when_groups_alike():
@@ -199,7 +214,8 @@ def test_secondary_suppression():
 def test_ci_contains_point_and_narrows_with_more_families(result):
     g = result.groups
     shown = g[g["people"] != SUPPRESSED]
-    for m in ("selection_rate", "false_negative_rate", "precision", "roc_auc", "calibration_gap"):
+    metrics = ("selection_rate", "recall", "false_negative_rate", "precision", "roc_auc")
+    for m in (*metrics, "calibration_gap", "observed_expected"):
         lo, v, hi = (
             shown[f"{m}_low"].astype(float),
             shown[m].astype(float),

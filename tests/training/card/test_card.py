@@ -183,9 +183,14 @@ def test_fairness_section_content(card):
         "Equality Act 2010",
         "legal advice",
         "not assessable",
+        "recall at capacity ratio",
+        "observed/expected",
+        "| Recall ratio |",
+        "required dimensions (ethnic_group, sex, age_band, locality)",
     ):
         assert words in fair
     assert "Overall fairness: **not met**" in fair
+    assert "max_calibration_gap" not in fair and "nan" not in fair
 
 
 def test_true_need_section_only_with_ground_truth(tmp_path):
