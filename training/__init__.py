@@ -6,7 +6,7 @@ MLflow stays behind ``tracking``. Public modules:
 - ``data``: ``load_table`` (a feature table, with ground truth on synthetic data)
 - ``models``: the prior-referral rule, the logistic regression, the LightGBM search,
   calibration (``calibrated_pipeline``)
-- ``metrics``: metrics, ``select_at_capacity``, ``evaluate`` (family-bootstrap CIs)
+- ``metrics``: metrics, ``evaluate`` (family-bootstrap CIs), calibration slope and intercept
 - ``train``: ``train`` (one target, pure of MLflow); ``verdict``; ``policy``
 - ``evaluation``: ``Evaluation``, the typed record ``train`` hands to the verdict, the
   registry, the card and the command line (``evaluation.json`` via ``as_dict``), and

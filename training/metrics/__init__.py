@@ -7,6 +7,6 @@ metrics on every replicate at once.
 """
 
 from stratify.training.metrics.bootstrap import percentile_ci
-from stratify.training.metrics.evaluate import evaluate, per_period, select_at_capacity
+from stratify.training.metrics.evaluate import evaluate, per_period
 
-__all__ = ["evaluate", "per_period", "percentile_ci", "select_at_capacity"]
+__all__ = ["evaluate", "per_period", "percentile_ci"]

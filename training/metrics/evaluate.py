@@ -1,8 +1,9 @@
-"""Evaluation metrics, the operating point at capacity, and family-bootstrap intervals.
+"""Evaluation metrics and family-bootstrap intervals.
 
 Ranking (ROC AUC, average precision), calibration (Brier, expected calibration error,
-reliability curve) and the metrics at capacity (precision, recall and lift among the
-families a service can reach each quarter). Undefined metrics (one class only, nothing
+reliability curve) and the metrics at capacity (precision, recall and lift of a
+selection: which rows, or which families, are on the list is decided by
+:mod:`stratify.features.listing` and :mod:`stratify.training.operating`). Undefined metrics (one class only, nothing
 selected) are NaN, not errors. ``evaluate`` adds percentile intervals from a family
 bootstrap (``stratify.training.metrics.boot``) and paired differences between models.
 """
@@ -15,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratify.features.config import Capacity
 from stratify.training.metrics.boot import (
     METRICS,
     PAIRED,
@@ -34,11 +34,8 @@ ERR_LENGTH = "every array must have one entry per row of y"
 ERR_NOT_FINITE = "scores must be finite"
 ERR_NOT_PROBABILITY = "predicted probabilities must lie in [0, 1]"
 ERR_WEIGHTS = "sample_weight must be finite and non-negative"
-ERR_MISSING_QUARTER = "every row needs a quarter"
 ERR_MODELS = "selected must name the same models as scores"
 _PERIOD_COLUMNS = ("period", "model", "rows", "positives", *PAIRED)
-#: Slack when turning a share into a count, so 0.28 x 25 families is 7, not 8.
-_EPS = 1e-9
 
 
 def _binary(y: Any) -> np.ndarray:
@@ -157,52 +154,6 @@ def lift_at_capacity(y: Any, selected: Any, *, sample_weight: Any = None) -> flo
     """Return precision at capacity over the base rate; NaN when either is undefined."""
     rows, pos, sel, hits = _capacity(y, selected, sample_weight)
     return float(ratio(ratio(hits, sel), ratio(pos, rows)))
-
-
-def _quota(capacity: Capacity, families: np.ndarray) -> np.ndarray:
-    """Families to select in each quarter, given how many each quarter has."""
-    if capacity.families_per_quarter is not None:
-        return np.minimum(families, capacity.families_per_quarter)
-    share = capacity.top_share or 0.0  # Capacity guarantees exactly one is set
-    return np.ceil(share * families - _EPS).astype(np.int64)
-
-
-def select_at_capacity(scores: Any, *, quarter: Any, family: Any, capacity: Capacity) -> np.ndarray:
-    """Return which rows fall in the families a service can reach each quarter.
-
-    Within each quarter a family's score is the highest score of its rows; the top K
-    families are selected (K = ``capacity.families_per_quarter``, or
-    ``ceil(top_share * families in the quarter)``), with every row of a selected family
-    in that quarter. Ties at the cut are broken by a hash of the family identifier, so
-    exactly K families are chosen (all, if fewer) whatever the row order. A missing
-    family identifier is a family of its own.
-    """
-    s = np.asarray(scores, dtype=float)
-    fam = np.asarray(family, dtype=object)
-    q_codes, _ = pd.factorize(np.asarray(quarter, dtype=object))
-    if not len(s) == len(fam) == len(q_codes):
-        raise ValueError(ERR_LENGTH)
-    if not np.isfinite(s).all():
-        raise ValueError(ERR_NOT_FINITE)
-    if (q_codes < 0).any():
-        raise ValueError(ERR_MISSING_QUARTER)
-    if not len(s):
-        return np.zeros(0, dtype=bool)
-    f_codes, n_fam = family_codes(fam)
-    keys, first, inverse = np.unique(
-        q_codes.astype(np.int64) * n_fam + f_codes, return_index=True, return_inverse=True
-    )
-    best = pd.Series(s).groupby(inverse).max().to_numpy()
-    tie = pd.util.hash_array(pd.Series(fam[first]).astype(str).to_numpy(dtype=object))
-    q_of, f_of = keys // n_fam, keys % n_fam
-    order = np.lexsort((f_of, tie, -best, q_of))
-    per_quarter = np.bincount(q_of)
-    k = _quota(capacity, per_quarter)
-    q_sorted = q_of[order]
-    rank = np.arange(len(order)) - (np.cumsum(per_quarter) - per_quarter)[q_sorted]
-    chosen = np.empty(len(order), dtype=bool)
-    chosen[order] = rank < k[q_sorted]
-    return chosen[inverse]
 
 
 def point_metrics(y: Any, score: Any, selected: Any) -> dict[str, float]:

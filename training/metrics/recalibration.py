@@ -11,9 +11,13 @@ analytics"):
   ``logit P(y=1) = a + logit(p)``: 0 when the mean prediction matches the observed rate;
   negative when the model over-predicts.
 
-Both are fitted by Newton's method, vectorised over bootstrap replicates: each replicate
-is a family weight vector (:func:`stratify.training.metrics.bootstrap.resample_weights`),
-so 1,000 replicates are a few hundred array operations, not 1,000 model fits.
+Both are fitted by Newton's method. The estimate is fitted on the rows themselves. For
+the family-bootstrap interval each replicate is a family weight vector
+(:func:`stratify.training.metrics.bootstrap.resample_weights`); the rows are first
+summarised per family in :data:`BINS` equal-count bins of the logit (positives and
+negatives per family and bin, the bin's mean logit standing for its rows), so a
+replicate is one sparse product and a Newton fit on ``2 x BINS`` weighted points,
+vectorised over replicates: 1,000 replicates of 200,000 rows take seconds.
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from scipy import sparse
+
 from stratify.training.metrics.bootstrap import family_codes, percentile_ci, resample_weights
 
 #: Logits are clipped so a probability of exactly 0 or 1 stays finite.
 CLIP = 15.0
 ITERATIONS = 30
 TOLERANCE = 1e-10
-#: Replicates per chunk (each holds ``chunk x rows`` float64 arrays).
-CHUNK = 50
+#: Replicates per chunk.
+CHUNK = 100
+#: Equal-count logit bins summarising the rows for the bootstrap replicates.
+BINS = 400
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -74,6 +82,16 @@ def fit_intercept(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return a
 
 
+def _cells(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each row's cell (logit bin x outcome), and each cell's mean logit and outcome."""
+    edges = np.quantile(x, np.arange(1, BINS) / BINS) if len(x) else np.zeros(0)
+    bins = np.searchsorted(edges, x, side="right")
+    cells = bins * 2 + y.astype(np.int64)
+    count = np.bincount(cells, minlength=2 * BINS)
+    mean_x = np.bincount(cells, x, minlength=2 * BINS) / np.maximum(count, 1)
+    return cells, mean_x, np.tile([0.0, 1.0], BINS)
+
+
 def calibration_fit(
     y: Any, p: Any, *, family: Any, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> dict[str, dict[str, float]]:
@@ -100,11 +118,15 @@ def calibration_fit(
     one = np.ones((1, len(yy)))
     _, b = fit_slope(yy, x, one)
     a0 = fit_intercept(yy, x, one)
+    cells, cell_x, cell_y = _cells(yy, x)
+    per_family = sparse.coo_matrix(
+        (np.ones(len(yy)), (codes, cells)), shape=(n, len(cell_x))
+    ).tocsr()
     slopes, intercepts = [], []
     for weights in resample_weights(n, n_boot, seed, CHUNK):
-        rows = weights.astype(np.float64)[:, codes]
-        slopes.append(fit_slope(yy, x, rows)[1])
-        intercepts.append(fit_intercept(yy, x, rows))
+        w = np.asarray((per_family.T @ weights.T.astype(np.float64)).T)
+        slopes.append(fit_slope(cell_y, cell_x, w)[1])
+        intercepts.append(fit_intercept(cell_y, cell_x, w))
     out = {}
     for name, value, reps in (
         ("calibration_slope", b[0], np.concatenate(slopes)),

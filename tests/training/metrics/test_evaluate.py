@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from stratify.features.config import Capacity
 from stratify.training.metrics.boot import METRICS, PAIRED
 from stratify.training.metrics.evaluate import (
     ERR_LENGTH,
@@ -27,7 +26,6 @@ from stratify.training.metrics.evaluate import (
     recall_at_capacity,
     reliability_curve,
     roc_auc,
-    select_at_capacity,
 )
 
 # Ten rows, ties at 0.7 (one positive, one negative) and at 0.4 (one of each) and 0.2.
@@ -95,64 +93,6 @@ CAP = pd.DataFrame(
         "y": [1, 0, 0, 1, 0, 0, 0, 1, 1, 0],
     }
 )
-
-
-def _select(frame, capacity):
-    return select_at_capacity(
-        frame["score"], quarter=frame["quarter"], family=frame["family"], capacity=capacity
-    )
-
-
-def test_capacity_by_hand():
-    sel = _select(CAP, Capacity(families_per_quarter=2))
-    # 2023Q1 family scores A .9, B .8, C .5, D .1: A (both children) and B.
-    # 2023Q2: E .7, B .6, A .3, F .05: E and B. A's 2023Q2 row is not selected.
-    assert np.flatnonzero(sel).tolist() == [0, 1, 2, 7, 8]
-    # selected rows 0 1 2 7 8 hold positives 0 7 8: precision 3/5
-    assert precision_at_capacity(CAP["y"], sel) == pytest.approx(0.6)
-    # positives are rows 0 3 7 8, three selected: recall 3/4
-    assert recall_at_capacity(CAP["y"], sel) == pytest.approx(0.75)
-    # base rate 4/10: lift 0.6 / 0.4
-    assert lift_at_capacity(CAP["y"], sel) == pytest.approx(1.5)
-    # half of 4 families in each quarter is the same two
-    assert (_select(CAP, Capacity(top_share=0.5)) == sel).all()
-
-
-def test_select_exactly_k_with_ties_whatever_the_order():
-    frame = pd.DataFrame(
-        {
-            "quarter": "2024Q1",
-            "family": ["a", "b", "c", "d", "e", "f", "f"],
-            "score": [0.5, 0.5, 0.5, 0.5, 0.5, 0.1, 0.9],
-        }
-    )
-    sel = _select(frame, Capacity(families_per_quarter=2))
-    # f (family score .9, both children) and exactly one of the five tied families
-    assert sel[5] and sel[6]
-    assert frame["family"][sel].nunique() == 2
-    shuffled = frame.sample(frac=1.0, random_state=3)
-    again = pd.Series(_select(shuffled, Capacity(families_per_quarter=2)), shuffled.index)
-    assert (again.sort_index().to_numpy() == sel).all()
-    # fewer families than K: all of them
-    assert _select(frame, Capacity(families_per_quarter=50)).all()
-
-
-def test_top_share_rounding():
-    frame = pd.DataFrame(
-        {"quarter": "2024Q2", "family": [f"f{i}" for i in range(25)], "score": np.arange(25)}
-    )
-    # 0.28 * 25 is 7.000000000000001 in floating point; ceil must still give 7
-    assert _select(frame, Capacity(top_share=0.28)).sum() == 7
-    # ceil(0.3 * 25 = 7.5) = 8: the top eight scores
-    assert np.flatnonzero(_select(frame, Capacity(top_share=0.3))).tolist() == list(range(17, 25))
-    # ceil(0.01 * 25 = 0.25) = 1
-    assert _select(frame, Capacity(top_share=0.01)).sum() == 1
-
-
-def test_missing_family_is_its_own_family():
-    frame = pd.DataFrame({"quarter": "Q", "family": [None, None, "x"], "score": [0.9, 0.8, 0.7]})
-    # two families of one row each, not one family of two: x misses out at K = 2
-    assert _select(frame, Capacity(families_per_quarter=2)).tolist() == [True, True, False]
 
 
 def test_undefined_metrics_are_nan():
@@ -248,7 +188,8 @@ def test_evaluate_report():
 def test_per_period():
     q1 = CAP[CAP["quarter"] == "2023Q1"]
     frame = pd.concat([CAP, q1.assign(quarter="2023Q3")], ignore_index=True)
-    sel = _select(frame, Capacity(families_per_quarter=2))
+    # two families a quarter (tests/features/test_listing.py): A and B, then E and B
+    sel = np.array([1, 1, 1, 0, 0, 0] + [0, 1, 1, 0] + [1, 1, 1, 0, 0, 0], dtype=bool)
     table = per_period(frame["y"], {"m": frame["score"]}, {"m": sel}, period=frame["quarter"])
     assert table["period"].tolist() == ["2023Q1", "2023Q2", "2023Q3"]
     assert table.columns.tolist() == ["period", "model", "rows", "positives", *PAIRED]
