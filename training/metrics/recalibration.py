@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from scipy import sparse
 
 from stratify.training.metrics.bootstrap import family_codes, percentile_ci, resample_weights
