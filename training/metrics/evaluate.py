@@ -4,8 +4,9 @@ Ranking (ROC AUC, average precision), calibration (Brier, expected calibration e
 reliability curve) and the metrics at capacity (precision, recall and lift of a
 selection: which rows, or which families, are on the list is decided by
 :mod:`stratify.features.listing` and :mod:`stratify.training.operating`). Undefined
-metrics (one class only, nothing selected) are NaN, not errors. ``evaluate`` adds percentile intervals from a family
-bootstrap (``stratify.training.metrics.boot``) and paired differences between models.
+metrics (one class only, nothing selected) are NaN, not errors. ``evaluate`` adds
+percentile intervals from a family bootstrap (``stratify.training.metrics.boot``) and
+paired differences between models.
 """
 
 from __future__ import annotations
