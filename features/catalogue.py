@@ -7,6 +7,14 @@ build, the service's request schema and the plain-language reasons all read this
 so a feature cannot exist in one and not the others. Windowed counts are declared as
 families (one template, several windows) but each window is its own declaration.
 
+Which features a reason may name is declared here too (``as_reason``). A reason must be
+something a manager can check in the family's records and act on, so three kinds of
+feature are never named, whatever the model makes of them: where the family lives (every
+``area`` feature: locality, IMD decile), the child's age, and household size alone (the
+counts of children and adults at home). Protected characteristics are not catalogue
+features at all (they are audit columns a config may add as model inputs), so a column
+the catalogue does not declare is never a reason either.
+
 How a generic feature is computed is declared too: ``stat`` names the computation and
 ``source`` a *measure*, a named set of dated fact kinds (``MEASURES``). Every fact is
 dated, and only facts dated strictly before the decision point count.
@@ -127,6 +135,10 @@ class Feature:
         Whether the value may be missing (e.g. no earlier referral, no known address).
     targets : tuple of str
         The targets the feature applies to.
+    as_reason : bool
+        Whether a plain-language reason may name the feature. False for where the
+        family lives, the child's age and household size alone: facts about who or
+        where a family is, not about what has happened to it.
     """
 
     name: str
@@ -143,6 +155,7 @@ class Feature:
     categories: tuple[str, ...] | None = None
     nullable: bool = False
     targets: tuple[Target, ...] = TARGETS
+    as_reason: bool = True
 
 
 def _span(window: int | None) -> tuple[str, str]:
@@ -225,7 +238,7 @@ def _child() -> list[Feature]:
     out = [
         Feature("age_months", "Age of the child in whole months (missing before birth)",
                 "the child is {value} months old", c, "int", "none", "age", maximum=300,
-                nullable=True),
+                nullable=True, as_reason=False),
         *_family("referrals", "count", "referral", _ALL, c, "Referrals of this child",
                  "{value} referral{s} for this child"),
         Feature("months_since_referral", "Whole months since this child's latest referral",
@@ -306,9 +319,11 @@ def _household() -> list[Feature]:
     h: Group = "household"
     return [
         Feature("household_children", "Children in the household (this child included)",
-                "{value} child{ren} in the household", h, "int", "none", "composition"),
+                "{value} child{ren} in the household", h, "int", "none", "composition",
+                as_reason=False),
         Feature("household_adults", "Adults in the household",
-                "{value} adult{s} in the household", h, "int", "none", "composition"),
+                "{value} adult{s} in the household", h, "int", "none", "composition",
+                as_reason=False),
         Feature("has_second_carer", "Two or more parents or carers live in the household",
                 "two parents or carers at home", h, "bool", "lowers", "composition"),
         Feature("other_adults_present", "Adults other than parents or carers live in the "
@@ -355,9 +370,9 @@ def _siblings_adults_area() -> list[Feature]:
     return out + [
         Feature("imd_decile", "IMD decile of the home's area (1 = most deprived)",
                 "the family lives in an area of IMD decile {value}", "area", "int", "lowers",
-                "area", minimum=1, maximum=10, nullable=True),
+                "area", minimum=1, maximum=10, nullable=True, as_reason=False),
         Feature("locality", "Locality of the home", "the family lives in {value}", "area",
-                "category", "none", "area", minimum=None, nullable=True),
+                "category", "none", "area", minimum=None, nullable=True, as_reason=False),
     ]
 # fmt: on
 

@@ -53,6 +53,14 @@ def test_every_declaration_is_complete():
             assert f.minimum <= f.maximum
 
 
+def test_reasons_never_name_area_age_or_household_size():
+    # facts about where or who a family is, which a manager cannot check as a concern
+    not_reasons = {f.name for f in FEATURES if not f.as_reason}
+    area = {f.name for f in FEATURES if f.group == "area"}
+    assert area == {"imd_decile", "locality"}
+    assert not_reasons == area | {"age_months", "household_children", "household_adults"}
+
+
 def test_counts_use_known_measures_and_fact_kinds():
     produced = PERSON_FACT_KINDS | HOUSEHOLD_FACT_KINDS
     for kinds in MEASURES.values():
