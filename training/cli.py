@@ -42,8 +42,8 @@ COLUMNS = (
     ("roc_auc", "ROC AUC"),
     ("average_precision", "avg precision"),
     ("brier", "Brier"),
-    ("precision_at_capacity", "precision @ cap."),
-    ("recall_at_capacity", "recall @ cap."),
+    ("precision_at_capacity", "families: precision @ cap."),
+    ("recall_at_capacity", "families: recall @ cap."),
 )
 LIFT_COLUMNS = ("roc_auc", "average_precision", "precision_at_capacity")
 
@@ -59,8 +59,11 @@ def summary_tables(evaluation: Evaluation, version: int | None = None) -> list[T
     registered = "" if version is None else f" v{version}"
     title = (
         f"{evaluation.model_name}{registered}: test window {test.start} to {test.end} "
-        f"({test.rows:,} decision points, base rate {evaluation.base_rate:.1%}); "
-        f"capacity {evaluation.capacity}; 95 % family-bootstrap CIs"
+        f"({test.rows:,} eligible decision points, base rate {evaluation.base_rate:.1%}); "
+        f"capacity {evaluation.capacity}; 95 % family-bootstrap CIs; registered model "
+        f"refitted on {evaluation.champion.train.start} to {evaluation.champion.train.end}, "
+        f"calibrated on {evaluation.champion.calibrate.start} to "
+        f"{evaluation.champion.calibrate.end}"
     )
     main = Table(title=title, title_justify="left")
     main.add_column("model")
@@ -79,7 +82,7 @@ def summary_tables(evaluation: Evaluation, version: int | None = None) -> list[T
     gap = evaluation.ceiling_gap
     if gap is not None:
         lift.add_row(
-            f"ceiling minus LightGBM ({gap.rows} sampled points)",
+            f"ceiling minus LightGBM ({gap.rows:,} sampled points, {gap.positives} positives)",
             *_cells(gap.difference, LIFT_COLUMNS),
         )
     verdict = Table(

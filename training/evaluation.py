@@ -70,7 +70,13 @@ class Splits:
 
 @dataclass(frozen=True)
 class QuarterRow:
-    """Point estimates of one model on one rolling-origin test quarter."""
+    """Point estimates of one model on one rolling-origin test quarter.
+
+    The model was refitted and recalibrated before the quarter by the same procedure;
+    ``rows`` and ``positives`` count eligible children (AUC and AP are per child),
+    ``families`` and ``families_with_outcome`` the families listed from (precision and
+    recall at capacity are per family).
+    """
 
     period: str
     model: str
@@ -80,6 +86,8 @@ class QuarterRow:
     average_precision: float
     precision_at_capacity: float
     recall_at_capacity: float
+    families: int = 0
+    families_with_outcome: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,81 @@ class CeilingGap:
     positives: int
     #: Metric -> ceiling minus LightGBM (paired bootstrap).
     difference: Mapping[str, Interval]
+    families: int = 0
+    families_with_outcome: int = 0
+
+
+@dataclass(frozen=True)
+class BacktestRow:
+    """One quarter's list and what became of its families within the horizon.
+
+    Counts between 1 and the suppression threshold are withheld (``SUPPRESSED``).
+    """
+
+    quarter: str
+    model: str
+    listed: int | str
+    listed_with_outcome: int | str
+    eligible_families: int | str
+    families_with_outcome: int | str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the row as JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The registered model: refitted on every decision point with a complete label.
+
+    ``train`` is what its trees learnt from; ``calibrate`` the latest slice that stopped
+    them early, calibrated them and fixed any operating threshold.
+    """
+
+    train: Period
+    calibrate: Period
+    trees: int
+    threshold: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the champion's periods, trees and threshold."""
+        return {"train": self.train.as_dict(), "calibrate": self.calibrate.as_dict(),
+                "trees": self.trees, "threshold": self.threshold}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Champion:
+        """Read :meth:`as_dict` back."""
+        return cls(Period(**data["train"]), Period(**data["calibrate"]), data["trees"],
+                   data["threshold"])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Which decision points were learnt from, and how many the test window had and kept."""
+
+    learn_from: str
+    test_rows: int
+    test_positives: int
+    eligible_rows: int
+    eligible_positives: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the counts as JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The evaluated lists: families on the test window's dates, and the threshold if any."""
+
+    families: int
+    families_with_outcome: int
+    listed: int
+    threshold: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the operating point as JSON-ready fields."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -185,6 +268,11 @@ class Evaluation:
     protected_inputs: tuple[str, ...]
     train_seconds: float
     verdict: PerformanceVerdict
+    horizon_months: int
+    eligibility: Eligibility
+    operating_point: OperatingPoint
+    backtest: tuple[BacktestRow, ...]
+    champion: Champion
 
     @property
     def model_name(self) -> str:
@@ -210,6 +298,8 @@ class Evaluation:
             else {
                 "rows": gap.rows,
                 "positives": gap.positives,
+                "families": gap.families,
+                "families_with_outcome": gap.families_with_outcome,
                 **_plain({"lightgbm": gap.difference}),
             },
             "per_quarter": [asdict(q) for q in self.per_quarter],
@@ -225,6 +315,11 @@ class Evaluation:
             "truth_sample": None if gap is None else {"rows": gap.rows, "positives": gap.positives},
             "train_seconds": self.train_seconds,
             "verdict": self.verdict.as_dict(),
+            "horizon_months": self.horizon_months,
+            "eligibility": self.eligibility.as_dict(),
+            "operating_point": self.operating_point.as_dict(),
+            "backtest": [row.as_dict() for row in self.backtest],
+            "champion": self.champion.as_dict(),
         }
         if run is not None:
             out["lineage"] = run.lineage.as_dict()
@@ -263,12 +358,20 @@ class Evaluation:
                 ),
                 verdict["overall"],
             ),
+            horizon_months=data["horizon_months"],
+            eligibility=Eligibility(**data["eligibility"]),
+            operating_point=OperatingPoint(**data["operating_point"]),
+            backtest=tuple(BacktestRow(**row) for row in data["backtest"]),
+            champion=Champion.from_dict(data["champion"]),
         )
 
 
 def _ceiling_gap(data: Mapping[str, Any]) -> CeilingGap:
     difference = {m: Interval.from_dict(ci) for m, ci in data["lightgbm"].items()}
-    return CeilingGap(data["rows"], data["positives"], difference)
+    return CeilingGap(
+        data["rows"], data["positives"], difference,
+        data.get("families", 0), data.get("families_with_outcome", 0),
+    )  # fmt: skip
 
 
 def registered_run_of(data: Mapping[str, Any]) -> RegisteredRun:

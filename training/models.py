@@ -192,6 +192,37 @@ def fit_lightgbm(
     return model.fit(X, y, categorical_feature=list(categorical) or "auto")
 
 
+def fit_lightgbm_early(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    X_val: pd.DataFrame,
+    y_val: np.ndarray,
+    params: Mapping[str, Any],
+    *,
+    space: SearchSpace,
+    seed: int,
+    categorical: Sequence[str],
+) -> tuple[lgb.LGBMClassifier, int]:
+    """Fit LightGBM with early stopping on ``X_val``; return it refitted at the best size.
+
+    The refit keeps exactly the chosen trees in the model (a saved model carries no
+    "best iteration" a reader could overlook).
+    """
+    probe = _lgbm(params, seed, space.max_trees)
+    probe.fit(
+        X,
+        y,
+        eval_X=(X_val,),
+        eval_y=(y_val,),
+        eval_metric="average_precision",
+        categorical_feature=list(categorical) or "auto",
+        callbacks=[lgb.early_stopping(space.early_stopping_rounds, verbose=False)],
+    )
+    trees = int(probe.best_iteration_ or space.max_trees)
+    model = fit_lightgbm(X, y, params, n_estimators=trees, seed=seed, categorical=categorical)
+    return model, trees
+
+
 def calibrated_pipeline(
     enc: ColumnTransformer,
     model: lgb.LGBMClassifier,

@@ -114,7 +114,12 @@ def model_metadata(result: TrainResult, table: TrainingTable) -> dict[str, Any]:
         "categories": table.categories,
         "band_edges": result.band_edges,
         "catalogue_hash": catalogue_hash(),
-        "training_period": evaluation.split.train.as_dict(),
+        # the registered model's own periods (refitted on every complete label window)
+        "training_period": evaluation.champion.train.as_dict(),
+        "calibration_period": evaluation.champion.calibrate.as_dict(),
+        "operating_threshold": evaluation.champion.threshold,
+        # the out-of-time evaluation of the procedure the figures on the card describe
+        "evaluated_training_period": evaluation.split.train.as_dict(),
         "test_period": evaluation.split.test.as_dict(),
         "capacity": evaluation.capacity,
         "verdict": evaluation.verdict.overall,

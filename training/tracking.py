@@ -220,7 +220,7 @@ def pip_requirements() -> list[str]:
 
 
 def _version_tags(evaluation: Evaluation, run_id: str) -> dict[str, str]:
-    train = evaluation.split.train
+    train = evaluation.champion.train
     return {
         "run_id": run_id,
         "verdict": evaluation.verdict.overall,

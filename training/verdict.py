@@ -14,7 +14,8 @@ from stratify.training.policy import Outcome, PerformanceBar
 BASELINE_NAMES = {"rule": "the prior-referral rule", "logreg": "the logistic regression"}
 METRIC_NAMES = {
     "average_precision": "average precision",
-    "precision_at_capacity": "precision at capacity",
+    "precision_at_capacity": "precision at capacity (families)",
+    "recall_at_capacity": "recall at capacity (families)",
 }
 
 
@@ -42,6 +43,7 @@ def performance_verdict(
     for metric, limits in (
         ("average_precision", bar.min_average_precision),
         ("precision_at_capacity", bar.min_precision_at_capacity),
+        ("recall_at_capacity", bar.min_recall_at_capacity),
     ):
         minimum = getattr(limits, target)
         ci = ours[metric]

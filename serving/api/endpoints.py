@@ -119,8 +119,10 @@ def model_info(
     body = {
         "target": scorer.target, "model_name": model.name, "model_version": scorer.version,
         "bento_tag": model.champion.tag, "run_id": model.champion.run_id,
-        "training_period": meta.get("training_period"), "test_period": meta.get("test_period"),
-        "capacity": meta.get("capacity"),
+        "training_period": meta.get("training_period"),
+        "calibration_period": meta.get("calibration_period"),
+        "test_period": meta.get("test_period"), "capacity": meta.get("capacity"),
+        "operating_threshold": meta.get("operating_threshold"),
         "verdicts": {"performance": tags.get("verdict", meta.get("verdict")),
                      "fairness": tags.get("fairness_verdict", "not recorded")},
         "approval": {k: tags[k] for k in ("approved_by", "approved_at", "approval_reason",

@@ -13,14 +13,19 @@ import math
 import numpy as np
 import pandas as pd
 
+from stratify.core.text import SUPPRESSED
 from stratify.features.config import AuditConfig
 from stratify.training.card.sections import METRIC_NAMES
 from stratify.training.evaluation import (
+    BacktestRow,
     CeilingGap,
+    Champion,
     Criterion,
+    Eligibility,
     Evaluation,
     Interval,
     Lineage,
+    OperatingPoint,
     PerformanceVerdict,
     Period,
     QuarterRow,
@@ -147,7 +152,21 @@ def evaluation(*, ceiling_gap: bool = True) -> Evaluation:
             ),
             "met",
         ),
-    )
+        horizon_months=12,
+        eligibility=Eligibility("eligible", 5400, 160, 5002, 122),
+        operating_point=OperatingPoint(families=4100, families_with_outcome=117, listed=800,
+                                       threshold=None),
+        backtest=(
+            BacktestRow("2023Q2", "lightgbm", 200, 31, 1025, 29),
+            BacktestRow("2023Q2", "rule", 200, SUPPRESSED, 1025, 29),
+        ),
+        champion=Champion(
+            Period("2016-04-01", "2023-10-01", rows=9000, positives=200, families=4000),
+            Period("2024-01-01", "2024-01-01", rows=1300, positives=30, families=1000),
+            trees=140,
+            threshold=None,
+        ),
+    )  # fmt: skip
 
 
 def registered_run(version: int = 3) -> RegisteredRun:

@@ -16,6 +16,7 @@ KEYS = [
     "target", "model_name", "model_version", "run_id", "created", "capacity", "calibration",
     "split", "metrics", "lift_over", "ceiling_gap", "per_quarter", "n_boot", "base_rate",
     "search", "features", "protected_inputs", "truth_sample", "train_seconds", "verdict",
+    "horizon_months", "eligibility", "operating_point", "backtest", "champion",
 ]  # fmt: skip
 
 
@@ -34,13 +35,17 @@ def test_evaluation_json_shape():
         "high": pytest.approx(0.06911),
     }  # fmt: skip
     assert doc["ceiling_gap"]["rows"] == 1500 and set(doc["ceiling_gap"]) == {
-        "rows", "positives", "lightgbm",
+        "rows", "positives", "families", "families_with_outcome", "lightgbm",
     }  # fmt: skip
     assert doc["truth_sample"] == {"rows": 1500, "positives": 40}
     assert doc["per_quarter"][0] == {
         "period": "2023Q2", "model": "lightgbm", "rows": 900, "positives": 21, "roc_auc": 0.8123,
         "average_precision": 0.2, "precision_at_capacity": 0.31, "recall_at_capacity": 0.4,
+        "families": 0, "families_with_outcome": 0,
     }  # fmt: skip
+    assert doc["champion"]["train"]["end"] == "2023-10-01" and doc["champion"]["trees"] == 140
+    assert doc["backtest"][1]["listed_with_outcome"] == "suppressed"
+    assert doc["eligibility"]["eligible_rows"] == 5002
     assert doc["search"]["logreg_C"] == 0.1 and doc["search"]["chosen"]["trees"] == 120
     assert doc["verdict"] == {
         "criteria": [{"name": "average precision of LightGBM", "threshold": ">= 0.080",

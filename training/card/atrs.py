@@ -15,13 +15,13 @@ from typing import Any
 
 from stratify.core.text import fmt_ci
 from stratify.training.audit.report import AuditResult
-from stratify.training.card.sections import LABEL_MONTHS, METRIC_NAMES, decision_point
+from stratify.training.card.sections import METRIC_NAMES, decision_point
 from stratify.training.evaluation import Evaluation, RegisteredRun
 from stratify.training.policy import Policy
 
 STANDARD_VERSION = "3.0"
 TO_COMPLETE = "COUNCIL TO COMPLETE: "
-HEADLINE = ("roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity")
+HEADLINE = ("precision_at_capacity", "recall_at_capacity", "roc_auc", "average_precision")
 
 
 def todo(what: str) -> str:
@@ -134,8 +134,10 @@ def _performance_text(evaluation: Evaluation, audit: AuditResult) -> str:
     test = evaluation.split.test
     fairness = audit.verdict
     return (
-        f"On the final test window ({test.start} to {test.end}), with 95 % family "
-        f"bootstrap intervals: {figures}. Performance bar: "
+        f"Out-of-time estimates of the training procedure on the final test window "
+        f"({test.start} to {test.end}; eligible families only; precision and recall at "
+        f"capacity are per listed family), with 95 % family bootstrap intervals: "
+        f"{figures}. Performance bar: "
         f"{evaluation.verdict.overall}. Fairness bar: {fairness.overall} ({fairness.met} "
         f"checks met, {fairness.not_met} not met, {fairness.not_assessable} not "
         "assessable); see the model card for the figures by group."
@@ -143,7 +145,7 @@ def _performance_text(evaluation: Evaluation, audit: AuditResult) -> str:
 
 
 def _model(evaluation: Evaluation, run: RegisteredRun | None, audit: AuditResult) -> dict[str, Any]:
-    label = decision_point(evaluation.target, LABEL_MONTHS)[1]
+    label = decision_point(evaluation.target, evaluation.horizon_months)[1]
     protected = ", ".join(evaluation.protected_inputs) or "none"
     return {
         "model_name": evaluation.model_name,
@@ -154,7 +156,11 @@ def _model(evaluation: Evaluation, run: RegisteredRun | None, audit: AuditResult
         f"characteristics used as inputs: {protected}.",
         "model_output": "A calibrated probability between 0 and 1, a band, and reasons.",
         "model_architecture": "LightGBM gradient-boosted decision trees with a small "
-        "time-aware hyperparameter search and early stopping, calibrated on a later slice.",
+        "time-aware hyperparameter search and early stopping, calibrated on a later slice; "
+        "after evaluation, refitted on every decision point with a complete outcome window "
+        f"(trees: {evaluation.champion.train.start} to {evaluation.champion.train.end}; "
+        f"early stopping and calibration: {evaluation.champion.calibrate.start} to "
+        f"{evaluation.champion.calibrate.end}).",
         "model_performance": _performance_text(evaluation, audit),
         "datasets": ["the council's children's services records (warehouse extract)"],
         "dataset_purposes": "Earliest period: training; later slice: calibration; most "
@@ -219,9 +225,11 @@ def _tool(
         "temporal splits -> fairness audit and model card -> registry (MLflow) -> scoring "
         "service and batch outreach lists (BentoML), with an audit log of every request.",
         "phase": todo("current phase"),
-        "maintenance": "Retrained quarterly on the newest extract; each challenger is "
-        "evaluated, audited and carded, and promoted only with a named approver. "
-        + todo("post-deployment review schedule"),
+        "maintenance": "Designed to be retrained each quarter on the newest extract (each "
+        "challenger evaluated, audited and carded, and promoted only with a named "
+        "approver); this version was trained once, on the extract of "
+        f"{metadata.get('extract_date')}. "
+        + todo("retraining and post-deployment review schedule"),
         "models": [
             f"{evaluation.model_name} (LightGBM)",
             "prior-referral rule (baseline)",

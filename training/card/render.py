@@ -37,13 +37,19 @@ from stratify.training.card.fairness import (
     what_if_tables,
 )
 from stratify.training.card.sections import (
-    LABEL_MONTHS,
+    ELIGIBLE,
+    backtest,
     base_rates,
     catalogue,
+    ceiling,
+    champion,
     criteria,
     decision_point,
     details,
+    eligibility,
+    headline,
     lift,
+    operating_threshold,
     per_quarter,
     performance,
     splits,
@@ -105,16 +111,6 @@ def _src(name: str, images: dict[str, bytes], mode: Mode) -> str | None:
     return "data:image/png;base64," + base64.b64encode(images[name]).decode("ascii")
 
 
-def _limits(policy: Policy) -> dict[str, str]:
-    bar = policy.fairness
-    fnr, sel = bar.false_negative_rate_ratio, bar.selection_rate_ratio
-    return {
-        "fnr": f"between {fnr.low:g} and {fnr.high:g}",
-        "selection": f"between {sel.low:g} and {sel.high:g}",
-        "gap": f"at most {bar.max_calibration_gap:g} in size",
-    }
-
-
 def _fairness(audit: AuditResult, policy: Policy) -> dict[str, Any]:
     proxy = proxy_tables(audit)
     reference = (
@@ -125,7 +121,6 @@ def _fairness(audit: AuditResult, policy: Policy) -> dict[str, Any]:
     return {
         "fairness": audit.verdict.to_dict(),
         "settings": audit.settings,
-        "limits": _limits(policy),
         "reference_words": reference,
         "help_table": help_table(audit),
         "calibration_table": calibration_table(audit),
@@ -150,7 +145,7 @@ def card_context(
 ) -> dict[str, Any]:
     """Return everything the card template needs (images as file names or data URIs)."""
     target = evaluation.target
-    point, label = decision_point(target, LABEL_MONTHS)
+    point, label = decision_point(target, evaluation.horizon_months)
     table, overall = criteria(evaluation)
     plots = [{"title": t, "src": _src(n, images, mode)} for n, t in PLOTS.items()]
     return {
@@ -164,6 +159,15 @@ def card_context(
         "base_rates": base_rates(audit),
         "n_boot": evaluation.n_boot,
         "has_ceiling": "ceiling" in evaluation.metrics,
+        "ceiling": ceiling(evaluation),
+        "headline": headline(evaluation),
+        "threshold": operating_threshold(evaluation),
+        "eligible_rule": ELIGIBLE,
+        "eligibility": eligibility(evaluation),
+        "learn_from": evaluation.eligibility.learn_from,
+        "champion": champion(evaluation),
+        "backtest": backtest(evaluation),
+        "horizon": evaluation.horizon_months,
         "performance": performance(evaluation),
         "lift": lift(evaluation),
         "per_quarter": per_quarter(evaluation),

@@ -18,6 +18,7 @@ from stratify.training.evaluation import Evaluation, RegisteredRun
 
 MODEL_NAMES = {
     "lightgbm": "LightGBM (calibrated)",
+    "lightgbm_refit": "LightGBM (refitted before the quarter)",
     "rule": "prior-referral rule",
     "logreg": "logistic regression",
     "ceiling": "ceiling: the simulator's true probabilities",
@@ -31,11 +32,18 @@ METRIC_NAMES = {
     "precision_at_capacity": "precision at capacity",
     "recall_at_capacity": "recall at capacity",
     "lift_at_capacity": "lift at capacity",
+    "calibration_slope": "calibration slope (1 is ideal)",
+    "calibration_intercept": "calibration intercept (0 is ideal)",
 }
+#: Metrics computed on listed families (the rest on eligible children).
+FAMILY_METRICS = ("precision_at_capacity", "recall_at_capacity", "lift_at_capacity")
 QUARTER_METRICS = ("roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity")
-#: The label window the card describes. The evaluation does not record the horizon, and
-#: the card has always described the default 12 months.
-LABEL_MONTHS = 12
+ELIGIBLE = (
+    "Only families eligible for early help outreach on the date are scored, listed and "
+    "evaluated: nobody in the household is open to statutory social care (a child in need "
+    "plan, a child protection plan, looked after) and nobody in it has an open referral (an "
+    "assessment or section 47 enquiry may be under way)"
+)
 TARGETS: dict[str, tuple[str, str]] = {
     "escalation": (
         "each quarterly snapshot date, for every child known to any service in the previous "
@@ -141,13 +149,17 @@ def base_rates(audit: AuditResult) -> str:
 
 
 def performance(evaluation: Evaluation) -> str:
-    """Return every metric of every model (rows: metrics; columns: models) with CIs."""
+    """Return every metric of the three models (rows: metrics; columns: models) with CIs.
+
+    The ceiling is compared on its own sample (:func:`ceiling`), not here.
+    """
     metrics = evaluation.metrics
-    models = [m for m in MODEL_NAMES if m in metrics] + [m for m in metrics if m not in MODEL_NAMES]
+    models = [m for m in ("lightgbm", "rule", "logreg") if m in metrics]
     rows = []
     for key, words in METRIC_NAMES.items():
-        rows.append([words, *(fmt_ci(metrics[m].get(key)) for m in models)])
-    return md_table(["Metric", *(str(MODEL_NAMES.get(m, m)) for m in models)], rows)
+        unit = "families" if key in FAMILY_METRICS else "children"
+        rows.append([words, unit, *(fmt_ci(metrics[m].get(key)) for m in models)])
+    return md_table(["Metric", "Counted over", *(str(MODEL_NAMES.get(m, m)) for m in models)], rows)
 
 
 def lift(evaluation: Evaluation) -> str:
@@ -170,9 +182,11 @@ def per_quarter(evaluation: Evaluation) -> str:
     rows = [
         (
             q.period,
-            MODEL_NAMES.get(q.model, q.model),
+            MODEL_NAMES.get(f"{q.model}_refit", MODEL_NAMES.get(q.model, q.model)),
             q.rows,
             q.positives,
+            q.families,
+            q.families_with_outcome,
             q.roc_auc,
             q.average_precision,
             q.precision_at_capacity,
@@ -180,7 +194,108 @@ def per_quarter(evaluation: Evaluation) -> str:
         )
         for q in evaluation.per_quarter
     ]
-    heads = ("Quarter", "Model", "Rows", "Positives", *(METRIC_NAMES[k] for k in QUARTER_METRICS))
+    heads = ("Quarter", "Model", "Children", "Positives", "Families", "Families with the outcome",
+             *(METRIC_NAMES[k] for k in QUARTER_METRICS))  # fmt: skip
+    return md_table(heads, rows)
+
+
+def headline(evaluation: Evaluation) -> str:
+    """Return the list's figures in words: how many listed families went on to the outcome."""
+    m = evaluation.metrics
+    ours, rule = m["lightgbm"], m.get("rule", {})
+    point = evaluation.operating_point
+    quarters = len({row.quarter for row in evaluation.backtest}) or 1
+    per_quarter = point.listed / quarters
+
+    def share(ci: Any) -> str:
+        return "not available" if ci is None else fmt_ci(ci)
+
+    return (
+        f"Over the test window the lists held {point.listed:,} families (about "
+        f"{per_quarter:,.0f} a quarter) out of {point.families:,} eligible family decision "
+        f"points, of which {point.families_with_outcome:,} went on to the outcome. "
+        f"**Precision at capacity** (the share of listed families with at least one child "
+        f"who went on to the outcome): {share(ours.get('precision_at_capacity'))}; the "
+        f"prior-referral rule's lists: {share(rule.get('precision_at_capacity'))}. "
+        f"**Recall at capacity** (the share of eligible families with the outcome who were "
+        f"listed): {share(ours.get('recall_at_capacity'))}; the rule: "
+        f"{share(rule.get('recall_at_capacity'))}."
+    )
+
+
+def operating_threshold(evaluation: Evaluation) -> str | None:
+    """Return the threshold sentence of a threshold capacity, None for a ranked list."""
+    evaluated, registered = evaluation.operating_point.threshold, evaluation.champion.threshold
+    if evaluated is None:
+        return None
+    return (
+        f"Families are selected one closure at a time, when their family score is at least "
+        f"a threshold fixed on the calibration slice to select the intended share "
+        f"({evaluation.capacity}): {evaluated:.3f} for the evaluated model; the registered "
+        f"model's threshold, fixed on its own latest slice, is "
+        f"{'not recorded' if registered is None else f'{registered:.3f}'}."
+    )
+
+
+def eligibility(evaluation: Evaluation) -> str:
+    """Return the test window's decision points before and after the eligibility rule."""
+    e = evaluation.eligibility
+    rows = [
+        ("all decision points", e.test_rows, e.test_positives),
+        ("eligible (scored, listed and evaluated)", e.eligible_rows, e.eligible_positives),
+        ("left out", e.test_rows - e.eligible_rows, e.test_positives - e.eligible_positives),
+    ]
+    return md_table(("Test window", "Decision points", "Positives"), rows)
+
+
+def champion(evaluation: Evaluation) -> str:
+    """Return what the registered model learnt from, beside the evaluated procedure's periods."""
+    c, split = evaluation.champion, evaluation.split
+    rows = [
+        ("evaluated: trees learnt from", split.train.start, split.train.end, split.train.rows,
+         split.train.positives),
+        ("evaluated: calibrated on", split.calibrate.start, split.calibrate.end,
+         split.calibrate.rows, split.calibrate.positives),
+        ("registered: trees learnt from", c.train.start, c.train.end, c.train.rows,
+         c.train.positives),
+        ("registered: early stopping and calibration", c.calibrate.start, c.calibrate.end,
+         c.calibrate.rows, c.calibrate.positives),
+    ]  # fmt: skip
+    heads = ("Model and part", "First decision point", "Last decision point", "Rows", "Positives")
+    return md_table(heads, rows)
+
+
+def backtest(evaluation: Evaluation) -> str:
+    """Return, per test quarter, each list and what became of its families."""
+    rows = [
+        (r.quarter, MODEL_NAMES.get(r.model, r.model), r.listed, r.listed_with_outcome,
+         r.eligible_families, r.families_with_outcome)
+        for r in evaluation.backtest
+    ]  # fmt: skip
+    heads = ("Quarter", "List drawn by", "Families listed", "Listed families with the outcome",
+             "Eligible families", "Eligible families with the outcome")  # fmt: skip
+    return md_table(heads, rows)
+
+
+def ceiling(evaluation: Evaluation) -> str | None:
+    """Return the ceiling against LightGBM on the same truth sample, with its size."""
+    gap = evaluation.ceiling_gap
+    m = evaluation.metrics
+    if gap is None or "ceiling" not in m:
+        return None
+    rows = []
+    for key in ("roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity"):
+        unit = "families" if key in FAMILY_METRICS else "children"
+        size = (
+            f"{gap.families:,} families, {gap.families_with_outcome:,} with the outcome"
+            if unit == "families"
+            else f"{gap.rows:,} children, {gap.positives:,} positives"
+        )
+        rows.append((METRIC_NAMES[key], size, fmt_ci(m["ceiling"].get(key)),
+                     fmt_ci(m["lightgbm_on_truth_sample"].get(key)),
+                     fmt_ci(gap.difference.get(key))))  # fmt: skip
+    heads = ("Metric", "Sample", "Ceiling (true probabilities)", "LightGBM",
+             "Ceiling minus LightGBM (paired)")  # fmt: skip
     return md_table(heads, rows)
 
 

@@ -25,7 +25,6 @@ from tests.training.factories import (
     BAR,
     CONFIG,
     HIDDEN_AGE,
-    MODELS,
     evaluation,
     predictions,
     registered_run,
@@ -101,18 +100,45 @@ def test_performance_figures_equal_the_evaluation(card):
     perf = _section(card["markdown"].read_text(), "Performance")
     rows = _md_rows(perf)
     header = rows[0]
-    assert header[1:6] == [MODEL_NAMES[m] for m in MODELS]
-    table = {r[0]: r for r in rows}
+    listed = ("lightgbm", "rule", "logreg")  # the ceiling has a table of its own
+    assert header[1:5] == ["Counted over", *(MODEL_NAMES[m] for m in listed)]
+    table: dict[str, list[str]] = {}
+    for r in rows:  # the first table naming a metric is the performance table
+        table.setdefault(r[0], r)
     for key, words in METRIC_NAMES.items():
-        for col, model in enumerate(MODELS, start=1):
-            assert table[words][col] == fmt_ci(ev.metrics[model][key])
+        assert table[words][1] == ("families" if "capacity" in key else "children")
+        for col, model in enumerate(listed, start=2):
+            assert table[words][col] == fmt_ci(ev.metrics[model].get(key))
     # lightgbm's ROC AUC: 0.05 + 0.00041 = 0.05041, interval 0.02911 to 0.06911
-    assert table["ROC AUC"][1] == "0.050 (0.029 to 0.069)"
-    assert table[METRIC_NAMES["ece"]][2] == "n/a"
+    assert table["ROC AUC"][2] == "0.050 (0.029 to 0.069)"
+    assert table[METRIC_NAMES["ece"]][3] == "n/a"
     assert "0.031 (0.010 to 0.050)" in perf  # the lift, formatted the same way
-    assert "| 2023Q2 | LightGBM (calibrated) | 900 | 21 | 0.812 | 0.200 | 0.310 | 0.400 |" in perf
-    assert "| 2023Q2 | prior-referral rule | 900 | 21 | 0.600 | n/a | 0.250 | 0.300 |" in perf
+    assert (
+        "| 2023Q2 | LightGBM (refitted before the quarter) | 900 | 21 | 0 | 0 | 0.812 | 0.200 "
+        "| 0.310 | 0.400 |" in perf
+    )
+    assert (
+        "| 2023Q2 | prior-referral rule | 900 | 21 | 0 | 0 | 0.600 | n/a | 0.250 | 0.300 |" in perf
+    )
     assert "| average precision of LightGBM | >= 0.080 | 0.200 (0.150 to 0.250) | met |" in perf
+
+
+def test_the_lists_backtest_ceiling_and_registered_model_are_on_the_card(card):
+    md = card["markdown"].read_text()
+    perf = _section(md, "Performance")
+    # the headline in words: 800 families over 4 quarters... here one backtest quarter
+    assert "the lists held 800 families (about 800 a quarter) out of 4,100" in perf
+    assert "| 2023Q2 | LightGBM (calibrated) | 200 | 31 | 1,025 | 29 |" in perf
+    assert "| 2023Q2 | prior-referral rule | 200 | suppressed | 1,025 | 29 |" in perf
+    data = _section(md, "Training and evaluation data")
+    assert "| registered: trees learnt from | 2016-04-01 | 2023-10-01 | 9,000 | 200 |" in data
+    assert (
+        "| registered: early stopping and calibration | 2024-01-01 | 2024-01-01 | 1,300 |" in data
+    )
+    assert "| left out | 398 | 38 |" in data  # 5,400 - 5,002 rows, 160 - 122 positives
+    assert "out-of-time estimates of the training procedure" in data
+    # the ceiling on its own sample, with its size
+    assert "| ROC AUC | 1,500 children, 40 positives |" in perf
 
 
 def test_details_and_splits_from_the_evaluation_and_run(card):
