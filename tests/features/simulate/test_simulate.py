@@ -10,7 +10,7 @@ from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate import run
 
 SMALL = SimulationConfig(
-    children=1500, years=3, burn_in_years=1, truth_sample=40, truth_replicates=20, seed=11
+    children=1500, years=3, burn_in_years=1, truth_sample=200, truth_replicates=20, seed=11
 )
 
 
@@ -110,7 +110,7 @@ def test_true_probabilities_agree_with_what_happened():
 
 def test_escalation_truth_rises_with_need(small):
     esc = small.truth[small.truth.target == "escalation"]
-    high = esc[esc.need >= 2]["p_true"].mean()
+    high = esc[esc.need >= 1]["p_true"].mean()  # eligible families: few children above 2
     low = esc[esc.need == 0]["p_true"].mean()
     assert high > low
 
