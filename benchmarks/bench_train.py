@@ -6,8 +6,9 @@ cores. The table is synthetic but shaped like the escalation target: the catalog
 snapshot dates, about 700,000 households, a base rate near 2.5 % from a known logistic
 rule. The timed part is everything ``stratify train`` computes: the splits, the
 LightGBM search with early stopping, the logistic regression, the final fit and its
-calibration, the family-bootstrap evaluation (1,000 resamples) and the rolling-origin
-refits, in a fresh process whose peak RSS is reported. Stage times are printed.
+calibration, the family lists at capacity, the family-bootstrap evaluation (1,000
+resamples, per child and per listed family, and the calibration slope), the
+rolling-origin refits and the registered model's refit, in a fresh process whose peak RSS is reported. Stage times are printed.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ y = (rng.random(rows) < 1 / (1 + np.exp(4.6 - signal.to_numpy()))).astype(np.int
 keys = pd.DataFrame({{"person_id": np.char.add("p", np.arange(rows).astype(str)),
                      "household_id": np.char.add("h", family.astype(str)), "as_of_date": as_of}})
 keys["quarter"] = quarter_label(keys["as_of_date"])
-audit = pd.DataFrame({{"ethnic_group": rng.choice(["White", "Asian", "Black"], rows)}})
+# about 5 % of decision points belong to a family open to statutory care on the date
+keys["eligible"] = (rng.random(households) > 0.05)[family]
+audit = pd.DataFrame({{"ethnic_group": rng.choice(["White", "Asian", "Black"], rows),
+                      "locality": data["locality"]}})
 meta = {{"extract_date": "2025-03-31", "categories": {{"locality": ["Central", "North", "South"]}},
         "feature_table_hash": "bench"}}
 table = TrainingTable("escalation", keys, X, y, audit, None, meta)

@@ -137,8 +137,14 @@ def outreach_cmd(
         ),
     ],
     capacity: Annotated[
-        int, typer.Option("--capacity", min=1, help="How many families the team can contact.")
-    ],
+        int | None,
+        typer.Option(
+            "--capacity",
+            min=1,
+            help="How many families the team can contact (default: the run config's "
+            "capacity, the operating point the model card describes).",
+        ),
+    ] = None,
     locality: Annotated[
         str | None, typer.Option("--locality", help="One locality (default: all).")
     ] = None,
@@ -146,8 +152,8 @@ def outreach_cmd(
 ) -> None:
     """Write the ranked outreach list (Excel and a web page) with reasons per family.
 
-    Families with a child open to statutory social care on the date are left out. The
-    list is a prioritisation aid: a practitioner decides.
+    Families in which anyone is open to statutory social care, or has an open referral,
+    on the date are left out. The list is a prioritisation aid: a practitioner decides.
     """  # fmt: skip
     from stratify.serving.outreach.guide import summary
     from stratify.serving.outreach.run import run_outreach

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,19 +105,12 @@ def service_instructions(
     ]
 
 
-def demo_capacity(cfg: Config, families: int) -> int:
-    """Return the run config's escalation capacity as a number of families."""
-    cap = cfg.training.capacity[TARGET]
-    if cap.families_per_quarter is not None:
-        return cap.families_per_quarter
-    return max(1, math.ceil((cap.top_share or 0.0) * families))
-
-
 def write_demo_outreach(cfg: Config) -> list[OutreachOutcome]:
     """Write the latest quarter's outreach lists: the borough's, then one per locality.
 
-    The cohort is built once; the borough's list has the config's capacity and each
-    locality's an equal share of it. Needs the escalation champion imported
+    The cohort is built once; the borough's list has the config's capacity (the one the
+    model card's figures describe) and each locality's list is its part of it (its own
+    K, when the capacity is set per locality). Needs the escalation champion imported
     (:func:`import_champions`).
 
     Returns
@@ -138,8 +130,5 @@ def write_demo_outreach(cfg: Config) -> list[OutreachOutcome]:
     check_inputs(cfg, as_of, None)
     scorer = Scorer.from_store(cfg.work_dir, TARGET)
     cohort = cohort_at(warehouse, as_of, cfg.features)
-    capacity = demo_capacity(cfg, int(cohort.features["household_id"].nunique()))
-    localities = known_localities(warehouse)
-    share = max(1, math.ceil(capacity / max(len(localities), 1)))
-    lists = [(None, capacity), *((name, share) for name in localities)]
-    return [list_and_write(cfg, cohort, scorer, k, name) for name, k in lists]
+    localities = [None, *known_localities(warehouse)]
+    return [list_and_write(cfg, cohort, scorer, None, name) for name in localities]

@@ -155,14 +155,17 @@ def guide(lst: OutreachList, card: Path, min_people: int) -> list[tuple[str, str
          "records. Ethnicity, sex, disability and age are never given as reasons (the model "
          "uses a child's age, but it is not shown as one)."),
         ("Who is not on the list",
-         f"Families with a child open to children's social care on {lst.as_of.isoformat()} "
-         f"(a child in need plan, a child protection plan or looked after) are left out: "
-         f"{lst.excluded_families:,} families ({lst.excluded_children:,} children). "
-         "Children not known to any service in the previous 24 months are not scored."),
+         f"Families in which anyone, on {lst.as_of.isoformat()}, is open to children's "
+         "social care (a child in need plan, a child protection plan, looked after) or has "
+         "an open referral (an assessment or a section 47 enquiry may be under way) are "
+         f"left out: {lst.excluded_families:,} families ({lst.excluded_children:,} "
+         "children). Early help does not approach a family in the middle of a statutory "
+         "process. Children not known to any service in the previous 24 months are not "
+         "scored."),
         ("Capacity",
-         f"The team can contact {lst.capacity:,} families: the list holds the top "
-         f"{shown:,} of {lst.eligible_families:,} eligible families "
-         f"({lst.eligible_children:,} children).{short}"),
+         f"Capacity: {lst.capacity_rule}. The list holds {shown:,} of "
+         f"{lst.eligible_families:,} eligible families ({lst.eligible_children:,} "
+         f"children).{short} The model card's figures describe lists drawn this way."),
         ("Date",
          f"Only facts dated before {lst.as_of.isoformat()} are used (records up to "
          f"{_day_before(lst.as_of)})."),
@@ -192,7 +195,7 @@ def summary(lst: OutreachList) -> list[str]:
         f"{model_label(lst.model_version)}",
         f"  cohort: {lst.cohort_children:,} children in {lst.cohort_families:,} families "
         f"({lst.scored_children:,} children scored)",
-        f"  excluded (a child open to social care): {lst.excluded_families:,} families "
+        f"  excluded (open to social care or an open referral): {lst.excluded_families:,} families "
         f"({lst.excluded_children:,} children)",
         f"  listed: {len(lst.families):,} of {lst.eligible_families:,} eligible families "
         f"({len(lst.children):,} children), capacity {lst.capacity:,}",

@@ -4,11 +4,14 @@
 :func:`stratify.serving.outreach.cohort.cohort_at`) and the champion's :class:`Scorer`, and
 
 1. scores every child of the cohort through the service's scoring code;
-2. groups children into households: the family score is its highest child score;
-3. excludes families with any child open to statutory social care on the date (the
-   cohort already leaves such children out; their siblings show it in
-   ``siblings_open_statutory``) and, if asked, keeps one locality;
-4. ranks the rest by family score (ties by family pseudonym) and keeps the top K;
+2. leaves out families that are not eligible on the date (anyone in the household open
+   to statutory social care or with an open referral: the build's ``eligible`` column,
+   :mod:`stratify.features.build.eligibility`);
+3. ranks the eligible families by their highest child's score and takes the capacity
+   with :mod:`stratify.features.listing`, the functions the model card's figures were
+   computed with: K borough-wide (a locality's list is its part of the borough's list)
+   or K per locality, as the run config's capacity says;
+4. if asked, keeps one locality;
 5. explains only what is shown: SHAP values for the listed families' children only,
    and per family the top three distinct reasons across its children;
 6. compares the list's make-up with the eligible cohort (:mod:`stratify.serving.outreach.fairness`).
@@ -26,11 +29,17 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from stratify.features.config import Capacity
+from stratify.features.listing import family_frame, family_of, select
 from stratify.serving.outreach.fairness import UNKNOWN, fairness_table
 from stratify.serving.reasons import NEVER_REASONS, TOP_REASONS, Reason
 
-OPEN_SIBLINGS = "siblings_open_statutory"
 ERR_CAPACITY = "capacity must be at least 1 family, got {capacity}"
+ERR_THRESHOLD_CAPACITY = (
+    "an outreach list needs a number of families (families_per_quarter or per_locality), "
+    "not a share: {capacity}"
+)
+ERR_NO_ELIGIBLE = "the cohort has no 'eligible' column: rebuild it with this version"
 ERR_ALIGNED = "the feature and audit tables must hold the same children in the same order"
 ERR_EMPTY = "the cohort is empty"
 REASON_COLUMNS = tuple(f"reason_{i + 1}" for i in range(TOP_REASONS))
@@ -62,13 +71,17 @@ class OutreachList:
     Attributes
     ----------
     as_of, capacity, locality, model_version
-        What was asked for, and the model that answered (``locality`` None: all).
+        What was asked for, and the model that answered (``locality`` None: all);
+        ``capacity`` is how many families this list can hold.
+    capacity_rule : str
+        The capacity in words (e.g. "200 families per quarter, borough-wide").
     scored_children : int
         Children of the whole cohort scored on the date.
     cohort_children, cohort_families : int
         The cohort in the list's locality.
     excluded_children, excluded_families : int
-        Of those, in families with a child open to statutory social care.
+        Of those, in families that are not eligible on the date (anyone open to
+        statutory social care or with an open referral).
     eligible_children, eligible_families : int
         The rest, from whom the list is drawn.
     families : DataFrame
@@ -85,6 +98,7 @@ class OutreachList:
 
     as_of: dt.date
     capacity: int
+    capacity_rule: str
     locality: str | None
     model_version: int
     scored_children: int
@@ -123,55 +137,84 @@ def score_children(features: pd.DataFrame, audit: pd.DataFrame, scorer: ScorerLi
     )
     if not same:
         raise ValueError(ERR_ALIGNED)
+    if "eligible" not in features.columns:
+        raise ValueError(ERR_NO_ELIGIBLE)
     p, band = scorer.score(model_records(features, audit, scorer.columns))
     locality = audit["locality"].astype(object).where(audit["locality"].notna(), UNKNOWN)
     return pd.DataFrame(
         {
+            "date": features["as_of_date"].to_numpy(),
             "child": features["person_id"].to_numpy(),
-            "family": features["household_id"].to_numpy(),
+            "family": family_of(features["household_id"], features["person_id"]),
             "score": np.asarray(p, dtype=np.float64),
             "band": np.asarray(band, dtype=np.int64),
-            "open_sibling": features[OPEN_SIBLINGS].to_numpy(dtype=np.float64) > 0,
+            "eligible": features["eligible"].to_numpy(dtype=bool),
             "age_band": audit["age_band"].to_numpy(),
             "locality": locality.to_numpy(),
         }
     )
 
 
-def rank_families(children: pd.DataFrame, capacity: int) -> pd.DataFrame:
-    """Return the top ``capacity`` eligible families, highest family score first.
+def list_capacity(capacity: Capacity | int, locality: str | None) -> Capacity:
+    """Return the capacity a list applies: the config's, or ``K`` families asked for.
+
+    A number asked for with a locality is that locality's own K; without one, the
+    borough's K.
+
+    Raises
+    ------
+    ValueError
+        If the number is below 1, or the capacity is a share (a threshold capacity
+        belongs to decisions taken one at a time, not to a quarterly list).
+    """
+    if isinstance(capacity, int):
+        if capacity < 1:
+            raise ValueError(ERR_CAPACITY.format(capacity=capacity))
+        if locality is None:
+            return Capacity(families_per_quarter=capacity)
+        return Capacity(per_locality={locality: capacity})
+    if capacity.is_threshold:
+        raise ValueError(ERR_THRESHOLD_CAPACITY.format(capacity=capacity.describe()))
+    return capacity
+
+
+def rank_families(
+    children: pd.DataFrame, capacity: Capacity | int, locality: str | None = None
+) -> pd.DataFrame:
+    """Return the listed families, highest family score first.
 
     Parameters
     ----------
     children : DataFrame
-        One row per child: ``family``, ``score``, ``band``, ``open_sibling``, ``locality``.
-    capacity : int
-        How many families the team can contact.
+        One row per child of one date: ``date``, ``family``, ``score``, ``band``,
+        ``eligible``, ``locality``.
+    capacity : Capacity or int
+        The list's capacity (:func:`list_capacity`).
+    locality : str, optional
+        Keep only this locality's families of the list.
 
     Returns
     -------
     DataFrame
-        ``rank`` (1..), ``family``, ``family_score`` (the highest child score), ``band``
-        (that child's band), ``locality``, ``children``; families with a child open to
-        statutory care are left out, ties broken by family pseudonym.
+        ``rank`` (1..), ``family``, ``family_score`` (the highest eligible child score),
+        ``band`` (that child's band), ``locality``, ``children``; only eligible families,
+        ties broken by family pseudonym (:mod:`stratify.features.listing`).
     """
-    if capacity < 1:
-        raise ValueError(ERR_CAPACITY.format(capacity=capacity))
-    g = children.groupby("family", sort=False)
-    fam = pd.DataFrame(
-        {
-            "family_score": g["score"].max(),
-            "band": g["band"].max(),  # bands rise with the score: the top child's band
-            "open": g["open_sibling"].any(),
-            "locality": g["locality"].first(),
-            "children": g.size(),
-        }
-    ).reset_index()
-    fam = fam.loc[~fam["open"]].drop(columns="open")
-    fam = fam.sort_values(["family_score", "family"], ascending=[False, True], kind="stable")
-    top = fam.head(capacity).reset_index(drop=True)
+    fam = family_frame(children, extra={"band": "max"})  # bands rise with the score
+    top = fam.loc[select(fam, list_capacity(capacity, locality))]
+    if locality is not None:
+        top = top.loc[top["locality"] == locality]
+    top = top[["family", "family_score", "band", "locality", "children"]].reset_index(drop=True)
     top.insert(0, "rank", np.arange(1, len(top) + 1))
     return top
+
+
+def _rule_words(rule: Capacity, locality: str | None) -> str:
+    if rule.per_locality is not None:
+        return rule.describe()
+    if locality is None:
+        return f"{rule.describe()}, borough-wide"
+    return f"{rule.describe()} borough-wide; this is {locality}'s part of that list"
 
 
 def family_reasons(reasons: Sequence[Sequence[Reason]], top: int = TOP_REASONS) -> list[Reason]:
@@ -207,7 +250,8 @@ def _explain(
     records = model_records(features.iloc[rows], audit.iloc[rows], scorer.columns)
     per_child = scorer.explain(records, top=TOP_REASONS)
     by_family: dict[str, list[list[Reason]]] = {}
-    for family, reasons in zip(features["household_id"].to_numpy()[rows], per_child, strict=True):
+    own = family_of(features["household_id"], features["person_id"])[rows]
+    for family, reasons in zip(own, per_child, strict=True):
         by_family.setdefault(str(family), []).append(reasons)
     chosen = [family_reasons(by_family.get(str(f), [])) for f in families]
     return [[r.text for r in rs] for rs in chosen], [[r.feature for r in rs] for rs in chosen]
@@ -228,7 +272,7 @@ def build_list(
     scorer: ScorerLike,
     *,
     as_of: dt.date,
-    capacity: int,
+    capacity: Capacity | int,
     locality: str | None = None,
     dimensions: Sequence[str] = (),
     min_people: int = 10,
@@ -243,8 +287,9 @@ def build_list(
         The champion, through the service's scoring code.
     as_of : datetime.date
         The cohort's date (recorded on the list).
-    capacity : int
-        How many families to list.
+    capacity : Capacity or int
+        The run config's capacity (the one the model card's figures describe), or a
+        number of families asked for (:func:`list_capacity`).
     locality : str, optional
         Keep only families living in this locality.
     dimensions : sequence of str
@@ -257,9 +302,10 @@ def build_list(
     OutreachList
     """
     children = score_children(features, audit, scorer)
+    rule = list_capacity(capacity, locality)
     scope = children if locality is None else children.loc[children["locality"] == locality]
-    excluded = scope.groupby("family")["open_sibling"].transform("any").to_numpy(dtype=bool)
-    top = rank_families(scope, capacity)
+    excluded = ~scope["eligible"].to_numpy(dtype=bool)
+    top = rank_families(children, rule, locality)
     listed = _listed_children(children, top)
     texts, feats = _explain(features, audit, scorer, listed.index.to_numpy(), top["family"])
     for i, col in enumerate(REASON_COLUMNS):
@@ -271,9 +317,13 @@ def build_list(
         dimensions,
         min_people=min_people,
     )
+    held = (
+        rule.for_locality(locality) if rule.per_locality is not None or locality is None else None
+    )
     return OutreachList(
         as_of=as_of,
-        capacity=capacity,
+        capacity=len(top) if held is None else int(held),
+        capacity_rule=_rule_words(rule, locality),
         locality=locality,
         model_version=scorer.version,
         scored_children=len(children),

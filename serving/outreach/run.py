@@ -99,7 +99,7 @@ def check_inputs(cfg: Config, as_of: dt.date, locality: str | None) -> str | Non
 def run_outreach(
     cfg: Config,
     as_of: dt.date,
-    capacity: int,
+    capacity: int | None = None,
     locality: str | None = None,
     *,
     progress: StageCallback | None = None,
@@ -113,8 +113,10 @@ def run_outreach(
         The run config (working directory, feature settings, audit groups).
     as_of : datetime.date
         The first day of a month within the data.
-    capacity : int
-        Families the team can contact.
+    capacity : int, optional
+        Families the team can contact; by default the run config's escalation capacity,
+        the operating point the model card's figures describe (a locality's list is then
+        its part of the borough's list, unless the capacity is set per locality).
     locality : str, optional
         One locality (any case); all when None.
     progress : callable, optional
@@ -149,14 +151,15 @@ def list_and_write(
     cfg: Config,
     cohort: Cohort,
     scorer: Scorer,
-    capacity: int,
+    capacity: int | None,
     locality: str | None,
     *,
     progress: StageCallback | None = None,
 ) -> OutreachOutcome:
     """Build the list of a cohort already built, and write its workbook and web page."""
+    rule = cfg.training.capacity[TARGET] if capacity is None else capacity
     lst = build_list(
-        cohort.features, cohort.audit, scorer, as_of=cohort.as_of, capacity=capacity,
+        cohort.features, cohort.audit, scorer, as_of=cohort.as_of, capacity=rule,
         locality=locality, dimensions=cfg.audit.groups, min_people=cfg.audit.min_people,
     )  # fmt: skip
     (progress or (lambda _: None))("writing the workbook and the web page")

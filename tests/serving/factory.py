@@ -99,6 +99,15 @@ def _evaluation(target: Target, train: tuple[str, str]) -> Any:
         "base_rate": 0.0, "search": {"chosen": {}, "candidates": [], "logreg_C": 1.0},
         "features": [], "protected_inputs": [], "train_seconds": 0.0,
         "verdict": {"criteria": [], "overall": "met"},
+        "horizon_months": 12,
+        "eligibility": {"learn_from": "eligible", "test_rows": 0, "test_positives": 0,
+                        "eligible_rows": 0, "eligible_positives": 0},
+        "operating_point": {"families": 0, "families_with_outcome": 0, "listed": 0,
+                            "threshold": None},
+        "backtest": [],
+        "champion": {"train": {"start": train[0], "end": train[1], **part},
+                     "calibrate": {"start": train[1], "end": train[1], **part},
+                     "trees": 0, "threshold": None},
     })  # fmt: skip
 
 

@@ -44,8 +44,10 @@ def test_run_is_registered_as_challenger_with_lineage(trained):
     info = tracking.version_info(cfg, "escalation", 1)
     assert info["run_id"] == outcome.run_id
     assert info["tags"]["verdict"] == outcome.evaluation.verdict.overall
-    train_period = outcome.evaluation.split.train
+    # the registered model's own training period: the refit on every complete window
+    train_period = outcome.evaluation.champion.train
     assert info["tags"]["training_period"] == f"{train_period.start} to {train_period.end}"
+    assert train_period.end > outcome.evaluation.split.train.end
     run = mlflow.MlflowClient().get_run(outcome.run_id)
     meta = json.loads((cfg.work_dir / "features" / "escalation" / "metadata.json").read_text())
     assert run.data.tags["lineage.warehouse_content_hash"] == meta["warehouse_content_hash"]

@@ -30,7 +30,7 @@ def reference(champion: tuple[Config, int]) -> pd.DataFrame:
     rows, audit = feats.loc[on].reset_index(drop=True), audit.loc[on].reset_index(drop=True)
     model = tracking.load_pyfunc(cfg, "escalation", version)
     p = np.asarray(model.predict(model_frame(rows, input_columns("escalation"))))[:, 1]
-    closed = set(rows.loc[rows["siblings_open_statutory"] > 0, "household_id"])
+    closed = set(rows.loc[~rows["eligible"].astype(bool), "household_id"])
     groups = ("ethnic_group", "sex", "has_disability", "age_band", "imd_quintile", "locality")
     return rows.assign(
         score=p, closed=rows["household_id"].isin(closed), **{c: audit[c] for c in groups}

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stratify.features.config import Capacity
 from stratify.serving.outreach.ranking import (
     ERR_CAPACITY,
     build_list,
@@ -45,17 +46,17 @@ class FakeScorer:
 
 
 def tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Five families: H2 has a sibling open to social care, H3 and H4 tie on 0.7."""
-    rows = [  # child, family, score, open siblings, locality
-        ("a", "H1", 0.9, 0, "North"), ("b", "H1", 0.2, 0, "North"),
-        ("c", "H2", 0.95, 1, "North"),
-        ("d", "H3", 0.5, 0, "North"), ("e", "H3", 0.7, 0, "North"),
-        ("f", "H4", 0.7, 0, "South"),
-        ("g", "H5", 0.1, 0, "South"),
+    """Five families: H2 is not eligible (someone in it is open), H3 and H4 tie on 0.7."""
+    rows = [  # child, family, score, eligible, locality
+        ("a", "H1", 0.9, True, "North"), ("b", "H1", 0.2, True, "North"),
+        ("c", "H2", 0.95, False, "North"),
+        ("d", "H3", 0.5, True, "North"), ("e", "H3", 0.7, True, "North"),
+        ("f", "H4", 0.7, True, "South"),
+        ("g", "H5", 0.1, True, "South"),
     ]  # fmt: skip
     features = pd.DataFrame(
         {"person_id": [r[0] for r in rows], "household_id": [r[1] for r in rows],
-         "x": [r[2] for r in rows], "siblings_open_statutory": [r[3] for r in rows]}
+         "as_of_date": AS_OF, "x": [r[2] for r in rows], "eligible": [r[3] for r in rows]}
     )  # fmt: skip
     audit = pd.DataFrame(
         {"person_id": features["person_id"], "locality": [r[4] for r in rows],
@@ -87,6 +88,23 @@ def test_tiny_cohort_locality_keeps_only_its_families():
     assert set(lst.children["child"]) == {"a", "b", "d", "e"}
 
 
+def test_a_localitys_list_is_its_part_of_the_boroughs_list():
+    features, audit = tiny()
+    borough = Capacity(families_per_quarter=3)  # the borough's list: H1, H3, H4
+    south = build_list(features, audit, FakeScorer(), as_of=AS_OF, capacity=borough,
+                       locality="South")  # fmt: skip
+    assert list(south.families["family"]) == ["H4"] and list(south.families["rank"]) == [1]
+    assert south.capacity == 1 and "South's part" in south.capacity_rule
+    two = build_list(features, audit, FakeScorer(), as_of=AS_OF,
+                     capacity=Capacity(families_per_quarter=2), locality="South")  # fmt: skip
+    assert two.families.empty  # H5 scores below the borough's second family
+    own = Capacity(per_locality={"North": 1, "South": 1})
+    lst = build_list(features, audit, FakeScorer(), as_of=AS_OF, capacity=own)
+    assert list(lst.families["family"]) == ["H1", "H4"] and lst.capacity == 2
+    with pytest.raises(ValueError, match="not a share"):
+        build_list(features, audit, FakeScorer(), as_of=AS_OF, capacity=Capacity(top_share=0.2))
+
+
 def test_capacity_must_be_positive():
     features, audit = tiny()
     with pytest.raises(ValueError, match=ERR_CAPACITY.format(capacity=0)):
@@ -109,13 +127,11 @@ def test_family_reasons_are_distinct_and_by_contribution():
 
 def _reference_ranking(children: pd.DataFrame, capacity: int) -> list[tuple[str, float]]:
     best: dict[str, float] = {}
-    closed: set[str] = set()
-    for fam, score, is_open in zip(children["family"], children["score"],
-                                   children["open_sibling"], strict=True):  # fmt: skip
-        best[fam] = max(best.get(fam, -1.0), score)
-        if is_open:
-            closed.add(fam)
-    ranked = sorted(((-s, f) for f, s in best.items() if f not in closed))
+    for fam, score, eligible in zip(children["family"], children["score"],
+                                    children["eligible"], strict=True):  # fmt: skip
+        if eligible:
+            best[fam] = max(best.get(fam, -1.0), score)
+    ranked = sorted((-s, f) for f, s in best.items())
     return [(f, -s) for s, f in ranked[:capacity]]
 
 
@@ -126,8 +142,8 @@ def _reference_ranking(children: pd.DataFrame, capacity: int) -> list[tuple[str,
 def test_ranking_matches_a_plain_loop(rows, capacity):
     children = pd.DataFrame(
         {"family": [f"H{r[0]:02d}" for r in rows], "score": [r[1] for r in rows],
-         "band": [int(r[1] * 10) for r in rows], "open_sibling": [r[2] for r in rows],
-         "locality": "North"}
+         "band": [int(r[1] * 10) for r in rows], "eligible": [r[2] for r in rows],
+         "locality": "North", "date": AS_OF}
     )  # fmt: skip
     top = rank_families(children, capacity)
     assert list(zip(top["family"], top["family_score"], strict=True)) == _reference_ranking(
@@ -138,6 +154,6 @@ def test_ranking_matches_a_plain_loop(rows, capacity):
 
 def test_no_eligible_family_gives_an_empty_list():
     features, audit = tiny()
-    features["siblings_open_statutory"] = 1
+    features["eligible"] = False
     lst = build_list(features, audit, FakeScorer(), as_of=AS_OF, capacity=3, dimensions=("sex",))
     assert lst.families.empty and lst.children.empty and lst.excluded_families == 5

@@ -22,6 +22,7 @@ from stratify.serving.outreach.fairness import SUPPRESSED, group_label
 from stratify.serving.outreach.ranking import UNSHOWN_REASONS, build_list
 from stratify.serving.outreach.run import card_path
 from stratify.serving.scoring import Scorer
+from tests.open_families import open_households
 from tests.serving.factory import AS_OF, CAPACITY
 
 RAW_ID = re.compile(r"\b[PHRAS]\d{8}\b")  # a raw (unpseudonymised) identifier
@@ -53,6 +54,12 @@ def test_excluded_families_are_counted_from_the_feature_table(outcome, reference
     assert lst.excluded_children == len(closed)
     assert lst.cohort_children == lst.scored_children == len(reference)
     assert not set(lst.families["family"]) & set(closed["household_id"])
+    # checked apart from the build's rule, in plain SQL against the warehouse
+    warehouse = outcome.workbook.parents[2] / "warehouse.duckdb"
+    assert open_households(warehouse, AS_OF, set(lst.families["family"])) == set()
+    assert open_households(warehouse, AS_OF, set(closed["household_id"])) == set(
+        closed["household_id"]
+    )
 
 
 def test_locality_list_and_reasons_only_for_listed_families(champion, reference):
