@@ -8,7 +8,8 @@ rule. The timed part is everything ``stratify train`` computes: the splits, the
 LightGBM search with early stopping, the logistic regression, the final fit and its
 calibration, the family lists at capacity, the family-bootstrap evaluation (1,000
 resamples, per child and per listed family, and the calibration slope), the
-rolling-origin refits and the registered model's refit, in a fresh process whose peak RSS is reported. Stage times are printed.
+rolling-origin refits and the registered model's refit, in a fresh process whose peak
+RSS is reported. Stage times are printed.
 """
 
 from __future__ import annotations
