@@ -45,7 +45,7 @@ class Frozen(BaseModel):
 class TruthReplicates(Frozen):
     """Re-simulations of each sampled decision point's label window, per target.
 
-    Escalation is rare (about 2 % of eligible children in a year): with fewer
+    Escalation is rare (1.7 % of eligible children in a year): with fewer
     re-simulations many low-risk points tie at zero and the ceiling is understated
     (measured on the demo borough: expected ROC AUC 0.914 with 100, 0.926 with 200,
     0.937 with 600). Re-referral (about a third) is resolved well by 50 (0.866, against

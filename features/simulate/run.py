@@ -3,8 +3,10 @@
 ``<out>/extract/`` is a folder of CSV tables in the shape of a council's own extract
 (what ``stratify load`` reads). ``<out>/truth/`` holds what only a simulation can know:
 ``need.parquet`` (each child's true need per month) and ``decision_points.parquet``
-(true label probabilities for a sample of decision points). Both are written to a
-temporary folder and renamed into place, so a failed run leaves the last one intact.
+(true label probabilities for a sample of eligible decision points in training's test
+window, each with the ``weight`` of eligible points it stands for: see
+:mod:`stratify.features.simulate.truth`). Both are written to a temporary folder and
+renamed into place, so a failed run leaves the last one intact.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from stratify.core.files import remove_stale, temporary_sibling
 from stratify.core.progress import StepCallback as Progress
@@ -133,14 +136,18 @@ def run(
         features.snapshot_months,
     )
     need = _NeedWriter(need_path)
+    # The products are many and small (children x 13 conditions): one BLAS thread is as
+    # fast unloaded and several times faster when other work shares the machine
+    # (measured on the demo borough: 5.8 s against 18.3 s for the months without truth).
     try:
-        for month_index in range(months):
-            sampler.before_step(w, month_index)
-            step(w, month_index)
-            sampler.after_step(w, month_index)
-            need.write(w, month_index)
-            if progress:
-                progress(month_index + 1, months)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for month_index in range(months):
+                sampler.before_step(w, month_index)
+                step(w, month_index)
+                sampler.after_step(w, month_index)
+                need.write(w, month_index)
+                if progress:
+                    progress(month_index + 1, months)
     finally:
         need.close()
     assert w.rec is not None

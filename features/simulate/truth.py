@@ -68,7 +68,7 @@ class TruthSampler:
     lookback: int = 24
     snapshot_months: int = 3
     rows: list[dict[str, object]] = field(default_factory=list)
-    _month: MonthOpen | None = None
+    _month: MonthOpen | None = field(default=None, init=False, repr=False)
 
     @staticmethod
     def window_of(first_month: int, months: int, horizon: int, window_months: int) -> range:
