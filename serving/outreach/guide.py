@@ -152,8 +152,10 @@ def guide(lst: OutreachList, card: Path, min_people: int) -> list[tuple[str, str
          "Up to three facts from the records that raised the family's score the most, "
          "across its children. They are statistical associations found in past records, "
          "not findings about this family and not causes; check them against the case "
-         "records. Ethnicity, sex, disability and age are never given as reasons (the model "
-         "uses a child's age, but it is not shown as one)."),
+         "records. Ethnicity, sex, disability, age, where the family lives and how many "
+         "live in the household are never given as reasons (the model uses some of them, "
+         "but they are nothing a practitioner can check or act on), and a fact is given "
+         "only when it pushed the score the way a reviewer would expect."),
         ("Who is not on the list",
          f"Families in which anyone, on {lst.as_of.isoformat()}, is open to children's "
          "social care (a child in need plan, a child protection plan, looked after) or has "

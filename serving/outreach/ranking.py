@@ -43,9 +43,9 @@ ERR_NO_ELIGIBLE = "the cohort has no 'eligible' column: rebuild it with this ver
 ERR_ALIGNED = "the feature and audit tables must hold the same children in the same order"
 ERR_EMPTY = "the cohort is empty"
 REASON_COLUMNS = tuple(f"reason_{i + 1}" for i in range(TOP_REASONS))
-#: Features never given as a reason on the list though the model uses them: the
-#: child's age is a protected characteristic (Equality Act 2010), and "the child is 150
-#: months old" tells a practitioner nothing they can act on.
+#: Features never given as a reason on the list though the model uses them (declared in
+#: the catalogue, ``as_reason=False``): area, the child's age and household size, which
+#: a practitioner can neither check in the records as a concern nor act on.
 UNSHOWN_REASONS = NEVER_REASONS
 
 

@@ -107,7 +107,7 @@ def test_outreach_writes_the_locality_list_and_prints_counts_only(champion: tupl
     assert result.exit_code == 0, result.output
     slug = name.lower()
     assert (cfg.work_dir / "outreach" / AS_OF.isoformat() / f"outreach-{slug}.xlsx").exists()
-    assert "excluded (a child open to social care)" in result.output
+    assert "excluded (open to social care or an open referral)" in result.output
     assert not re.search(r"\b[0-9a-f]{24}\b", result.output)  # no pseudonym printed
 
 

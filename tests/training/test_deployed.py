@@ -117,3 +117,39 @@ def test_the_registered_model_learnt_from_the_latest_complete_windows(deployed):
     assert last == dt.date(2024, 1, 1) and (extract - last).days <= 15 * 31
     assert dt.date.fromisoformat(champion.train.end) == dt.date(2023, 10, 1)
     assert result.evaluation.split.train.end < champion.train.end
+
+
+def _top_share(frame: pd.DataFrame, score: str, share: dict) -> set:
+    """Per date, the ceil(share x families) families with the highest score (ties by id)."""
+    chosen = set()
+    for day, rows in frame.groupby("as_of_date"):
+        fam = rows.groupby("household_id")[score].max().reset_index()
+        fam = fam.sort_values([score, "household_id"], ascending=[False, True])
+        k = int(np.ceil(share[day] * len(fam) - 1e-9))
+        chosen |= {(day, f) for f in fam["household_id"].head(k)}
+    return chosen
+
+
+def test_the_ceiling_is_computed_on_its_own_sample_at_the_lists_share(deployed):
+    from sklearn.metrics import roc_auc_score
+
+    _, result, lists = deployed
+    ev, pred = result.evaluation, result.predictions
+    sample = pred[pred["p_true"].notna()]
+    assert ev.ceiling_gap.rows == len(sample) and ev.ceiling_gap.positives == sample["label"].sum()
+    ceiling, ours = ev.metrics["ceiling"], ev.metrics["lightgbm_on_truth_sample"]
+    assert ceiling["roc_auc"].value == pytest.approx(
+        roc_auc_score(sample["label"], sample["p_true"])
+    )
+    assert ours["roc_auc"].value == pytest.approx(roc_auc_score(sample["label"], sample["score"]))
+    # the deployed lists' share of eligible families on each date, applied to the sample
+    share = {day: len(lst.families) / lst.eligible_families for day, lst in lists.items()}
+    outcome = sample.groupby(["as_of_date", "household_id"])["label"].max()
+    for name, score in (("ceiling", "p_true"), ("lightgbm_on_truth_sample", "score")):
+        chosen = _top_share(sample, score, share)
+        hits = sum(outcome.loc[key] for key in chosen)
+        assert ev.metrics[name]["precision_at_capacity"].value == pytest.approx(hits / len(chosen))
+        assert ev.metrics[name]["recall_at_capacity"].value == pytest.approx(hits / outcome.sum())
+    gap = ev.ceiling_gap.difference["roc_auc"]
+    assert gap.value == pytest.approx(ceiling["roc_auc"].value - ours["roc_auc"].value)
+    assert gap.low <= gap.value <= gap.high

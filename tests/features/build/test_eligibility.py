@@ -69,15 +69,24 @@ def _scenario():
         "cp_plans": [
             plan | {"plan_id": "p1", "person_id": "cp_sibling_sib"},
             plan | {"plan_id": "p2", "person_id": "moved_out_sib", "referral_id": "s7"},
-            plan | {"plan_id": "p3", "person_id": "plan_ended_sib", "referral_id": "s8",
-                    "end_date": D(2022, 3, 31)},
+            plan
+            | {
+                "plan_id": "p3",
+                "person_id": "plan_ended_sib",
+                "referral_id": "s8",
+                "end_date": D(2022, 3, 31),
+            },
         ],  # fmt: skip
         "looked_after": [
             {"episode_id": "l1", "person_id": "lac_sibling_sib", "start_date": D(2021, 12, 1)}
         ],
         "section47": [
-            {"s47_id": "q1", "referral_id": "s4", "person_id": "s47_under_way",
-             "start_date": D(2022, 2, 10)}
+            {
+                "s47_id": "q1",
+                "referral_id": "s4",
+                "person_id": "s47_under_way",
+                "start_date": D(2022, 2, 10),
+            }
         ],  # fmt: skip
     }
 
@@ -109,8 +118,12 @@ def test_a_rereferral_point_is_not_made_ineligible_by_its_own_closing_referral(t
             closing | {"referral_id": "r1", "person_id": "a"},
             closing | {"referral_id": "r2", "person_id": "a_sib"},  # closes with it
             closing | {"referral_id": "r3", "person_id": "b"},
-            {"referral_id": "r4", "person_id": "b_sib", "referral_date": D(2022, 3, 1),
-             "closure_date": None},
+            {
+                "referral_id": "r4",
+                "person_id": "b_sib",
+                "referral_date": D(2022, 3, 1),
+                "closure_date": None,
+            },
         ],  # fmt: skip
     }
     path = write_warehouse(tmp_path / "w.duckdb", tables)
