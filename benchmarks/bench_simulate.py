@@ -2,7 +2,8 @@
 
 Targets: 40,000 children over 8 years <= 60 s; 1,000,000 children over 8 years
 <= 15 minutes and <= 8 GB peak memory, on 2 cores. Both runs include the ground
-truth (1,500 decision points per target, 200 re-simulations each) and writing the
+truth as configured by default (up to 12,000 eligible decision points per target in the
+test window; 200 re-simulations each for escalation, 50 for re-referral) and writing the
 extract and the truth files, exactly as ``stratify simulate`` does.
 """
 
