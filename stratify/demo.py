@@ -114,10 +114,11 @@ def _promote(cfg: Config, target: Target, version: int, console: Console) -> Non
         approved_by=DEMO_APPROVER,
         reason=DEMO_REASON,
         override_reason=DEMO_OVERRIDE,
+        acknowledge_unassessable=DEMO_OVERRIDE,
     )
     console.print(
         f"- promote {target}: version {version} is the champion (approver '{DEMO_APPROVER}', "
-        "verdict override recorded)"
+        "verdict override and any unassessable fairness checks acknowledged and recorded)"
     )
 
 

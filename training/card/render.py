@@ -4,7 +4,8 @@
 images as file names beside the card (``model_card.md``), once with images as base64
 data URIs, converted to HTML and wrapped in ``model_card.html.j2`` with inline CSS
 (``model_card.html``, which opens anywhere with no other file). It also writes
-``atrs.json``, ``audit.json`` and the PNGs. Every file is first written under a
+``atrs.json``, ``audit.json``, ``backtest.csv`` (what each test quarter's list would have
+held) and the PNGs. Every file is first written under a
 temporary name in the output folder and then moved into place
 (:func:`stratify.core.files.write_files_atomic`), so a reader never sees a half-written
 card.
@@ -13,6 +14,7 @@ card.
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 from collections.abc import Callable
@@ -196,6 +198,18 @@ def _images(plots: dict[str, Path], audit: AuditResult) -> dict[str, bytes]:
     return out
 
 
+def _backtest_csv(evaluation: Evaluation) -> bytes:
+    """Return the backtest (one row per test quarter and list), small counts suppressed."""
+    out = io.StringIO()
+    fields = ("quarter", "model", "listed", "listed_with_outcome", "eligible_families",
+              "families_with_outcome")  # fmt: skip
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in evaluation.backtest:
+        writer.writerow(row.as_dict())
+    return out.getvalue().encode()
+
+
 def _writer(data: bytes) -> Callable[[Path], None]:
     def write(tmp: Path) -> None:
         tmp.write_bytes(data)
@@ -264,6 +278,7 @@ def write_card(
         "model_card.html": to_html(pages["html"]).encode(),
         "atrs.json": json.dumps(plain(record), indent=2, allow_nan=False).encode(),
         "audit.json": audit.to_json().encode(),
+        "backtest.csv": _backtest_csv(evaluation),
         **{f"{name}.png": data for name, data in images.items()},
     }
     write_files_atomic({out_dir / name: _writer(data) for name, data in files.items()})
@@ -272,5 +287,6 @@ def write_card(
         "model_card.html": "html",
         "atrs.json": "atrs",
         "audit.json": "audit",
+        "backtest.csv": "backtest",
     }
     return {keys.get(name, name.removesuffix(".png")): out_dir / name for name in files}

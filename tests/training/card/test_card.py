@@ -137,6 +137,12 @@ def test_the_lists_backtest_ceiling_and_registered_model_are_on_the_card(card):
     )
     assert "| left out | 398 | 38 |" in data  # 5,400 - 5,002 rows, 160 - 122 positives
     assert "out-of-time estimates of the training procedure" in data
+    # the backtest also as a file beside the card, suppressed the same way
+    assert card["backtest"].read_text().splitlines() == [
+        "quarter,model,listed,listed_with_outcome,eligible_families,families_with_outcome",
+        "2023Q2,lightgbm,200,31,1025,29",
+        "2023Q2,rule,200,suppressed,1025,29",
+    ]
     # the ceiling on its own sample, with its size
     assert "| ROC AUC | 1,500 children, 40 positives |" in perf
 
