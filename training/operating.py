@@ -18,7 +18,7 @@ those families, beside the prior-referral rule's lists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +89,25 @@ def _units(children: pd.DataFrame) -> pd.DataFrame:
     return units
 
 
+def _draw(
+    children: pd.DataFrame,
+    scores: Mapping[str, np.ndarray],
+    choose: Callable[[str, pd.DataFrame], np.ndarray],
+) -> Lists:
+    """Draw each model's lists: ``choose(model, families)`` says which families are on."""
+    units = _units(children)
+    unit_scores, unit_selected, row_selected = {}, {}, {}
+    for model, score in scores.items():
+        fam = family_frame(children.assign(score=np.asarray(score, dtype=float)))
+        chosen = choose(model, fam)
+        lookup = fam.assign(_on=chosen)[["date", "family", "family_score", "_on"]]
+        aligned = units[["date", "family"]].merge(lookup, on=["date", "family"], how="left")
+        unit_scores[model] = aligned["family_score"].to_numpy(dtype=float)
+        unit_selected[model] = aligned["_on"].to_numpy(dtype=bool)
+        row_selected[model] = listed_children(children, fam, chosen)
+    return Lists(units, unit_scores, unit_selected, row_selected)
+
+
 def make_lists(
     children: pd.DataFrame,
     scores: Mapping[str, np.ndarray],
@@ -96,18 +115,13 @@ def make_lists(
     thresholds: Mapping[str, float] | None = None,
 ) -> Lists:
     """Draw every model's lists with :func:`stratify.features.listing.select`."""
-    units = _units(children)
-    unit_scores, unit_selected, row_selected = {}, {}, {}
-    for model, score in scores.items():
-        fam = family_frame(children.assign(score=np.asarray(score, dtype=float)))
-        threshold = None if thresholds is None else thresholds.get(model)
-        chosen = select(fam, capacity, threshold=threshold)
-        lookup = fam.assign(_on=chosen)[["date", "family", "family_score", "_on"]]
-        aligned = units[["date", "family"]].merge(lookup, on=["date", "family"], how="left")
-        unit_scores[model] = aligned["family_score"].to_numpy(dtype=float)
-        unit_selected[model] = aligned["_on"].to_numpy(dtype=bool)
-        row_selected[model] = listed_children(children, fam, chosen)
-    return Lists(units, unit_scores, unit_selected, row_selected)
+    return _draw(
+        children,
+        scores,
+        lambda model, fam: select(
+            fam, capacity, threshold=None if thresholds is None else thresholds.get(model)
+        ),
+    )
 
 
 def share_thresholds(
@@ -129,20 +143,13 @@ def select_share_per_date(
     Used where a sample stands for the population (the ground-truth sample): the same
     share of families the deployed list takes of all eligible families that date.
     """
-    units = _units(children)
-    unit_scores, unit_selected, row_selected = {}, {}, {}
-    for model, score in scores.items():
-        fam = family_frame(children.assign(score=np.asarray(score, dtype=float)))
-        rank = rank_within(fam, ["date"])
+
+    def choose(_: str, fam: pd.DataFrame) -> np.ndarray:
         size = fam.groupby("date")["family"].transform("size").to_numpy()
-        quota = np.ceil(fam["date"].map(share).fillna(0.0).to_numpy(dtype=float) * size - 1e-9)
-        chosen = rank <= quota
-        lookup = fam.assign(_on=chosen)[["date", "family", "family_score", "_on"]]
-        aligned = units[["date", "family"]].merge(lookup, on=["date", "family"], how="left")
-        unit_scores[model] = aligned["family_score"].to_numpy(dtype=float)
-        unit_selected[model] = aligned["_on"].to_numpy(dtype=bool)
-        row_selected[model] = listed_children(children, fam, chosen)
-    return Lists(units, unit_scores, unit_selected, row_selected)
+        wanted = fam["date"].map(share).fillna(0.0).to_numpy(dtype=float) * size
+        return rank_within(fam, ["date"]) <= np.ceil(wanted - 1e-9)
+
+    return _draw(children, scores, choose)
 
 
 def listed_share(lists: Lists, model: str = "lightgbm") -> dict[object, float]:
