@@ -250,6 +250,30 @@ class AuditConfig(Frozen):
     n_boot: int = Field(1_000, ge=50)
 
 
+class DriftConfig(Frozen):
+    """Drift between a champion's training data and a new extract (the retraining report).
+
+    Levels of the population stability index (PSI) follow the usual rule of thumb from
+    credit scoring: below 0.1 stable, 0.1 to 0.25 a moderate shift worth a look, 0.25
+    and above a major shift (Siddiqi, *Credit Risk Scorecards*, Wiley 2006).
+    The rule ignores sample size (Yurdakul, *Statistical Properties of Population
+    Stability Index*, Western Michigan University 2018): with hundreds of thousands of
+    rows, chance alone gives a PSI near (bins - 1) (1/n + 1/m), far below 0.1.
+    """
+
+    psi_moderate: float = Field(0.1, gt=0.0, description="PSI from which a shift is moderate")
+    psi_major: float = Field(0.25, gt=0.0, description="PSI from which a shift is major")
+    bins: int = Field(
+        10, ge=2, le=100, description="quantile bins of the reference per numeric variable"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if self.psi_major <= self.psi_moderate:
+            raise ValueError("psi_major must be above psi_moderate")
+        return self
+
+
 class ServingConfig(Frozen):
     """The scoring service."""
 
@@ -275,6 +299,7 @@ class Config(Frozen):
     features: FeaturesConfig = FeaturesConfig()
     training: TrainingConfig = TrainingConfig()
     audit: AuditConfig = AuditConfig()
+    drift: DriftConfig = DriftConfig()
     serving: ServingConfig = ServingConfig()
     # Resolved from the environment by load_config; never part of the file or its hash.
     _env_home: Path | None = PrivateAttr(None)
