@@ -218,6 +218,11 @@ class TrainingConfig(Frozen):
     include_protected: tuple[str, ...] = Field(
         (), description="audit columns used as model inputs (none by default)"
     )
+    exclude_features: tuple[str, ...] = Field(
+        (),
+        description="catalogue features left out of the models' inputs (none by default; "
+        "e.g. to test a challenger without a group of features)",
+    )
     n_boot: int = Field(1_000, ge=50, description="family bootstrap resamples")
     seed: int = 20261201
     policy: Path | None = Field(None, description="the working group's bar (YAML)")

@@ -24,6 +24,7 @@ from stratify.features.build.output import AUDIT_FILE, FEATURES_FILE, METADATA_F
 from stratify.features.model_input import input_columns, model_frame
 from stratify.features.simulate import load_truth
 from stratify.features.warehouse.pseudonymise import pseudonymise, resolve_key
+from stratify.training.models import RULE_COLUMNS
 
 ERR_NO_TABLE = (
     "no feature table for {target} in {folder}: run `stratify features --target {target}`"
@@ -77,10 +78,29 @@ class TrainingTable:
         return cats
 
 
+ERR_EXCLUDE = "training.exclude_features: {names} {verb} not {what} of {target}"
+ERR_EXCLUDE_RULE = (
+    "training.exclude_features cannot remove {names}: the prior-referral rule baseline "
+    "ranks by them"
+)
 ERR_NO_ELIGIBLE = (
     "the feature table in {folder} has no 'eligible' column (built by an older version): "
     "run `stratify features --target {target}` again"
 )
+
+
+def _inputs(target: Target, protected: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """Return the input columns of ``target`` without ``exclude`` (checked by name)."""
+    columns = input_columns(target, protected)
+    unknown = sorted(set(exclude) - set(columns))
+    if unknown:
+        verb = "is" if len(unknown) == 1 else "are"
+        raise ValueError(ERR_EXCLUDE.format(names=", ".join(unknown), verb=verb,
+                                            what="features", target=target))  # fmt: skip
+    needed = sorted(set(exclude) & set(RULE_COLUMNS))
+    if needed:
+        raise ValueError(ERR_EXCLUDE_RULE.format(names=", ".join(needed)))
+    return [c for c in columns if c not in set(exclude)]
 
 
 def quarter_label(dates: pd.Series) -> np.ndarray:
@@ -104,8 +124,12 @@ def load_table(
     truth_dir: Path | None = None,
     *,
     pseudonym_secret: str | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> TrainingTable:
     """Read ``folder`` (features, audit, metadata) and keep the labelled decision points.
+
+    ``exclude`` names catalogue features left out of the model inputs
+    (``training.exclude_features``).
 
     Raises
     ------
@@ -138,7 +162,7 @@ def load_table(
     keys["eligible"] = keys["eligible"].astype(bool)
     keys["as_of_date"] = pd.to_datetime(keys["as_of_date"]).dt.date
     keys["quarter"] = quarter_label(keys["as_of_date"])
-    X = model_frame(features.join(audit[list(protected)]), input_columns(target, protected))
+    X = model_frame(features.join(audit[list(protected)]), _inputs(target, protected, exclude))
     truth = None if truth_dir is None else _truth(keys, target, truth_dir, pseudonym_secret)
     y = features["label"].to_numpy().astype(np.int8)
     return TrainingTable(target, keys, X, y, audit, truth, metadata)

@@ -21,6 +21,7 @@ from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
 from stratify.features.catalogue import catalogue_hash
 from stratify.features.config import Config
+from stratify.features.model_input import input_columns
 from stratify.training import plots, tracking
 from stratify.training.audit.report import audit
 from stratify.training.card.render import write_card
@@ -127,16 +128,26 @@ def model_metadata(result: TrainResult, table: TrainingTable) -> dict[str, Any]:
 
 
 def train_and_register(
-    cfg: Config, target: Target, policy: Policy, progress: Progress = lambda _: None
+    cfg: Config,
+    target: Target,
+    policy: Policy,
+    progress: Progress = lambda _: None,
+    *,
+    truth: Path | None = None,
 ) -> RunOutcome:
-    """Train ``target``, log and register it (alias ``challenger``), then audit and card it."""
+    """Train ``target``, log and register it (alias ``challenger``), then audit and card it.
+
+    ``truth`` is the simulator's ground truth of the extract (default: the working
+    directory's ``sim/truth``, if any).
+    """
     progress("reading the feature table")
     table = load_table(
         feature_dir(cfg, target),
         target,
         cfg.training.include_protected,
-        truth_dir(cfg),
+        truth if truth is not None else truth_dir(cfg),
         pseudonym_secret=cfg.pseudonym_secret,
+        exclude=cfg.training.exclude_features,
     )
     result = train(table, cfg, policy, progress)
     with tempfile.TemporaryDirectory(prefix="stratify-run-") as tmp:
@@ -239,9 +250,12 @@ def reaudit(cfg: Config, target: Target, version: int, policy: Policy) -> Path:
         evaluation, run = Evaluation.from_dict(data), registered_run_of(data)
         plots_dir = tracking.download(cfg, run_id, "plots", staging)
         made = {p.stem: p for p in plots_dir.glob("*.png")}
+        left_out = tuple(
+            c for c in input_columns(target) if c not in set(evaluation.features)
+        )  # the version's own inputs, whatever the config says now
         table = load_table(
             feature_dir(cfg, target), target, evaluation.protected_inputs,
-            pseudonym_secret=cfg.pseudonym_secret,
+            pseudonym_secret=cfg.pseudonym_secret, exclude=left_out,
         )  # fmt: skip
         X = None
         if table.metadata["feature_table_hash"] == run.lineage.feature_table_hash:

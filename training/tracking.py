@@ -40,6 +40,7 @@ from stratify.training.evaluation import Evaluation, Lineage, RegisteredRun
 PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 ARTIFACTS_DIR = "mlartifacts"
 ERR_NO_VERSION = "{name} has no version {version} in the registry at {uri}"
+ERR_NO_APPROVER = "promotion needs a named approver and a reason (--approved-by, --reason)"
 ERR_VERDICT = (
     "{name} version {version}: the verdict against the bar is '{verdict}'; promotion "
     "needs --override-reason to say why it should be used anyway"
@@ -356,9 +357,12 @@ def promote(
     LookupError
         If the version does not exist.
     PermissionError
-        If a verdict is not met without ``override_reason``, or the fairness verdict is
-        not assessable without ``acknowledge_unassessable``.
+        If no approver or no reason is named, a verdict is not met without
+        ``override_reason``, or the fairness verdict is not assessable without
+        ``acknowledge_unassessable``.
     """
+    if not approved_by.strip() or not reason.strip():
+        raise PermissionError(ERR_NO_APPROVER)
     info = version_info(cfg, target, version)
     refusals = _refusals(info, override_reason, acknowledge_unassessable)
     if refusals:
@@ -374,6 +378,10 @@ def promote(
         for key, value in tags.items():
             client.set_model_version_tag(info["name"], str(version), key, value)
         client.set_registered_model_alias(info["name"], CHAMPION, str(version))
+        retraining = info["tags"].get("retraining_run")
+        if retraining:  # the retraining report's run records what was decided on it
+            client.set_tag(retraining, "decision", f"promoted by {approved_by}")
+            client.set_tag(retraining, "decided_at", tags["approved_at"])
     return tags
 
 
@@ -381,3 +389,51 @@ def load_sklearn(cfg: Config, model_uri: str) -> Pipeline:
     """Load a registered version as its scikit-learn pipeline (skops, trusted types only)."""
     with _session(cfg):
         return mlflow.sklearn.load_model(model_uri)
+
+
+def model_metadata(cfg: Config, target: Target, version: int) -> dict[str, Any]:
+    """Return a registered version's model metadata (input columns, bands, periods...)."""
+    with _session(cfg):
+        info = mlflow.models.get_model_info(f"models:/{model_name(target)}/{version}")
+    return dict(info.metadata or {})
+
+
+def log_comparison(
+    cfg: Config,
+    target: Target,
+    *,
+    versions: Mapping[str, int],
+    recommendation: str,
+    metrics: Mapping[str, float],
+    report_dir: Path,
+) -> str:
+    """Record a retraining comparison as its own MLflow run referencing both versions.
+
+    The run (named ``retrain v<champion> -> v<challenger>``) holds the paired figures as
+    metrics, the report as artefacts, and tags naming both registered versions and the
+    recommendation; the challenger's version gets a tag pointing back at the run.
+    Returns the run id.
+    """
+    name = model_name(target)
+    with _session(cfg) as client:
+        run = client.create_run(
+            _experiment(client, cfg, target),
+            run_name=f"retrain v{versions['champion']} -> v{versions['challenger']}",
+            tags={
+                "stratify.kind": "retraining comparison",
+                "recommendation": recommendation,
+                **{f"{role}_version": str(v) for role, v in versions.items()},
+                **{f"{role}_model_uri": f"models:/{name}/{v}" for role, v in versions.items()},
+            },
+        )
+        run_id = run.info.run_id
+        for key, value in metrics.items():
+            if np.isfinite(value):
+                client.log_metric(run_id, key, float(value))
+        client.log_artifacts(run_id, str(report_dir), "retraining_report")
+        client.set_terminated(run_id)
+        client.set_model_version_tag(name, str(versions["challenger"]), "retraining_run", run_id)
+        client.set_model_version_tag(
+            name, str(versions["challenger"]), "recommendation", recommendation
+        )
+    return run_id

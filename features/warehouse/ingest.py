@@ -103,6 +103,9 @@ class Manifest(BaseModel):
     extract_date: dt.date | None = None
     synthetic: StrictBool = False
     description: str = ""
+    #: The local authority's DfE code (e.g. "352"), recorded so that a later extract of
+    #: another council cannot continue this warehouse (``stratify retrain``).
+    la_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -334,6 +337,8 @@ def load_extract(
             "description": manifest.description,
             "key_fingerprint": key_fingerprint(key),
         }
+        if manifest.la_code:
+            meta["la_code"] = manifest.la_code
         written = create_warehouse(warehouse, tables, meta)
     counts = {t.name: int(written[f"rows.{t.name}"]) for t in TABLES}
     return LoadResult(
