@@ -8,8 +8,8 @@ borough's own extract with one thing wrong.
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 import shutil
 from pathlib import Path
 
