@@ -271,6 +271,13 @@ class DriftConfig(Frozen):
     bins: int = Field(
         10, ge=2, le=100, description="quantile bins of the reference per numeric variable"
     )
+    rate_ratio_major: float = Field(
+        1.5,
+        gt=1.0,
+        description="referrals per month from a source group, new months against the "
+        "champion's last training year: a ratio beyond this (or its inverse) is major "
+        "when also unlikely by chance (two-sided exact test, p < 0.01)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> DriftConfig:

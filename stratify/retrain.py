@@ -39,7 +39,7 @@ from stratify.core.targets import CHAMPION, Target, model_name
 from stratify.features.build.cohorts import add_months
 from stratify.features.config import Config
 from stratify.features.model_input import model_frame
-from stratify.features.warehouse.store import read_meta
+from stratify.features.warehouse.store import read_meta, referrals_by_source_group
 from stratify.training import tracking
 from stratify.training.evaluation import Evaluation
 from stratify.training.models import booster_of
@@ -317,6 +317,21 @@ def _drift(frame: pd.DataFrame, champion: _Model, cfg: Config) -> drift.DriftRep
     )  # fmt: skip
 
 
+def _sources(cfg: Config, champion: _Model, previous: dt.date, extract: dt.date) -> pd.DataFrame:
+    """Referrals per month by source: the champion's last training year against the new months."""
+    end = dt.date.fromisoformat(str(champion.metadata["training_period"]["end"]))
+    start = add_months(end, -REFERENCE_MONTHS)
+    first_new, after = previous + dt.timedelta(days=1), extract + dt.timedelta(days=1)
+    path = cfg.work_dir / WAREHOUSE_FILE
+    return drift.source_drift(
+        referrals_by_source_group(path, start, end),
+        referrals_by_source_group(path, first_new, after),
+        reference_months=REFERENCE_MONTHS,
+        current_months=max((after - first_new).days / 30.4375, 1e-9),
+        thresholds=cfg.drift,
+    )
+
+
 def _stability(
     cfg: Config, champion: _Model, challenger: _Model, extract: dt.date
 ) -> Stability | None:
@@ -384,6 +399,7 @@ def retrain_target(
     comparison = _compare(cfg, policy, frame[rows].reset_index(drop=True), champion, challenger)
     say(f"{target}: drift between the champion's training data and the new extract")
     drifted = _drift(frame, champion, cfg)
+    sources = _sources(cfg, champion, dt.date.fromisoformat(previous), extract)
     lists = None
     if not cfg.training.capacity[target].is_threshold:
         say(f"{target}: both models' lists for the newest date")
@@ -392,20 +408,21 @@ def retrain_target(
                 "champion": champion.evaluation.verdict.overall}  # fmt: skip
     advice = recommend(
         comparison.difference, verdicts=verdicts, fairness=fairness_losses(comparison),
-        drift_flags=drift_flags(drifted),
+        drift_flags=drift_flags(drifted, sources),
     )  # fmt: skip
     out = cfg.work_dir / RETRAINING / target / f"v{champion.version}-v{challenger.version}"
     report = ReportInput(
         target=target, extract_date=extract.isoformat(), previous_extract_date=previous,
         champion=champion.side(), challenger=challenger.side(), comparison=comparison,
-        recommendation=advice, drift_markdown=drift_markdown(drifted), stability=lists,
+        recommendation=advice, drift_markdown=drift_markdown(drifted, sources), stability=lists,
         seconds=time.perf_counter() - started,
     )  # fmt: skip
     paths = write_report(out, render(report))
     write_atomic(out / "comparison.json", lambda tmp: tmp.write_text(json.dumps(
         {"champion": champion.version, "challenger": challenger.version,
          "recommendation": advice.decision, "reasons": list(advice.reasons),
-         "comparison": comparison.as_dict(), "drift": drifted.as_dict()},
+         "comparison": comparison.as_dict(), "drift": drifted.as_dict(),
+         "referral_sources": sources.to_dict(orient="records")},
         indent=2, default=str)))  # fmt: skip
     run_id = tracking.log_comparison(
         cfg, target, versions={"champion": champion.version, "challenger": challenger.version},

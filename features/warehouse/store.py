@@ -279,3 +279,27 @@ def warehouse_hash(path: Path | str) -> str:
         return read_meta(path)["content_hash"]
     except KeyError:
         raise WarehouseError(ERR_NO_HASH.format(path=path)) from None
+
+
+def referrals_by_source_group(path: Path | str, start: dt.date, end: dt.date) -> dict[str, int]:
+    """Return the referrals made in ``[start, end)`` per DfE source-of-referral group.
+
+    Groups as the DfE publishes them (:data:`stratify.features.codes.SOURCE_GROUP`:
+    police, schools, health...); a code outside the list counts as "unknown".
+    """
+    from stratify.features.codes import SOURCE_GROUP
+
+    con = connect(path, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT source, count(*) FROM referrals WHERE referral_date >= ? "
+            "AND referral_date < ? GROUP BY source",
+            [start, end],
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, int] = {}
+    for code, n in rows:
+        group = SOURCE_GROUP.get(str(code), "unknown")
+        out[group] = out.get(group, 0) + int(n)
+    return out

@@ -26,7 +26,7 @@ instead of infinity (and a bin empty on both sides adds nothing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from scipy.stats import binomtest
 
 from stratify.features.catalogue import FEATURE_BY_NAME
 from stratify.features.config import DriftConfig
@@ -437,3 +438,41 @@ def drift_report(
         reference_rows=len(reference_features),
         current_rows=len(current_features),
     )
+
+
+SOURCE_COLUMNS = ("group", "reference_per_month", "current_per_month", "ratio", "p_value", "level")
+#: Below this p-value a change in a source's referral rate is not put down to chance.
+P_MAJOR = 0.01
+
+
+def source_drift(
+    reference: Mapping[str, int],
+    current: Mapping[str, int],
+    *,
+    reference_months: float,
+    current_months: float,
+    thresholds: DriftConfig,
+) -> pd.DataFrame:
+    """Return referrals per month by source group on each side, and which changed.
+
+    A group's change is "major" when its rate ratio (current per month over reference
+    per month) is beyond ``thresholds.rate_ratio_major`` (or its inverse) and a two-sided
+    exact test of the current side's share of the group's referrals, given the months
+    on each side, gives p < :data:`P_MAJOR`; "moderate" when only the ratio is beyond;
+    "stable" otherwise. Sorted by p-value.
+    """
+    rows = []
+    share = current_months / (current_months + reference_months)
+    limit = thresholds.rate_ratio_major
+    for group in sorted(set(reference) | set(current)):
+        ref, cur = int(reference.get(group, 0)), int(current.get(group, 0))
+        ref_rate, cur_rate = ref / reference_months, cur / current_months
+        ratio = cur_rate / ref_rate if ref_rate else np.inf if cur_rate else np.nan
+        p = float(binomtest(cur, ref + cur, share).pvalue) if ref + cur else 1.0
+        beyond = bool(np.isfinite(ratio) and (ratio >= limit or ratio <= 1 / limit)) or (
+            ratio == np.inf
+        )
+        level = "major" if beyond and p < P_MAJOR else "moderate" if beyond else "stable"
+        rows.append((group, ref_rate, cur_rate, ratio, p, level))
+    table = pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+    return table.sort_values("p_value", kind="stable", ignore_index=True)

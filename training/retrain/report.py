@@ -231,24 +231,32 @@ def _stability(s: Stability | None) -> str:
 MIN_DRIFT_ROWS = 1_000
 
 
-def drift_flags(report: DriftReport) -> list[str]:
-    """Return the major drift in words: each feature at "major", and the score.
+def drift_flags(report: DriftReport, sources: pd.DataFrame | None = None) -> list[str]:
+    """Return the major drift in words: referral sources, features and the score.
 
-    Nothing is flagged when the new data hold fewer than :data:`MIN_DRIFT_ROWS` points.
+    Features and the score are not flagged when the new data hold fewer than
+    :data:`MIN_DRIFT_ROWS` decision points (referral sources have their own test).
     """
+    out = []
+    if sources is not None:
+        for r in sources[sources["level"] == "major"].itertuples():
+            out.append(
+                f"referrals from {r.group}: {r.current_per_month:.1f} a month in the new "
+                f"months against {r.reference_per_month:.1f} (x{r.ratio:.2f}, p = {r.p_value:.2g})"
+            )
     if report.current_rows < MIN_DRIFT_ROWS:
-        return []
+        return out
     flagged, f = report.flagged, report.features
     words = dict(zip(f["feature"], f["description"], strict=True))
     index = dict(zip(f["feature"], f["psi"], strict=True))
-    out = [f"{name} ({words[name]}): PSI {index[name]:.2f}" for name in flagged.features]
+    out += [f"{name} ({words[name]}): PSI {index[name]:.2f}" for name in flagged.features]
     if flagged.score == "major":
         out.append(f"the champion's score distribution: PSI {report.score.psi:.2f}")
     return out
 
 
-def drift_markdown(report: DriftReport, top: int = 10) -> str:
-    """Return the drift section: thresholds, score PSI, top features, localities, base rates."""
+def drift_markdown(report: DriftReport, sources: pd.DataFrame | None = None, top: int = 10) -> str:
+    """Return the drift section: sources, score PSI, top features, localities, base rates."""
     t, score = report.thresholds, report.score
     features = report.features.head(top)
     rows = [(r.feature, r.description, r.psi, r.level, fmt(r.reference), fmt(r.current))
@@ -257,8 +265,18 @@ def drift_markdown(report: DriftReport, top: int = 10) -> str:
            for r in report.localities.itertuples()]  # fmt: skip
     rates = [(r.side, r.quarter, r.rows, r.positives, r.base_rate)
              for r in report.base_rates.itertuples()]  # fmt: skip
-    flagged = drift_flags(report)
+    flagged = drift_flags(report, sources)
+    src = [] if sources is None else [
+        (r.group, r.reference_per_month, r.current_per_month, r.ratio, r.p_value, r.level)
+        for r in sources.itertuples()
+    ]  # fmt: skip
     return "\n".join([
+        "Referrals per month by source, the champion's last training year against the new "
+        "months of this extract (a change is major when the ratio passes the configured "
+        "limit and an exact test puts it beyond chance, p < 0.01):",
+        "",
+        md_table(("Source", "Then, a month", "Now, a month", "Ratio", "p", "Level"), src),
+        "",
         f"Between the champion's training decision points of its last year "
         f"({report.reference_rows:,}) and the decision points it never saw "
         f"({report.current_rows:,}), eligible families only. Population "
