@@ -335,7 +335,12 @@ def test_drift_report_on_the_tiny_frames():
     assert report.localities["change_pct"].tolist() == pytest.approx([100 * (0.1 / 0.6 - 1), 125.0])
     data = json.loads(json.dumps(report.as_dict(), allow_nan=False))
     assert data["flagged"] == {"features": ["locality"], "score": "moderate"}
-    assert data["thresholds"] == {"psi_moderate": 0.1, "psi_major": 0.25, "bins": 10}
+    assert data["thresholds"] == {
+        "psi_moderate": 0.1,
+        "psi_major": 0.25,
+        "bins": 10,
+        "rate_ratio_major": 1.5,
+    }
     assert data["features"][0]["feature"] == "locality"
     assert data["features"][1]["current"] == pytest.approx(0.3)
     assert data["rows"] == {"reference": 10, "current": 10}
@@ -407,3 +412,25 @@ def test_a_scenario_like_shift_is_flagged():
         "South",
         "West",
     ]
+
+
+def test_referral_sources_by_hand():
+    from scipy.stats import binomtest
+
+    from stratify.training.retrain.drift import source_drift
+
+    table = source_drift(
+        {"police": 120, "schools": 120, "health": 12},
+        {"police": 60, "schools": 30, "health": 6},
+        reference_months=12, current_months=3, thresholds=DriftConfig(),
+    )  # fmt: skip
+    rows = table.set_index("group")
+    # police: 10 a month then, 20 now; 60 of 180 referrals fell in 3 of 15 months
+    assert rows.loc["police", "ratio"] == pytest.approx(2.0)
+    assert rows.loc["police", "p_value"] == pytest.approx(binomtest(60, 180, 0.2).pvalue)
+    assert rows.loc["police", "level"] == "major"
+    assert rows.loc["schools", "ratio"] == pytest.approx(1.0)
+    assert rows.loc["schools", "level"] == "stable"
+    # health doubles too, but 6 referrals could fall so by chance: only moderate
+    assert rows.loc["health", "p_value"] > 0.01 and rows.loc["health", "level"] == "moderate"
+    assert list(table["group"])[0] == "police"  # most certain change first
