@@ -199,7 +199,7 @@ def _category_codes(encode: Any) -> dict[str, dict[str, float]]:
     """Return column -> value -> ordinal code, from the fitted ColumnTransformer."""
     codes: dict[str, dict[str, float]] = {}
     for name, transformer, cols in encode.transformers_:
-        if name != "categories":
+        if name != "categories" or not len(cols):  # a model without category inputs
             continue
         for col, cats in zip(cols, transformer.categories_, strict=True):
             codes[col] = {str(v): float(i) for i, v in enumerate(cats) if v is not None}

@@ -437,3 +437,10 @@ def log_comparison(
             name, str(versions["challenger"]), "recommendation", recommendation
         )
     return run_id
+
+
+def tag_run(cfg: Config, run_id: str, tags: Mapping[str, str]) -> None:
+    """Set tags on a run (e.g. the decision taken on a retraining report)."""
+    with _session(cfg) as client:
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)

@@ -395,3 +395,12 @@ def importance_shares(names: Sequence[str], gains: Sequence[float] | Any) -> dic
     """Return each feature's share of the total gain."""
     total = float(sum(gains)) or 1.0
     return {str(n): float(g) / total for n, g in zip(names, gains, strict=True)}
+
+
+def record_decision(out_dir: Path, decision: str, approver: str) -> dict[str, Path]:
+    """Write the decision taken into the report's "Decision" section (both files)."""
+    path = out_dir / REPORT_MD
+    text = path.read_text()
+    pending = decision_text(PENDING)
+    when = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    return write_report(out_dir, text.replace(pending, decision_text(decision, approver, when)))
