@@ -28,8 +28,18 @@ from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build import build, write_build
 from stratify.features.build.cohorts import CohortError
-from stratify.features.config import Config, ConfigError, load_config
+from stratify.features.config import (
+    ERR_SCENARIO_NAME,
+    SCENARIO_PRESETS,
+    Config,
+    ConfigError,
+    SimulationConfig,
+    load_config,
+    scenario_preset,
+)
 from stratify.features.simulate.realism import compute_figures, realism_table
+from stratify.features.simulate.realism_period import realism_with_chance, recent_figures
+from stratify.features.simulate.state import ContinuationError, saved_config
 from stratify.features.warehouse.ingest import (
     ExtractInvalid,
     IngestError,
@@ -49,6 +59,7 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 REPORT_FILE = Path("reports") / "load-violations.csv"
 EXIT_INVALID = 1
 EXIT_ERROR = 2
+ERR_NEEDS_CONTINUE = "--months and --scenario continue a simulation: give --continue-from"
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
 _DOMAIN_ERRORS = (
@@ -79,14 +90,31 @@ def realism_report(
     end_date: Any,
     out: Path | None = None,
     console: Console | None = None,
+    *,
+    months: int | None = None,
 ) -> bool:
-    """Print the simulated-against-published table; return whether every figure passed."""
+    """Print the simulated-against-published table; return whether every figure passed.
+
+    With ``months``, the figures are those of the last ``months`` months to ``end_date``
+    (a continuation's new months: flows annualised, each range widened by chance,
+    :mod:`stratify.features.simulate.realism_period`); otherwise the mean of the last
+    three census years.
+    """
     console = console or Console()
-    figures = compute_figures(tables, end_date)
-    table = realism_table(figures)
+    if months is None:
+        figures = compute_figures(tables, end_date)
+        table = realism_table(figures)
+        title = f"Realism: mean of census years {', '.join(figures.columns)}"
+    else:
+        figures = recent_figures(tables, end_date, months)
+        table = realism_with_chance(figures)
+        title = (
+            f"Realism of the new months {figures.columns[0]} (flows annualised; accepted"
+            " ranges widened by 3 standard errors of chance)"
+        )
     if out is not None:
         table.to_csv(out, index=False)
-    view = Table(title=f"Realism: mean of census years {', '.join(figures.columns)}")
+    view = Table(title=title)
     for col in ("figure", "simulated", "published", "accepted", "result"):
         view.add_column(col, justify="left" if col == "figure" else "right")
     for row in table.itertuples():
@@ -112,13 +140,23 @@ def simulate_borough(
     children: int | None = None,
     report: bool = True,
     console: Console | None = None,
+    continue_from: Path | None = None,
+    months: int = 3,
 ) -> SimulationResult:
-    """Simulate the synthetic borough into ``out`` (default ``<work>/sim``), with progress."""
+    """Simulate the synthetic borough into ``out`` (default ``<work>/sim``), with progress.
+
+    With ``continue_from`` (a simulation folder), continue that borough by ``months``
+    months instead, with the config's ``simulation.scenario`` (if none, the scenario it
+    ended with), into ``out`` (default ``<its parent>/sim-<new extract date>``): see
+    :func:`stratify.features.simulate.continue_simulation`.
+    """
     from stratify.features.simulate import simulate
 
     console = console or Console()
     overrides = {"seed": seed, "children": children}
     sim = cfg.simulation.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if continue_from is not None:
+        return _continue_borough(cfg, sim, continue_from, months, out, report, console)
     out = out or cfg.work_dir / "sim"
     with progress_bar(console, f"Simulating {sim.children:,} children", unit="months") as bar:
         result = simulate(sim, out, cfg.features, progress=bar.step)
@@ -135,20 +173,118 @@ def simulate_borough(
     return result
 
 
-def simulate_cmd(
+def _continue_borough(  # noqa: PLR0913, PLR0917 - simulate_borough's arguments, passed on
+    cfg: Config,
+    sim: SimulationConfig,
+    folder: Path,
+    months: int,
+    out: Path | None,
+    report: bool,
+    console: Console,
+) -> SimulationResult:
+    from stratify.features.simulate import continue_simulation
+
+    with progress_bar(console, f"Continuing {folder} by {months} months", unit="months") as bar:
+        result = continue_simulation(
+            folder,
+            months,
+            out,
+            cfg=sim,
+            features=cfg.features,
+            progress=bar.step,
+        )
+    assert result.folder is not None
+    first_new = (
+        pd.Timestamp(result.extract_date) - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    )
+    new_referrals = int((result.tables["referrals"]["referral_date"] >= first_new).sum())
+    used = saved_config(result.folder).scenario
+    console.print(
+        f"Continued {folder} by {months} months to {result.extract_date} in"
+        f" {result.seconds:.1f} s: {new_referrals:,} new referrals,"
+        f" {len(result.truth):,} decision points with a true probability"
+        + (f"; scenario: {used.describe()}" if used is not None and not used.neutral else "")
+        + "."
+    )
+    console.print(
+        f"Extract: {result.folder / 'extract'}   Ground truth: {result.folder / 'truth'}"
+        f"   State: {result.folder / 'state'}"
+    )
+    if report:
+        realism_report(
+            result.tables,
+            result.extract_date,
+            result.folder / "realism.csv",
+            console,
+            months=months,
+        )
+    return result
+
+
+ContinueOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--continue-from",
+        help="A simulation folder (written by stratify simulate) to continue: the same"
+        " borough, people, state and random streams, for --months more months. Writes the"
+        " whole period's extract, its ground truth (sampled in the new test window) and its"
+        " own state, to --out (default <its parent>/sim-<new extract date>).",
+    ),
+]
+MonthsOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Months to continue by (default 3); needs --continue-from."),
+]
+ScenarioOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="With --continue-from, a change to the world from the first new month:"
+        f" {', '.join(SCENARIO_PRESETS)} (police-doubling: the police refer twice as often;"
+        " new-early-help-north: a new early help service in North doubles uptake there)."
+        " Default: the config's simulation.scenario, else the scenario the continued"
+        " simulation ended with (none for a fresh one).",
+    ),
+]
+
+
+def simulate_cmd(  # noqa: PLR0913, PLR0917 - one parameter per command-line option
     config: ConfigOpt = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default <work>/sim).")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
     children: Annotated[int | None, typer.Option(help="Override the number of children.")] = None,
     report: Annotated[bool, typer.Option(help="Print the realism report.")] = True,
+    continue_from: ContinueOpt = None,
+    months: MonthsOpt = None,
+    scenario: ScenarioOpt = None,
 ) -> None:
-    """Simulate the synthetic borough: writes a CSV extract and the ground truth."""
+    """Simulate the synthetic borough: writes a CSV extract, the ground truth and its state.
+
+    With --continue-from, continue a simulated borough by some months instead (see
+    --scenario to change the world from then on, so that drift can be shown).
+    """
     console = Console()
     try:
         cfg = resolve_config(config)
-    except ConfigError as err:
+        if continue_from is None and (months is not None or scenario is not None):
+            raise ConfigError(ERR_NEEDS_CONTINUE)
+        if scenario is not None and scenario not in SCENARIO_PRESETS:
+            names = ", ".join(SCENARIO_PRESETS)
+            raise ConfigError(ERR_SCENARIO_NAME.format(name=scenario, names=names))
+        if scenario is not None:  # the command line's scenario replaces the config's
+            named = cfg.simulation.model_copy(update={"scenario": scenario_preset(scenario)})
+            cfg = cfg.model_copy(update={"simulation": named})
+        simulate_borough(
+            cfg,
+            out,
+            seed=seed,
+            children=children,
+            report=report,
+            console=console,
+            continue_from=continue_from,
+            months=months or 3,
+        )
+    except (ConfigError, ContinuationError, OSError) as err:
         raise _fail(console, err) from None
-    simulate_borough(cfg, out, seed=seed, children=children, report=report, console=console)
 
 
 # --- stratify load -------------------------------------------------------------------

@@ -56,8 +56,76 @@ class TruthReplicates(Frozen):
     rereferral: int = Field(50, ge=10)
 
 
+#: Named scenarios (``--scenario`` and ``simulation.scenario: <name>``).
+SCENARIO_PRESETS: dict[str, dict[str, object]] = {
+    "none": {},
+    "police-doubling": {"police_referral_rate": 2.0},
+    "new-early-help-north": {"new_early_help_locality": "North"},
+}
+ERR_SCENARIO_NAME = "unknown scenario {name!r}: one of {names}, or a mapping of its settings"
+ERR_END_DATE = "end_date must be a 31 March (the CIN census date)"
+ERR_CONTINUED_FROM = "continued_from must be a 31 March (the first simulation's end_date)"
+ERR_CONTINUED_END = "a continuation's end_date must be a month's last day after continued_from"
+
+
+class ScenarioConfig(Frozen):
+    """A change to the world from a continuation's first month onwards, to show drift.
+
+    The default changes nothing. A fresh simulation has no scenario; a continuation's
+    holds for the months it simulates and after, until a later continuation names
+    another (``none`` returns to the calibrated world).
+    """
+
+    police_referral_rate: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="multiplier on the police's referral hazard (2.0: they refer twice as"
+        " readily; their referrals rise a little less, as some children they now refer would"
+        " have been referred by another agency or are already open)",
+    )
+    new_early_help_locality: Literal["North", "Central", "South"] | None = Field(
+        None, description="a locality that gains a new early help service"
+    )
+    early_help_uptake: float = Field(
+        2.0,
+        gt=0.0,
+        le=10.0,
+        description="multiplier on early help starts in new_early_help_locality",
+    )
+
+    @property
+    def neutral(self) -> bool:
+        """Whether the scenario leaves the world as calibrated."""
+        return self.police_referral_rate == 1.0 and self.new_early_help_locality is None
+
+    def describe(self) -> str:
+        """Return the scenario in words, for summaries and the extract's description."""
+        parts = []
+        if self.police_referral_rate != 1.0:
+            parts.append(f"police referrals x{self.police_referral_rate:g}")
+        if self.new_early_help_locality is not None:
+            parts.append(
+                f"new early help in {self.new_early_help_locality}"
+                f" (uptake x{self.early_help_uptake:g})"
+            )
+        return ", ".join(parts) or "none"
+
+
+def scenario_preset(name: str) -> ScenarioConfig:
+    """Return the named scenario of :data:`SCENARIO_PRESETS` (``ValueError`` if unknown)."""
+    if name not in SCENARIO_PRESETS:
+        raise ValueError(ERR_SCENARIO_NAME.format(name=name, names=", ".join(SCENARIO_PRESETS)))
+    return ScenarioConfig.model_validate(SCENARIO_PRESETS[name])
+
+
 class SimulationConfig(Frozen):
-    """Size and shape of the synthetic borough."""
+    """Size and shape of the synthetic borough.
+
+    A continuation (:func:`stratify.features.simulate.continue_simulation`) has
+    ``continued_from`` set to the 31 March the borough was first simulated to, and an
+    ``end_date`` some months later: its extract date.
+    """
 
     seed: int = 20261123
     children: int = Field(40_000, ge=200, description="children aged 0-17 at the start")
@@ -88,6 +156,17 @@ class SimulationConfig(Frozen):
         " one number for both",
     )
 
+    continued_from: dt.date | None = Field(
+        None,
+        description="set on continuations only: the 31 March the borough was first simulated"
+        " to (end_date is then the continuation's extract date)",
+    )
+    scenario: ScenarioConfig | None = Field(
+        None,
+        description="a change to the world from a continuation's first month (a name of"
+        " SCENARIO_PRESETS or the settings); none by default",
+    )
+
     @field_validator("truth_replicates", mode="before")
     @classmethod
     def _one_number_for_both(cls, value: object) -> object:
@@ -95,10 +174,23 @@ class SimulationConfig(Frozen):
             return {"escalation": value, "rereferral": value}
         return value
 
+    @field_validator("scenario", mode="before")
+    @classmethod
+    def _named_scenario(cls, value: object) -> object:
+        if isinstance(value, str):
+            return scenario_preset(value)
+        return value
+
     @model_validator(mode="after")
     def _end_is_31_march(self) -> SimulationConfig:
-        if (self.end_date.month, self.end_date.day) != (3, 31):
-            raise ValueError("end_date must be a 31 March (the CIN census date)")
+        if self.continued_from is None:
+            if (self.end_date.month, self.end_date.day) != (3, 31):
+                raise ValueError(ERR_END_DATE)
+            return self
+        if (self.continued_from.month, self.continued_from.day) != (3, 31):
+            raise ValueError(ERR_CONTINUED_FROM)
+        if self.end_date <= self.continued_from or (self.end_date + dt.timedelta(days=1)).day != 1:
+            raise ValueError(ERR_CONTINUED_END)
         return self
 
 

@@ -48,6 +48,9 @@ EVENTS: dict[str, tuple[str, str, tuple[int, int], dict[str, float], float]] = {
 }
 
 
+POLICE = SOURCES.index("police")
+
+
 def _rate_vector(rates: dict[str, float]) -> np.ndarray:
     return np.array([rates.get(a, 0.0) for a in LATENTS], np.float32)
 
@@ -110,6 +113,10 @@ def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, month_index: i
     hh_aff = np.array([[p.hh_affinity[s].get(a, 0.0) for a in LATENTS] for s in SOURCES]) * vis
     ch_aff = np.array([[p.child_affinity[s].get(a, 0.0) for a in LATENTS] for s in SOURCES]) * vis
     fa = np.array([p.false_alarm[s] for s in SOURCES], np.float32)
+    police = w.scenario.police_rate(month_index)
+    if police != 1.0:  # a scenario: the police refer more (or less) readily, whatever the concern
+        weight[POLICE] *= police
+        fa[POLICE] *= police
     # concerns that stack up are likelier to be referred
     stack = 1 + p.concern_stacking * np.maximum(lat[:, :-1].sum(1) - 1, 0)
     # agencies re-refer a family recently known to children's social care more readily

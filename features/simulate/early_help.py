@@ -95,6 +95,7 @@ def early_help_step(
     blocked = np.zeros(len(h), bool)
     blocked[hh[open_statutory]] = True
     rate = p.eh_rate * need_h * h["bias"]
+    rate = rate * w.scenario.early_help_uptake(month_index, w.lsoa["locality"][h["lsoa"]])
     start = np.flatnonzero(eligible & ~blocked & (rng.random(len(h)) < rate))
     start_early_help(w, start, month_index, w.day_in(month_index, len(start)))
     return stepped

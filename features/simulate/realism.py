@@ -170,6 +170,7 @@ SELECT
   (SELECT avg(re::INT) FROM prev) AS rereferral,
   (SELECT avg(nfa::INT) FROM refs) AS nfa,
   (SELECT avg((NOT nfa AND closure_reason IN ('RC8', 'RC9'))::INT) FROM closed) AS not_in_need,
+  (SELECT count(*) FROM closed) AS closed,
   (SELECT n FROM open_at WHERE kind = 'cin') AS cin,
   (SELECT n FROM open_at WHERE kind = 'cp') AS cp,
   (SELECT n FROM open_at WHERE kind = 'lac') AS lac,
@@ -179,23 +180,39 @@ SELECT
 """
 
 
-def _year_figures(con: duckdb.DuckDBPyConnection, census: dt.date) -> dict[str, float]:
-    y0 = census.replace(year=census.year - 1) + dt.timedelta(days=1)
+def period_figures(
+    con: duckdb.DuckDBPyConnection, census: dt.date, y0: dt.date | None = None
+) -> dict[str, float]:
+    """Figures of the period ``y0`` to ``census`` (default: the census year ending then).
+
+    Stocks are counted on ``census``; flows (referrals, CP starts, enquiries and
+    conferences) are annualised by 12 / the period's months. ``n_*`` entries count what
+    each share is a share of, for sampling-noise allowances
+    (:mod:`stratify.features.simulate.realism_period`).
+    """
+    if y0 is None:
+        y0 = census.replace(year=census.year - 1) + dt.timedelta(days=1)
+    months = (census.year - y0.year) * 12 + census.month - y0.month + 1
+    annual = 12 / months  # 1.0 for a census year: its figures are unchanged
     prm = {"d": census, "y0": y0}
     row = con.execute(_SQL_YEAR, prm).fetchdf().iloc[0]
     per10k = 10_000 / row["children"]
     out = {
-        "referral_rate": row["referrals"] * per10k,
+        "referral_rate": row["referrals"] * per10k * annual,
         "rereferral_pct": 100 * row["rereferral"],
         "nfa_pct": 100 * row["nfa"],
         "not_in_need_pct": 100 * row["not_in_need"],
         "cin_rate": row["cin"] * per10k,
         "cp_rate": row["cp"] * per10k,
-        "cp_start_rate": row["cp_starts"] * per10k,
+        "cp_start_rate": row["cp_starts"] * per10k * annual,
         "lac_rate": row["lac"] * per10k,
-        "s47_rate": row["s47"] * per10k,
-        "icpc_rate": row["icpc"] * per10k,
+        "s47_rate": row["s47"] * per10k * annual,
+        "icpc_rate": row["icpc"] * per10k * annual,
         "children": float(row["children"]),
+        "annualised": float(annual),
+        "n_referrals": float(row["referrals"]),
+        "n_closed": float(row["closed"]),
+        "n_cp": float(row["cp"]),
     }
     src = con.execute(
         "SELECT source, count(*) AS n FROM referrals WHERE referral_date BETWEEN $y0 AND $d "
@@ -221,6 +238,7 @@ def _year_figures(con: duckdb.DuckDBPyConnection, census: dt.date) -> dict[str, 
     n_assess: int = int(counted[0]) if counted else 0
     for key, codes in _FACTOR_KEYS.items():
         out[key] = 100 * float(sum(fac.get(c, 0) for c in codes)) / max(n_assess, 1)
+    out["n_assessments"] = float(n_assess)
     cat = (
         con.execute(
             "SELECT initial_category AS c, count(*) AS n FROM cp_plans WHERE start_date <= $d "
@@ -254,6 +272,16 @@ def compute_figures(
     pandas.DataFrame
         One column per census year, one row per figure.
     """
+    con = connect(tables)
+    cols = {}
+    for k in range(years):
+        census = end_date.replace(year=end_date.year - k)
+        cols[census.isoformat()] = period_figures(con, census)
+    return pd.DataFrame(cols)
+
+
+def connect(tables: Mapping[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:
+    """Return an in-memory DuckDB with the extract's tables the figures read."""
     con = duckdb.connect()
     for name in (
         "persons",
@@ -269,11 +297,7 @@ def compute_figures(
         if name == "persons" and "birth_date" not in frame:
             frame = frame.rename(columns={"birth_month": "birth_date"})
         con.register(name, frame)
-    cols = {}
-    for k in range(years):
-        census = end_date.replace(year=end_date.year - k)
-        cols[census.isoformat()] = _year_figures(con, census)
-    return pd.DataFrame(cols)
+    return con
 
 
 def realism_table(figures: pd.DataFrame) -> pd.DataFrame:

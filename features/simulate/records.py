@@ -16,6 +16,8 @@ I32, I16, I8, B = np.int32, np.int16, np.int8, np.bool_
 
 #: code list name -> the codes in a fixed order; records store positions in these.
 CODEBOOK: dict[str, tuple[str, ...]] = {}
+#: The borough's localities, by the index an LSOA's ``locality`` holds.
+LOCALITIES = ("North", "Central", "South")
 
 
 def codebook(name: str) -> tuple[str, ...]:
@@ -48,6 +50,10 @@ class Recorder:
         self.lac = Store(dict(person=I32, start=I32, end=I32, status=I8), c)
         self.early_help = Store(dict(person=I32, hh=I32, start=I32, end=I32, outcome=I8), c)
         self.events = Store(dict(person=I32, day=I32, type=I8, agency=I8), 8 * c)
+
+    def stores(self) -> dict[str, Store]:
+        """Return every store by its attribute name (the tables' order)."""
+        return {name: store for name, store in vars(self).items() if isinstance(store, Store)}
 
     def event(self, persons: np.ndarray, days: np.ndarray, etype: str, agency: str) -> None:
         """Record agency events of one type for ``persons`` on ``days``."""
@@ -103,7 +109,7 @@ def _family_tables(
     tables: dict[str, pd.DataFrame] = {}
     ls = [f"E0{1000000 + i}" for i in range(len(lsoa["imd"]))]
     lsoa_code = np.array(ls, dtype=object)
-    localities = np.array(["North", "Central", "South"], dtype=object)
+    localities = np.array(LOCALITIES, dtype=object)
     people = persons
     tables["persons"] = pd.DataFrame(
         {

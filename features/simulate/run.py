@@ -1,19 +1,18 @@
-"""Run the simulation and write its two outputs: the extract and the ground truth.
+"""Run the simulation and write its outputs: the extract, the ground truth and the state.
 
 ``<out>/extract/`` is a folder of CSV tables in the shape of a council's own extract
 (what ``stratify load`` reads). ``<out>/truth/`` holds what only a simulation can know:
 ``need.parquet`` (each child's true need per month) and ``decision_points.parquet``
 (true label probabilities for a sample of eligible decision points in training's test
 window, each with the ``weight`` of eligible points it stands for: see
-:mod:`stratify.features.simulate.truth`). Both are written to a temporary folder and
-renamed into place, so a failed run leaves the last one intact.
+:mod:`stratify.features.simulate.truth`). ``<out>/state/`` is the world at the end, to
+continue it (:mod:`stratify.features.simulate.state`). All are written to a temporary
+folder and renamed into place, so a failed run leaves the last one intact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,36 +21,79 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
-from stratify.core.files import remove_stale, temporary_sibling
 from stratify.core.progress import StepCallback as Progress
 from stratify.features.config import FeaturesConfig, SimulationConfig
 from stratify.features.simulate.engine import step
+from stratify.features.simulate.output import (
+    SimulationResult,
+    load_truth,
+    person_id,
+    write_atomically,
+    write_extract,
+    write_truth,
+)
 from stratify.features.simulate.params import SimParams
 from stratify.features.simulate.population import initial_population
-from stratify.features.simulate.records import source_ids, to_tables
+from stratify.features.simulate.records import to_tables
+from stratify.features.simulate.scenario import Timeline
+from stratify.features.simulate.state import (
+    ContinuationError,
+    Snapshot,
+    save_state,
+)
 from stratify.features.simulate.truth import TruthSampler
 from stratify.features.simulate.world import World
 
+__all__ = ["SimulationResult", "load_truth", "person_id", "run", "simulate"]
+
+ERR_SCENARIO_FRESH = (
+    "a scenario changes the world from a continuation's first month: a fresh simulation"
+    " has none (continue one with --continue-from, or set continued_from)"
+)
+
 
 @dataclass
-class SimulationResult:
-    """What a run produced, in memory."""
+class Simulated:
+    """A run's result with the world at its end and its rewind snapshot (for the state)."""
 
-    tables: dict[str, pd.DataFrame]
-    truth: pd.DataFrame
-    extract_date: dt.date
-    seconds: float
+    result: SimulationResult
+    world: World
+    months: int
+    rewind: Snapshot
 
 
-def _calendar(cfg: SimulationConfig) -> tuple[dt.date, int, int]:
+def calendar(cfg: SimulationConfig) -> tuple[dt.date, int, int]:
     """First day simulated, months simulated, and the window's first month index."""
+    anchor = cfg.continued_from or cfg.end_date  # the 31 March the window was set from
     years = cfg.years + cfg.burn_in_years
-    start = dt.date(cfg.end_date.year - years, 4, 1)
-    return start, 12 * years, 12 * cfg.burn_in_years
+    start = dt.date(anchor.year - years, 4, 1)
+    extra = (cfg.end_date.year - anchor.year) * 12 + cfg.end_date.month - anchor.month
+    return start, 12 * years + extra, 12 * cfg.burn_in_years
+
+
+def rewind_month(months: int, horizon: int) -> int:
+    """Return the month a state's rewind snapshot is taken at: the first incomplete label window."""
+    return max(0, months - horizon)
+
+
+def truth_sampler(
+    cfg: SimulationConfig, features: FeaturesConfig, months: int, *, resume_at: int = 0
+) -> TruthSampler:
+    """Return the ground-truth sampler of an extract ``months`` months long."""
+    first = 12 * cfg.burn_in_years
+    return TruthSampler(
+        cfg.truth_sample,
+        cfg.truth_replicates,
+        cfg.seed,
+        TruthSampler.window_of(first, months, features.horizon_months, cfg.truth_window_months),
+        features.horizon_months,
+        features.lookback_months,
+        features.snapshot_months,
+        resume_at=resume_at,
+    )
 
 
 class _NeedWriter:
@@ -66,8 +108,13 @@ class _NeedWriter:
         ]
     )
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, earlier: Path | None = None) -> None:
+        """Open ``path``, first copying the months of ``earlier`` (a run continued)."""
         self.writer = pq.ParquetWriter(path, self.SCHEMA) if path else None
+        if self.writer is not None and earlier is not None:
+            old = pq.ParquetFile(earlier)
+            for i in range(old.num_row_groups):
+                self.writer.write_table(old.read_row_group(i).cast(self.SCHEMA))
 
     def write(self, w: World, month_index: int) -> None:
         if self.writer is None:
@@ -90,6 +137,86 @@ class _NeedWriter:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def advance(
+    w: World,
+    months: range,
+    sampler: TruthSampler,
+    *,
+    need: _NeedWriter | None = None,
+    rewind_at: int = -1,
+    tick: Callable[[], None] | None = None,
+) -> Snapshot | None:
+    """Step ``w`` through ``months``, sampling truth; snapshot it as ``rewind_at`` starts."""
+    rewind = None
+    # The products are many and small (children x 13 conditions): one BLAS thread is as
+    # fast unloaded and several times faster when other work shares the machine
+    # (measured on the demo borough: 5.8 s against 18.3 s for the months without truth).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for month_index in months:
+            if month_index == rewind_at:
+                rewind = Snapshot.take(w, month_index)
+            sampler.before_step(w, month_index)
+            step(w, month_index)
+            sampler.after_step(w, month_index)
+            if need is not None:
+                need.write(w, month_index)
+            if tick:
+                tick()
+    return rewind
+
+
+def timeline(cfg: SimulationConfig) -> Timeline:
+    """Return the scenario timeline of a run of ``cfg`` simulated from its first month."""
+    if cfg.scenario is None or cfg.scenario.neutral:
+        return Timeline()
+    if cfg.continued_from is None:
+        raise ContinuationError(ERR_SCENARIO_FRESH)
+    return Timeline().then(12 * (cfg.years + cfg.burn_in_years), cfg.scenario)
+
+
+def simulate_world(
+    cfg: SimulationConfig,
+    features: FeaturesConfig | None = None,
+    params: SimParams | None = None,
+    progress: Progress | None = None,
+    need_path: Path | None = None,
+) -> Simulated:
+    """Simulate the borough from its first month: :func:`run`, keeping the world."""
+    started = time.perf_counter()
+    features = features or FeaturesConfig()
+    params = params or SimParams()
+    start, months, _ = calendar(cfg)
+    w = World(params, start, months, np.random.default_rng(cfg.seed), capacity=3 * cfg.children)
+    w.bias_strength = cfg.detection_bias
+    w.scenario = timeline(cfg)
+    w.log = []
+    initial_population(w, cfg.children)
+    sampler = truth_sampler(cfg, features, months)
+    need = _NeedWriter(need_path)
+    done = iter(range(1, months + 1))
+
+    def tick() -> None:
+        if progress:
+            progress(next(done), months)
+
+    try:
+        rewind = advance(
+            w,
+            range(months),
+            sampler,
+            need=need,
+            rewind_at=rewind_month(months, features.horizon_months),
+            tick=tick,
+        )
+    finally:
+        need.close()
+    assert w.rec is not None and rewind is not None
+    tables = to_tables(w.rec, w.persons.to_dict(), w.lsoa)
+    truth = pd.DataFrame(sampler.rows)
+    result = SimulationResult(tables, truth, cfg.end_date, time.perf_counter() - started)
+    return Simulated(result, w, months, rewind)
 
 
 def run(
@@ -118,77 +245,28 @@ def run(
     -------
     SimulationResult
     """
-    started = time.perf_counter()
-    features = features or FeaturesConfig()
-    params = params or SimParams()
-    start, months, first = _calendar(cfg)
-    w = World(params, start, months, np.random.default_rng(cfg.seed), capacity=3 * cfg.children)
-    w.bias_strength = cfg.detection_bias
-    w.log = []
-    initial_population(w, cfg.children)
-    sampler = TruthSampler(
-        cfg.truth_sample,
-        cfg.truth_replicates,
-        cfg.seed,
-        TruthSampler.window_of(first, months, features.horizon_months, cfg.truth_window_months),
-        features.horizon_months,
-        features.lookback_months,
-        features.snapshot_months,
+    return simulate_world(cfg, features, params, progress, need_path).result
+
+
+def write_outputs(
+    tmp: Path,
+    done: Simulated,
+    cfg: SimulationConfig,
+    features: FeaturesConfig,
+    params: SimParams,
+) -> None:
+    """Write the extract, the truth sample and the state of ``done`` into ``tmp``."""
+    write_extract(done.result, tmp / "extract", cfg)
+    write_truth(done.result, tmp / "truth")
+    save_state(
+        tmp / "state",
+        done.world,
+        month=done.months,
+        cfg=cfg,
+        features=features,
+        params=params,
+        rewind=done.rewind,
     )
-    need = _NeedWriter(need_path)
-    # The products are many and small (children x 13 conditions): one BLAS thread is as
-    # fast unloaded and several times faster when other work shares the machine
-    # (measured on the demo borough: 5.8 s against 18.3 s for the months without truth).
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            for month_index in range(months):
-                sampler.before_step(w, month_index)
-                step(w, month_index)
-                sampler.after_step(w, month_index)
-                need.write(w, month_index)
-                if progress:
-                    progress(month_index + 1, months)
-    finally:
-        need.close()
-    assert w.rec is not None
-    tables = to_tables(w.rec, w.persons.to_dict(), w.lsoa)
-    truth = pd.DataFrame(sampler.rows)
-    return SimulationResult(tables, truth, cfg.end_date, time.perf_counter() - started)
-
-
-def person_id(number: pd.Series | np.ndarray) -> pd.Series:
-    """Return the extract's source person id for the simulator's person numbers."""
-    return source_ids("P", np.asarray(number)).astype(object)
-
-
-def write_extract(result: SimulationResult, folder: Path, cfg: SimulationConfig) -> None:
-    """Write the tables as CSV files plus ``extract.json`` into ``folder``."""
-    folder.mkdir(parents=True)
-    for name, frame in result.tables.items():
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        for i, fld in enumerate(table.schema):  # dates as YYYY-MM-DD, as councils send them
-            if pa.types.is_timestamp(fld.type):
-                table = table.set_column(i, fld.name, table.column(i).cast(pa.date32()))
-        pacsv.write_csv(table, folder / f"{name}.csv")
-    meta = {
-        "extract_date": result.extract_date.isoformat(),
-        "synthetic": True,
-        "description": f"stratify synthetic borough: seed {cfg.seed}, {cfg.children} children,"
-        f" {cfg.years} years (+{cfg.burn_in_years} years of history),"
-        f" detection bias {cfg.detection_bias}",
-    }
-    (folder / "extract.json").write_text(json.dumps(meta, indent=2) + "\n")
-
-
-def write_truth(result: SimulationResult, folder: Path) -> None:
-    """Write the sampled decision points' true probabilities into ``folder``."""
-    dp = result.truth
-    if len(dp):
-        dp = dp.assign(
-            person_id=person_id(dp["person_number"]),
-            as_of_date=pd.to_datetime(dp["as_of_day"], unit="D").dt.date,
-        ).drop(columns=["as_of_day"])
-    dp.to_parquet(folder / "decision_points.parquet", index=False)
 
 
 def simulate(
@@ -198,47 +276,17 @@ def simulate(
     params: SimParams | None = None,
     progress: Progress | None = None,
 ) -> SimulationResult:
-    """Run the simulation and write ``out/extract`` and ``out/truth`` atomically."""
+    """Run the simulation and write ``out/extract``, ``out/truth`` and ``out/state`` atomically."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(out.parent, out.name)  # left by a run that was killed
-    tmp = temporary_sibling(out)
-    try:
-        (tmp / "truth").mkdir(parents=True)
-        result = run(cfg, features, params, progress, need_path=tmp / "truth" / "need.parquet")
-        write_extract(result, tmp / "extract", cfg)
-        write_truth(result, tmp / "truth")
-        old = temporary_sibling(out)  # the previous run's folder, removed once replaced
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    features = features or FeaturesConfig()
+    params = params or SimParams()
+
+    def write(tmp: Path) -> SimulationResult:
+        (tmp / "truth").mkdir()
+        done = simulate_world(cfg, features, params, progress, tmp / "truth" / "need.parquet")
+        write_outputs(tmp, done, cfg, features, params)
+        return done.result
+
+    result = write_atomically(out, write)
+    result.folder = out
     return result
-
-
-def load_truth(
-    folder: Path, pseudonymise: Callable[[pd.Series], pd.Series]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read ground truth keyed by warehouse pseudonyms.
-
-    Parameters
-    ----------
-    folder : Path
-        The ``truth`` folder written by :func:`simulate`.
-    pseudonymise : callable
-        Maps source person ids to warehouse pseudonyms (the loader's keyed HMAC).
-
-    Returns
-    -------
-    decision_points, need : pandas.DataFrame
-        Both with a pseudonymous ``person_id`` column.
-    """
-    dp = pd.read_parquet(folder / "decision_points.parquet")
-    if len(dp):
-        dp["person_id"] = pseudonymise(dp["person_id"]).to_numpy()
-    need = pd.read_parquet(folder / "need.parquet")
-    need.insert(0, "person_id", pseudonymise(person_id(need.pop("person_number"))).to_numpy())
-    return dp, need

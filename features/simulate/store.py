@@ -7,6 +7,10 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+ERR_COLUMNS = "saved columns {found} do not match the store's {expected}"
+ERR_LENGTHS = "saved columns have different lengths {lengths}"
+ERR_DTYPE = "saved column {column} is {found}, the store holds {expected}"
+
 
 class Store:
     """Columns of equal length that grow by doubling, addressed by name.
@@ -69,6 +73,37 @@ class Store:
         out.n = len(rows)
         for k in self.spec:
             out._cols[k][: len(rows)] = self._cols[k][rows]
+        return out
+
+    def head(self, n: int) -> Store:
+        """Return a new store holding copies of the first ``n`` rows."""
+        return self.take(np.arange(n))
+
+    @classmethod
+    def from_columns(
+        cls, spec: Mapping[str, npt.DTypeLike], columns: Mapping[str, np.ndarray]
+    ) -> Store:
+        """Return a store holding ``columns`` (copied), which must match ``spec`` exactly.
+
+        Raises
+        ------
+        ValueError
+            If a column is missing, unexpected, of another dtype or of another length.
+        """
+        if set(columns) != set(spec):
+            raise ValueError(ERR_COLUMNS.format(found=sorted(columns), expected=sorted(spec)))
+        lengths = {len(col) for col in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(ERR_LENGTHS.format(lengths=sorted(lengths)))
+        n = lengths.pop() if lengths else 0
+        out = cls(spec, capacity=n + n // 4 + 16)
+        for k, dtype in out.spec.items():
+            if columns[k].dtype != np.dtype(dtype):
+                raise ValueError(
+                    ERR_DTYPE.format(column=k, found=columns[k].dtype, expected=np.dtype(dtype))
+                )
+            out._cols[k][:n] = columns[k]
+        out.n = n
         return out
 
     def to_dict(self) -> dict[str, np.ndarray]:

@@ -58,6 +58,9 @@ class TruthSampler:
         are complete at the extract date, the last ``truth_window_months`` of them.
     horizon, lookback, snapshot_months : int
         As in :class:`stratify.features.config.FeaturesConfig`.
+    resume_at : int
+        The first month sampled: the window's earlier months count for the quotas but
+        were sampled by the run this one continues.
     """
 
     per_target: int
@@ -67,6 +70,7 @@ class TruthSampler:
     horizon: int = 12
     lookback: int = 24
     snapshot_months: int = 3
+    resume_at: int = 0
     rows: list[dict[str, object]] = field(default_factory=list)
     _month: MonthOpen | None = field(default=None, init=False, repr=False)
 
@@ -89,9 +93,18 @@ class TruthSampler:
         )
         return [m for m in self.window if calendar_month[m] % self.snapshot_months == 0]
 
+    def samples(self, month_index: int) -> bool:
+        """Return whether points dated in ``month_index`` are sampled here."""
+        return self.per_target > 0 and month_index in self.window and month_index >= self.resume_at
+
+    def quotas(self, w: World) -> tuple[int, int]:
+        """Return the points sampled per snapshot (escalation) and per month (re-referral)."""
+        snaps, months = len(self._snapshots(w)), len(self.window)
+        return -(-self.per_target // max(snaps, 1)), -(-self.per_target // max(months, 1))
+
     def before_step(self, w: World, month_index: int) -> None:
         """Note who is open as the month starts; sample escalation points dated its first day."""
-        if self.per_target == 0 or month_index not in self.window:
+        if not self.samples(month_index):
             return
         self._month = MonthOpen(w)
         snaps = self._snapshots(w)
@@ -103,7 +116,7 @@ class TruthSampler:
         ok = (age >= 1) & (age < 216) & (pp["last_contact"][kids] >= month_index - self.lookback)
         ok &= ~blocked_households(w)[pp["hh"][kids]]
         pool = kids[ok]
-        quota = -(-self.per_target // len(snaps))
+        quota = self.quotas(w)[0]
         rng = self._rng(1, month_index)
         focal = np.sort(rng.choice(pool, size=min(quota, len(pool)), replace=False))
         hits = resimulate(
@@ -120,7 +133,7 @@ class TruthSampler:
 
     def after_step(self, w: World, month_index: int) -> None:
         """Sample re-referral points among eligible closures in month ``month_index``."""
-        if self.per_target == 0 or month_index not in self.window:
+        if not self.samples(month_index):
             return
         assert w.log is not None and self._month is not None
         closures = [(k, d) for kind, k, d in w.log if kind - CLOSED in REREFERRAL_REASONS]
@@ -130,7 +143,7 @@ class TruthSampler:
         day = np.concatenate([d for _, d in closures])
         eligible = ~self._month.blocked(w, kid, day)
         kid, day = kid[eligible], day[eligible]
-        quota = -(-self.per_target // len(self.window))
+        quota = self.quotas(w)[1]
         rng = self._rng(2, month_index)
         pick = np.sort(rng.choice(len(kid), size=min(quota, len(kid)), replace=False))
         focal, as_of = kid[pick], day[pick]
@@ -234,6 +247,7 @@ def _replay(
     m, k = len(members), len(hh)
     copy = World(w.p, w.start, w.months, rng, record=False)
     copy.lsoa, copy.onset_base, copy.bias_strength = w.lsoa, w.onset_base, w.bias_strength
+    copy.scenario = w.scenario
     copy.log = []
     copy.households = w.households.take(np.tile(hh, replicates))
     copy.persons = w.persons.take(np.tile(members, replicates))

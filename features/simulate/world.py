@@ -12,6 +12,7 @@ import numpy as np
 
 from stratify.features.simulate.params import ETHNIC_GROUPS, HOUSEHOLD_LATENTS, SimParams
 from stratify.features.simulate.records import Recorder, code
+from stratify.features.simulate.scenario import Timeline
 from stratify.features.simulate.store import Store
 
 I32, I8, F32, B = np.int32, np.int8, np.float32, np.bool_
@@ -262,3 +263,5 @@ class World:
             h["res"][hh] = self.rec.residences.add(len(hh), hh=hh, lsoa=lsoa, start=day, end=-1)
 
     bias_strength: float = 1.0
+    #: the scenarios in force, by month (none: the calibrated world throughout)
+    scenario: Timeline = Timeline()
