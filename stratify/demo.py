@@ -12,16 +12,18 @@ picks "latest".
 
 from __future__ import annotations
 
+import shutil
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from stratify.core.targets import CHAMPION, TARGETS, Target
 from stratify.features.catalogue import catalogue_hash
 from stratify.features.config import Config
-from stratify.stages import file_key, key_of, run_stage
+from stratify.stages import STAMPS, file_key, key_of, run_stage
 
 DEMO_APPROVER = "Demo Approver (synthetic data)"
 DEMO_REASON = "synthetic demo borough: promoted so the service and outreach lists can be shown"
@@ -47,6 +49,7 @@ def run_demo(cfg: Config, config: Path | None = None, console: Console | None = 
     for target, version in versions.items():
         _promote(cfg, target, version, console)
     _serving(cfg, config, versions, console)
+    _next_quarter(cfg, console)
     console.print(f"Demo finished in {time.perf_counter() - started:.0f} s.")
 
 
@@ -65,12 +68,13 @@ def _data_stages(cfg: Config, console: Console) -> None:
         load_warehouse(cfg, work / "sim" / "extract", console=console)
 
     run_stage(work, "simulate", sim_key, [extract], simulate, say=console.print)
-    run_stage(
-        work, "load", key_of(sim_key, file_key(extract)), [warehouse], load, say=console.print
-    )
+    load_key = key_of(sim_key, file_key(extract))
+    run_stage(work, "load", load_key, [warehouse], load, say=console.print)
     for target in TARGETS:
         meta = work / "features" / target / "metadata.json"
-        key = key_of(file_key(warehouse), cfg.features.model_dump(mode="json"), catalogue_hash())
+        # keyed on the load, not on the warehouse file: a later quarter's retrain makes a
+        # newer warehouse current, and the first quarter's stages stay what they were
+        key = key_of(load_key, cfg.features.model_dump(mode="json"), catalogue_hash())
         run_stage(
             work,
             f"features-{target}",
@@ -87,9 +91,9 @@ def _train(cfg: Config, target: Target, console: Console) -> int:
     from stratify.training.run import config_hash, train_and_register
 
     work = cfg.work_dir
-    meta = work / "features" / target / "metadata.json"
     policy_key = file_key(cfg.training.policy) if cfg.training.policy is not None else "default"
-    key = key_of(file_key(meta), config_hash(cfg), catalogue_hash(), policy_key)
+    features = work / STAMPS / f"features-{target}.json"
+    key = key_of(file_key(features), config_hash(cfg), catalogue_hash(), policy_key)
 
     def run() -> dict[str, object]:
         outcome = train_and_register(cfg, target, load_policy(cfg.training.policy))
@@ -101,18 +105,19 @@ def _train(cfg: Config, target: Target, console: Console) -> int:
     return int(result["version"])
 
 
-def _promote(cfg: Config, target: Target, version: int, console: Console) -> None:
+def _promote(cfg: Config, target: Target, version: int, console: Console, reason: str = "") -> None:
     from stratify.training import tracking
 
-    if tracking.alias_version(cfg, target, CHAMPION) == version:
-        console.print(f"- promote {target}: version {version} is already the champion")
+    current = tracking.alias_version(cfg, target, CHAMPION)
+    if current is not None and current >= version:
+        console.print(f"- promote {target}: version {current} is the champion")
         return
     tracking.promote(
         cfg,
         target,
         version,
         approved_by=DEMO_APPROVER,
-        reason=DEMO_REASON,
+        reason=reason or DEMO_REASON,
         override_reason=DEMO_OVERRIDE,
         acknowledge_unassessable=DEMO_OVERRIDE,
     )
@@ -120,6 +125,88 @@ def _promote(cfg: Config, target: Target, version: int, console: Console) -> Non
         f"- promote {target}: version {version} is the champion (approver '{DEMO_APPROVER}', "
         "verdict override and any unassessable fairness checks acknowledged and recorded)"
     )
+
+
+NEXT_QUARTER_MONTHS = 3
+DEMO_DECISION = "retraining report's recommendation, acted on by the demo approver"
+
+
+def _next_quarter(cfg: Config, console: Console) -> None:
+    """Continue the borough a quarter, retrain, act on the report, write the next lists.
+
+    The data scientists' quarter on the demo: the simulation continues by
+    :data:`NEXT_QUARTER_MONTHS` months (the same people and random streams), ``retrain``
+    loads the new extract as a new warehouse version and writes the retraining report,
+    the recorded demo approver does what the report recommends (promote, or keep the
+    champion; "needs review" keeps it too, pending a person), and the next quarter's
+    outreach lists are written with whichever model is the champion.
+    """
+    from stratify.features.simulate import continue_simulation
+    from stratify.retrain import retrain
+    from stratify.training.policy import load_policy
+
+    work = cfg.work_dir
+    nxt = work / "sim-next"
+    key = key_of(file_key(work / "sim" / "extract" / "extract.json"), NEXT_QUARTER_MONTHS,
+                 cfg.simulation.model_dump(mode="json"))  # fmt: skip
+
+    def simulate() -> None:
+        shutil.rmtree(nxt, ignore_errors=True)
+        continue_simulation(work / "sim", NEXT_QUARTER_MONTHS, nxt, cfg=cfg.simulation,
+                            features=cfg.features)  # fmt: skip
+
+    run_stage(work, "simulate-next-quarter", key, [nxt / "extract" / "extract.json"], simulate,
+              say=console.print)  # fmt: skip
+
+    def say(line: str) -> None:
+        console.print(f"  {line}", highlight=False)
+
+    def run() -> list[dict[str, object]]:
+        policy = load_policy(cfg.training.policy)
+        return [
+            {"target": o.target, "champion": o.champion, "challenger": o.challenger,
+             "decision": o.recommendation.decision, "reasons": list(o.recommendation.reasons),
+             "report": str(o.report["markdown"]), "run_id": o.run_id}
+            for o in retrain(cfg, nxt / "extract", policy, TARGETS, say=say)
+        ]  # fmt: skip
+
+    new_extract = file_key(nxt / "extract" / "extract.json")
+    done = run_stage(work, "retrain-next-quarter", key_of(key, new_extract),
+                     [work / "retraining"], run, say=console.print)  # fmt: skip
+    for outcome in done:
+        _act(cfg, outcome, console)
+    _lists(cfg, console)
+
+
+def _act(cfg: Config, outcome: dict[str, Any], console: Console) -> None:
+    """Do what the retraining report recommends, as the recorded demo approver."""
+    from stratify.training import tracking
+    from stratify.training.retrain.report import record_decision
+
+    target, challenger = outcome["target"], int(outcome["challenger"])
+    console.print(f"- retraining report for {target}: {outcome['decision']}")
+    for reason in outcome["reasons"]:
+        console.print(f"    - {reason}", highlight=False)
+    console.print(f"    {outcome['report']}")
+    if outcome["decision"] == "promote":
+        _promote(cfg, target, challenger, console, reason=DEMO_DECISION)
+        text = f"promoted v{challenger} (demo approver, {DEMO_DECISION})"
+    else:
+        text = f"kept the champion v{outcome['champion']} (demo approver: {outcome['decision']})"
+    tracking.tag_run(cfg, str(outcome["run_id"]), {"decision": text})
+    record_decision(Path(str(outcome["report"])).parent, text, DEMO_APPROVER)
+
+
+def _lists(cfg: Config, console: Console) -> None:
+    from stratify.serving import demo
+    from stratify.serving.outreach.guide import summary
+
+    imported = demo.import_champions(cfg)
+    if "escalation" in imported.champions:
+        for outcome in demo.write_demo_outreach(cfg):
+            console.print(f"- next quarter: {summary(outcome.outreach)[0]}: "
+                          f"{len(outcome.outreach.families)} families")  # fmt: skip
+            console.print(f"    {outcome.workbook}")
 
 
 def _serving(

@@ -404,10 +404,11 @@ def retrain_target(
     if not cfg.training.capacity[target].is_threshold:
         say(f"{target}: both models' lists for the newest date")
         lists = _stability(cfg, champion, challenger, extract)
-    verdicts = {"challenger": challenger.evaluation.verdict.overall,
-                "champion": champion.evaluation.verdict.overall}  # fmt: skip
     advice = recommend(
-        comparison.difference, verdicts=verdicts, fairness=fairness_losses(comparison),
+        comparison.difference,
+        verdicts={"challenger": challenger.evaluation.verdict.overall,
+                  "champion": champion.evaluation.verdict.overall},
+        fairness=fairness_losses(comparison, policy.fairness),
         drift_flags=drift_flags(drifted, sources),
     )  # fmt: skip
     out = cfg.work_dir / RETRAINING / target / f"v{champion.version}-v{challenger.version}"

@@ -26,8 +26,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from stratify.core.text import fmt_ci
 from stratify.features.build.cohorts import add_months
 from stratify.features.config import AuditConfig, Capacity
+from stratify.training.audit.checks import CRITERIA
 from stratify.training.audit.report import AuditResult, audit
 from stratify.training.evaluation import Interval
 from stratify.training.metrics.evaluate import evaluate
@@ -212,15 +214,45 @@ def _worse(difference: dict[str, Interval]) -> list[str]:
     ]
 
 
-def fairness_losses(comparison: Comparison) -> list[str]:
-    """Return, in words, each fairness check the champion met and the challenger does not."""
-    deltas = comparison.fairness_deltas()
-    was_met = deltas["champion_outcome"] == "met"
-    lost = deltas[was_met & (deltas["challenger_outcome"] == "not met")]
-    return [
-        f"{r.dimension} {r.group}: {r.criterion} met by the champion, not by the challenger"
-        for r in lost.itertuples()
-    ]
+def _clearly_outside(row: Any, bar: FairnessBar) -> bool:
+    """Whether a check's whole 95 % interval lies outside its limits (not noise)."""
+    key = next((k for k, words in CRITERIA.items() if words == row.criterion), None)
+    limits = getattr(bar, key) if key else None
+    low, high = _num(row.low), _num(row.high)
+    if limits is None or not (np.isfinite(low) and np.isfinite(high)):
+        return False
+    return bool(high < limits.low or low > limits.high)
+
+
+def fairness_losses(comparison: Comparison, bar: FairnessBar) -> list[str]:
+    """Return, in words, each check the champion met and the challenger clearly fails.
+
+    Clearly: the challenger's whole 95 % interval lies outside the limits. On a window
+    of one quarter many point estimates sit near a limit, and a check that flips from
+    met to not met by chance is shown in the report's table but is no reason to hold a
+    challenger back.
+    """
+    rows = {(c.dimension, c.group, c.criterion): c for c in comparison.audits["challenger"].checks}
+    out = []
+    for c in comparison.audits["champion"].checks:
+        mine = rows.get((c.dimension, c.group, c.criterion))
+        if (
+            c.outcome == "met"
+            and mine is not None
+            and mine.outcome == "not met"
+            and (_clearly_outside(mine, bar))
+        ):
+            figure = Interval(_num(mine.value), _num(mine.low), _num(mine.high))
+            out.append(
+                f"{c.dimension} {c.group}: {c.criterion} met by the champion; the "
+                f"challenger's {fmt_ci(figure)} lies wholly outside the limits"
+            )
+    return out
+
+
+def _num(value: float | str) -> float:
+    """Return a check's figure as a number (NaN where it is withheld)."""
+    return float(value) if isinstance(value, (int, float)) else float("nan")
 
 
 def recommend(
