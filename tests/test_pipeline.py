@@ -37,37 +37,56 @@ def test_demo_trains_audits_promotes_and_serves_both_targets(demo_home):
     home, _, output = demo_home
     for target in ("escalation", "rereferral"):
         version = tracking.alias_version(load_config(home / "stratify.yaml"), target, "champion")
-        assert version == 1
+        assert version in (1, 2)  # 2 when the next quarter's report recommended it
         tags = tracking.version_info(load_config(home / "stratify.yaml"), target, version)["tags"]
         assert tags["approved_by"].startswith("Demo Approver")
         assert tags["fairness_verdict"] in ("met", "not met", "not assessable")
-        card = home / "model_cards" / target / "v1"
+        card = home / "model_cards" / target / f"v{version}"
         html = (card / "model_card.html").read_text()
         assert "data:image/png;base64," in html and 'src="http' not in html
         assert json.loads((card / "atrs.json").read_text())
         assert f"stratify-{target} v1" in output
-    lists = sorted(p.name for p in (home / "outreach").glob("*/outreach-*.xlsx"))
-    assert lists == ["outreach-all.xlsx", "outreach-central.xlsx", "outreach-north.xlsx",
-                     "outreach-south.xlsx"]  # fmt: skip
-    assert len(list((home / "outreach").glob("*/outreach-*.html"))) == 4
+    # the first quarter's lists, then the next quarter's after the retrain
+    for day in ("2025-01-01", "2025-04-01"):
+        lists = sorted(p.name for p in (home / "outreach" / day).glob("outreach-*.xlsx"))
+        assert lists == ["outreach-all.xlsx", "outreach-central.xlsx", "outreach-north.xlsx",
+                         "outreach-south.xlsx"]  # fmt: skip
+        assert len(list((home / "outreach" / day).glob("outreach-*.html"))) == 4
     assert "Verdict against the bar" in output
     assert "curl -s -X POST http://127.0.0.1:3000/score" in output
     assert "stratify serve" in output
 
 
+def test_the_demo_retrains_on_the_next_quarter_and_acts_on_the_report(demo_home):
+    home, _, output = demo_home
+    assert "- simulate-next-quarter: done" in output
+    assert "- retrain-next-quarter: done" in output
+    for target in ("escalation", "rereferral"):
+        reports = list((home / "retraining" / target).glob("v1-v2/retraining_report.html"))
+        assert len(reports) == 1
+        text = reports[0].with_suffix(".md").read_text()
+        assert "## Recommendation: " in text and "Pending." not in text  # decision recorded
+        assert "Demo Approver" in text
+    assert (home / "warehouses" / "2025-03-31.duckdb").exists()
+    assert (home / "outreach" / "2025-04-01" / "outreach-all.xlsx").exists()
+
+
 def test_running_the_demo_again_reuses_what_is_up_to_date(demo_home):
     home, config, _ = demo_home
+    before = tracking.connect(load_config(home / "stratify.yaml")).search_model_versions(
+        "name='stratify-escalation'"
+    )
     again = runner.invoke(app, ["demo", "--config", str(config)])
     assert again.exit_code == 0, again.output
-    for stage in ("simulate", "load", "features-escalation", "train-rereferral"):
+    for stage in ("simulate", "load", "features-escalation", "train-rereferral",
+                  "simulate-next-quarter", "retrain-next-quarter"):  # fmt: skip
         assert f"- {stage}: up to date, reused" in again.output
-    assert (
-        tracking.alias_version(load_config(home / "stratify.yaml"), "escalation", "champion") == 1
-    )
+    champion = tracking.alias_version(load_config(home / "stratify.yaml"), "escalation", "champion")
+    assert champion in (1, 2)  # v2 only if the retraining report recommended it
     versions = tracking.connect(load_config(home / "stratify.yaml")).search_model_versions(
         "name='stratify-escalation'"
     )
-    assert len(versions) == 1
+    assert len(versions) == len(before) == 2  # the first quarter's and the challenger
 
 
 def test_walkthrough_notebook_runs_on_the_demo_run(demo_home, tmp_path, monkeypatch):
