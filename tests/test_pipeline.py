@@ -101,4 +101,12 @@ def test_walkthrough_notebook_runs_on_the_demo_run(demo_home, tmp_path, monkeypa
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "stratify-escalation version 1" in text and "Performance verdict:" in text
+    # the notebook reads the newest version: the next quarter's challenger
+    newest = max(
+        int(v.version)
+        for v in tracking.connect(load_config(home / "stratify.yaml")).search_model_versions(
+            "name='stratify-escalation'"
+        )
+    )
+    assert newest == 2
+    assert f"stratify-escalation version {newest}" in text and "Performance verdict:" in text
