@@ -1,4 +1,4 @@
-"""Command-line wiring of the serving package: import-model, serve, tokens add, outreach.
+"""Command-line wiring of serving: import-model, serve, tokens add, outreach, step-down.
 
 Each command is an edge: it resolves the run config against the process environment
 once and passes typed settings down. Exit codes: 0 done; 1 nothing to serve (no
@@ -171,6 +171,46 @@ def outreach_cmd(
     console.print(f"  wrote {escape(str(outcome.page))}", highlight=False)
 
 
+def step_down_cmd(
+    month: Annotated[str, typer.Option("--month", help="The month of the closures (YYYY-MM).")],
+    locality: Annotated[
+        str | None, typer.Option("--locality", help="One locality (default: all).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="The audit sample's seed (default: YYYYMM).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the month's step-down list (closing cases most likely to come back) and audit sample.
+
+    Families still open to statutory social care are left out and counted. The list
+    supports a step-down conversation; it is not a finding.
+    """
+    from stratify.serving.stepdown.run import parse_month, run_stepdown
+
+    cfg = _config(config)
+    console = Console()
+    try:
+        day = parse_month(month)
+        with progress_bar(console, "Step-down list") as bar:
+            outcome = run_stepdown(cfg, day, locality, seed=seed, progress=bar.stage)
+    except _OUTREACH_ERRORS as err:
+        raise _fail(err, EXIT_ERROR) from None
+    lst = outcome.stepdown
+    lines = [
+        f"Step-down list for {month}, {lst.locality or 'all localities'}, "
+        f"re-referral model v{lst.model_version} (threshold {lst.threshold:.3f})",
+        f"  closures: {lst.closures:,} children in {lst.closure_families:,} families; "
+        f"left out (still open): {lst.excluded_families:,} families",
+        f"  listed: {len(lst.families):,} of {lst.eligible_families:,} eligible families; "
+        f"audit sample: {outcome.sample_size} families (seed {outcome.seed})",
+        f"  wrote {outcome.workbook}",
+        f"  wrote {outcome.page}",
+    ]
+    for line in lines:
+        console.print(escape(line), highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add every serving command to the ``stratify`` app."""
     app.command("import-model")(import_model_cmd)
@@ -179,3 +219,4 @@ def register(app: typer.Typer) -> None:
     tokens.command("add")(tokens_add_cmd)
     app.add_typer(tokens, name="tokens")
     app.command("outreach")(outreach_cmd)
+    app.command("step-down")(step_down_cmd)
