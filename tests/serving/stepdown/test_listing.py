@@ -22,6 +22,7 @@ Threshold 0.40: the list is hC (0.69), hA (0.60); 1 family left out; 3 eligible.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ import pytest
 
 from stratify.features.build.pipeline import build
 from stratify.features.config import FeaturesConfig
+from stratify.features.model_input import input_columns
 from stratify.serving.reasons import Reason
 from stratify.serving.stepdown.listing import build_stepdown
 from stratify.serving.stepdown.sample import STRATA, audit_sample, strata
@@ -156,3 +158,33 @@ def test_small_month_samples_everyone() -> None:
     sample = audit_sample(_families(4), seed=7, per_stratum=5)
     assert sorted(sample["family"]) == [f"f{i:03d}" for i in range(4)]
     assert list(sample["stratum"]) == ["high", "high", "middle", "low"]
+
+
+def test_only_facts_before_each_closure_are_used(
+    month_build: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Facts dated on or after a closure change none of its model inputs.
+
+    Added: a new referral for a1, early help for hA and an agency event for a2, all on
+    a2's closure day (20 Sep, after a1's), and a police event for c1 the day after its
+    closure. (A fact between a1's and a2's closures would rightly count for a2.)
+    """
+    later = {
+        **TABLES,
+        "referrals": [*TABLES["referrals"], _ref("ra3", "a1", D(2023, 9, 20), None)],
+        "early_help": [*TABLES["early_help"],
+                       {"episode_id": "eh2", "person_id": "a2", "household_id": "hA",
+                        "start_date": D(2023, 9, 20)}],
+        "agency_events": [{"person_id": "a2", "event_date": D(2023, 9, 20)},
+                          {"person_id": "c1", "event_date": D(2023, 9, 6)}],
+    }  # fmt: skip
+    path = write_warehouse(tmp_path / "later.duckdb", later, D(2023, 12, 31))
+    cfg = FeaturesConfig(start_date=MONTH, end_date=D(2023, 9, 30))
+    after = build(path, "rereferral", cfg).features.to_pandas()
+    before = month_build[0]
+    cols = ["person_id", "as_of_date", *input_columns("rereferral")]
+    key = ["person_id", "as_of_date"]
+    pd.testing.assert_frame_equal(
+        before[cols].sort_values(key).reset_index(drop=True),
+        after[cols].sort_values(key).reset_index(drop=True),
+    )
