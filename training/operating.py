@@ -13,16 +13,19 @@ window, one list per decision date, with the same functions:
   test window is judged at that threshold: no future closure is needed to decide.
 
 :func:`backtest` reports, per quarter, what the lists would have held and what became of
-those families, beside the prior-referral rule's lists.
+those families, beside the prior-referral rule's lists. :func:`monthly_backtest` does the
+same for the monthly step-down list (``stratify step-down``): per month of closures, the
+families listed and not listed and how many of each were re-referred, with 95 % CIs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from stratify.core.text import SUPPRESSED
 from stratify.features.config import Capacity
@@ -188,4 +191,67 @@ def backtest(
                     families_with_outcome=_shown(int((inside & label).sum()), min_count),
                 )
             )
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    """One month of the step-down backtest: listed and not-listed families and outcomes.
+
+    A family counts once per month: listed when any of its closures that month was
+    listed, with an outcome when any of them reached it. Rates carry a 95 % Wilson
+    interval; counts below the small-cell threshold are suppressed with their rates.
+    """
+
+    month: str
+    listed: int | str
+    listed_with_outcome: int | str
+    not_listed: int | str
+    not_listed_with_outcome: int | str
+    listed_rate: tuple[float, float, float] | None
+    not_listed_rate: tuple[float, float, float] | None
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the row as plain values."""
+        return asdict(self)
+
+
+def wilson(successes: int, n: int) -> tuple[float, float, float] | None:
+    """Return the share and its 95 % Wilson interval, or None when ``n`` is 0."""
+    if n == 0:
+        return None
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return (successes / n, float(ci.low), float(ci.high))
+
+
+def monthly_backtest(
+    lists: Lists, *, min_count: int, model: str = "lightgbm"
+) -> tuple[MonthRow, ...]:
+    """Return, per month of decision dates, the listed and not-listed families' outcomes.
+
+    ``lists`` are the re-referral test window's lists at the operating threshold
+    (:func:`make_lists`), so the figures describe what monthly step-down lists would
+    have held. A group with fewer than ``min_count`` families or outcomes is suppressed.
+    """
+    units = lists.units
+    frame = pd.DataFrame({
+        "month": pd.PeriodIndex(pd.to_datetime(units["date"]), freq="M").astype(str),
+        "family": units["family"].to_numpy(),
+        "on": lists.unit_selected[model], "label": units["label"].to_numpy(dtype=bool),
+    })  # fmt: skip
+    fam = frame.groupby(["month", "family"], sort=True)[["on", "label"]].max().reset_index()
+    rows = []
+    for month, part in fam.groupby("month", sort=True):
+        shown: dict[str, tuple[int | str, int | str]] = {}
+        rates: dict[str, tuple[float, float, float] | None] = {}
+        for name, group in (("listed", part[part["on"]]), ("not_listed", part[~part["on"]])):
+            n, k = len(group), int(group["label"].sum())
+            hidden = 0 < n < min_count or 0 < k < min_count
+            shown[name] = _shown(n, min_count), _shown(k, min_count)
+            rates[name] = None if hidden else wilson(k, n)
+        rows.append(MonthRow(
+            month=str(month), listed=shown["listed"][0], listed_with_outcome=shown["listed"][1],
+            not_listed=shown["not_listed"][0], not_listed_with_outcome=shown["not_listed"][1],
+            listed_rate=rates["listed"], not_listed_rate=rates["not_listed"],
+        ))  # fmt: skip
     return tuple(rows)
