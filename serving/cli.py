@@ -29,8 +29,16 @@ from stratify.features.build.cohorts import CohortError
 from stratify.features.config import HOME_ENV, Config, ConfigError, load_config
 from stratify.features.warehouse.store import WarehouseError
 from stratify.serving import store
+from stratify.serving.api.audit_verify import verify
 from stratify.serving.api.auth import ROLES, add_token
-from stratify.serving.settings import CONFIG_ENV, SERVICE, SERVICE_NAME, Settings
+from stratify.serving.settings import (
+    AUDIT_KEY_ENV,
+    CONFIG_ENV,
+    DEMO_KEY,
+    SERVICE,
+    SERVICE_NAME,
+    Settings,
+)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
 #: where ``bentoml serve`` keeps its models (and everything else it writes)
@@ -211,6 +219,32 @@ def step_down_cmd(
         console.print(escape(line), highlight=False)
 
 
+def audit_verify_cmd(
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", help="The live audit log (default: the run config's)."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check the audit log's chain (and its rotated files) with $STRATIFY_AUDIT_KEY.
+
+    Exits 1 naming the first altered, missing, reordered or cut-short line.
+    """
+    try:
+        settings = Settings.from_config(_config(config), audit_key=os.environ.get(AUDIT_KEY_ENV))
+        report = verify(path or settings.audit_log, settings.audit_key)
+    except (ValueError, OSError) as err:
+        raise _fail(err, EXIT_ERROR) from None
+    if settings.audit_key == DEMO_KEY:
+        typer.echo(f"note: checked with the public demo key ({AUDIT_KEY_ENV} is unset)", err=True)
+    if report.problem is not None:
+        typer.echo(f"broken: {report.problem} ({report.lines} lines before it intact)")
+        raise typer.Exit(EXIT_MISSING)
+    typer.echo(
+        f"ok, {report.lines} lines, chain intact ({len(report.files)} file(s); head {report.head})"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add every serving command to the ``stratify`` app."""
     app.command("import-model")(import_model_cmd)
@@ -219,4 +253,7 @@ def register(app: typer.Typer) -> None:
     tokens.command("add")(tokens_add_cmd)
     app.add_typer(tokens, name="tokens")
     app.command("outreach")(outreach_cmd)
+    audit = typer.Typer(help="Check the service's audit log.", no_args_is_help=True)
+    audit.command("verify")(audit_verify_cmd)
+    app.add_typer(audit, name="audit-log")
     app.command("step-down")(step_down_cmd)

@@ -4,15 +4,16 @@ The edges are the command line (``stratify serve``, ``import-model``, ``tokens a
 ``outreach``) and the service's start-up in each BentoML worker, which is a fresh
 process started by ``bentoml serve``: its settings travel through the environment
 (``STRATIFY_CONFIG``, a YAML run config; ``STRATIFY_HOME``; ``MLFLOW_TRACKING_URI``;
-``STRATIFY_TOKENS``). The edge hands its environment to :meth:`Settings.from_environment`;
-nothing in this package reads ``os.environ`` itself.
+``STRATIFY_TOKENS``; ``STRATIFY_AUDIT_KEY``). The edge hands its environment to
+:meth:`Settings.from_environment`; nothing in this package reads ``os.environ`` itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from stratify.features.config import Config, load_config
 
@@ -20,11 +21,40 @@ from stratify.features.config import Config, load_config
 CONFIG_ENV = "STRATIFY_CONFIG"
 #: Bearer tokens as JSON (``{"tokens": [...]}``), used instead of the tokens file.
 TOKENS_ENV = "STRATIFY_TOKENS"
+#: The audit log's HMAC key. Unset, the public :data:`DEMO_KEY` stands in: this
+#: repository serves only synthetic data, and the demo must run without setup (as the
+#: pseudonymisation key does for synthetic extracts). A chain under the demo key shows
+#: accidents and casual edits, not a forger who has read this file; ``audit-log verify``
+#: says when it checked with it. Set the variable (same value in every worker and for
+#: ``verify``) for anything real.
+AUDIT_KEY_ENV = "STRATIFY_AUDIT_KEY"
+DEMO_KEY = b"stratify-audit-demo-key-NOT-SECRET-set-STRATIFY_AUDIT_KEY"
+MIN_KEY_LENGTH = 16
+ERR_KEY_SHORT = f"${AUDIT_KEY_ENV} is shorter than {MIN_KEY_LENGTH} characters"
+#: When the audit log starts a new file: each UTC day, at a size, or never.
+Rotation = Literal["daily", "size", "none"]
+DEFAULT_ROTATION: Rotation = "daily"
+DEFAULT_MAX_BYTES = 100_000_000
 #: The BentoML service: its name in BentoML's config, and what ``bentoml serve`` imports.
 SERVICE_NAME = "stratify"
 SERVICE = "stratify.serving.api.service:Stratify"
 #: Worker processes when ``stratify serve --workers`` does not say.
 DEFAULT_WORKERS = 2
+
+
+def resolve_key(secret: str | None) -> bytes:
+    """Return the audit key: ``secret`` (``$STRATIFY_AUDIT_KEY`` at the edge), else the demo key.
+
+    Raises
+    ------
+    ValueError
+        If ``secret`` is set but shorter than ``MIN_KEY_LENGTH``.
+    """
+    if not secret:
+        return DEMO_KEY
+    if len(secret) < MIN_KEY_LENGTH:
+        raise ValueError(ERR_KEY_SHORT)
+    return secret.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,13 @@ class Settings:
         The append-only request log.
     audit_fsync : bool
         ``fsync`` each audit line.
+    audit_key : bytes
+        The audit chain's HMAC key (``$STRATIFY_AUDIT_KEY``, else the demo key); not in
+        the repr.
+    audit_rotation : {"daily", "size", "none"}
+        When the audit log starts a new file (``serving.audit_rotation``).
+    audit_max_bytes : int
+        The size that starts a new file under rotation by size (``serving.audit_max_bytes``).
     tokens_json : str or None
         Tokens given as JSON by the environment; they replace the file when set.
     """
@@ -56,10 +93,21 @@ class Settings:
     audit_log: Path
     audit_fsync: bool
     tokens_json: str | None = None
+    audit_key: bytes = field(default=DEMO_KEY, repr=False)
+    audit_rotation: Rotation = DEFAULT_ROTATION
+    audit_max_bytes: int = DEFAULT_MAX_BYTES
 
     @classmethod
-    def from_config(cls, cfg: Config, *, tokens_json: str | None = None) -> Settings:
-        """Resolve the serving section of a run config (defaults under the work dir)."""
+    def from_config(
+        cls, cfg: Config, *, tokens_json: str | None = None, audit_key: str | None = None
+    ) -> Settings:
+        """Resolve the serving section of a run config (defaults under the work dir).
+
+        Raises
+        ------
+        ValueError
+            If ``audit_key`` is set but too short.
+        """
         work, s = cfg.work_dir, cfg.serving
         return cls(
             work_dir=work,
@@ -69,6 +117,10 @@ class Settings:
             audit_log=s.audit_log or work / "audit" / "requests.jsonl",
             audit_fsync=s.audit_fsync,
             tokens_json=tokens_json,
+            audit_key=resolve_key(audit_key),
+            # The run config gains these keys with ServingConfig; until then the defaults.
+            audit_rotation=getattr(s, "audit_rotation", DEFAULT_ROTATION),
+            audit_max_bytes=getattr(s, "audit_max_bytes", DEFAULT_MAX_BYTES),
         )
 
     @classmethod
@@ -81,4 +133,6 @@ class Settings:
             If the config named by ``STRATIFY_CONFIG`` cannot be read or is invalid.
         """
         cfg = load_config(env.get(CONFIG_ENV) or None, env)
-        return cls.from_config(cfg, tokens_json=env.get(TOKENS_ENV) or None)
+        return cls.from_config(
+            cfg, tokens_json=env.get(TOKENS_ENV) or None, audit_key=env.get(AUDIT_KEY_ENV)
+        )
