@@ -1,6 +1,7 @@
 """``python -m benchmarks``: run every benchmark and print its figures."""
 
 from benchmarks import (
+    bench_drift,
     bench_evaluate,
     bench_features,
     bench_outreach,
@@ -13,5 +14,6 @@ bench_simulate.main()
 bench_features.main()
 bench_evaluate.main()
 bench_train.main()
+bench_drift.main()
 bench_serve.main()
 bench_outreach.main()
