@@ -122,6 +122,35 @@ class BacktestRow:
 
 
 @dataclass(frozen=True)
+class MonthRow:
+    """One month of the step-down backtest: listed and not-listed families and outcomes.
+
+    A family counts once per month: listed when any of its closures that month was
+    listed, with an outcome when any of them reached it. Rates carry a 95 % Wilson
+    interval; counts below the small-cell threshold are suppressed with their rates.
+    """
+
+    month: str
+    listed: int | str
+    listed_with_outcome: int | str
+    not_listed: int | str
+    not_listed_with_outcome: int | str
+    listed_rate: tuple[float, float, float] | None
+    not_listed_rate: tuple[float, float, float] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the row as plain values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonthRow:
+        """Read :meth:`as_dict` back (rates as tuples)."""
+        rates = {k: None if data[k] is None else tuple(data[k])
+                 for k in ("listed_rate", "not_listed_rate")}  # fmt: skip
+        return cls(**{**data, **rates})
+
+
+@dataclass(frozen=True)
 class Champion:
     """The registered model: refitted on every decision point with a complete label.
 
@@ -273,6 +302,9 @@ class Evaluation:
     operating_point: OperatingPoint
     backtest: tuple[BacktestRow, ...]
     champion: Champion
+    #: Threshold capacities (re-referral): per month of the test window and over all of
+    #: it, the families a monthly step-down list would have held and those it would not.
+    monthly_backtest: tuple[MonthRow, ...] = ()
 
     @property
     def model_name(self) -> str:
@@ -320,6 +352,7 @@ class Evaluation:
             "operating_point": self.operating_point.as_dict(),
             "backtest": [row.as_dict() for row in self.backtest],
             "champion": self.champion.as_dict(),
+            "monthly_backtest": [row.as_dict() for row in self.monthly_backtest],
         }
         if run is not None:
             out["lineage"] = run.lineage.as_dict()
@@ -363,6 +396,7 @@ class Evaluation:
             operating_point=OperatingPoint(**data["operating_point"]),
             backtest=tuple(BacktestRow(**row) for row in data["backtest"]),
             champion=Champion.from_dict(data["champion"]),
+            monthly_backtest=tuple(MonthRow.from_dict(r) for r in data.get("monthly_backtest", ())),
         )
 
 

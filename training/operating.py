@@ -21,7 +21,7 @@ families listed and not listed and how many of each were re-referred, with 95 % 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ from stratify.features.listing import (
     threshold_for_share,
 )
 from stratify.training.data import quarter_label
-from stratify.training.evaluation import BacktestRow
+from stratify.training.evaluation import BacktestRow, MonthRow
 
 #: Models the backtest sets side by side.
 BACKTEST_MODELS = ("lightgbm", "rule")
@@ -194,28 +194,6 @@ def backtest(
     return tuple(rows)
 
 
-@dataclass(frozen=True)
-class MonthRow:
-    """One month of the step-down backtest: listed and not-listed families and outcomes.
-
-    A family counts once per month: listed when any of its closures that month was
-    listed, with an outcome when any of them reached it. Rates carry a 95 % Wilson
-    interval; counts below the small-cell threshold are suppressed with their rates.
-    """
-
-    month: str
-    listed: int | str
-    listed_with_outcome: int | str
-    not_listed: int | str
-    not_listed_with_outcome: int | str
-    listed_rate: tuple[float, float, float] | None
-    not_listed_rate: tuple[float, float, float] | None
-
-    def as_dict(self) -> dict[str, object]:
-        """Return the row as plain values."""
-        return asdict(self)
-
-
 def wilson(successes: int, n: int) -> tuple[float, float, float] | None:
     """Return the share and its 95 % Wilson interval, or None when ``n`` is 0."""
     if n == 0:
@@ -255,3 +233,15 @@ def monthly_backtest(
             listed_rate=rates["listed"], not_listed_rate=rates["not_listed"],
         ))  # fmt: skip
     return tuple(rows)
+
+
+def whole_window(lists: Lists, *, min_count: int, model: str = "lightgbm") -> MonthRow:
+    """Return the listed and not-listed families' outcomes over the whole test window.
+
+    A family counts once: listed when any of its closures in the window was listed.
+    """
+    first = lists.units["date"].min()
+    single = Lists(lists.units.assign(date=first), lists.unit_scores, lists.unit_selected,
+                   lists.row_selected)  # fmt: skip
+    (row,) = monthly_backtest(single, min_count=min_count, model=model)
+    return MonthRow(**{**row.as_dict(), "month": "whole test window"})

@@ -33,6 +33,7 @@ from stratify.training.evaluation import (
     Evaluation,
     Interval,
     MetricTable,
+    MonthRow,
     OperatingPoint,
     Period,
     QuarterRow,
@@ -48,8 +49,10 @@ from stratify.training.operating import (
     children_frame,
     listed_share,
     make_lists,
+    monthly_backtest,
     select_share_per_date,
     share_thresholds,
+    whole_window,
 )
 from stratify.training.policy import Policy
 from stratify.training.split import (
@@ -573,12 +576,21 @@ def train(
         ),
         backtest=backtest(lists, min_count=cfg.audit.min_positives),
         champion=champion,
+        monthly_backtest=_monthly(lists, capacity, cfg.audit.min_positives),
     )
     edges = band_edges(pipeline.predict_proba(X[champion_rows])[:, 1])
     X_test = X[masks.test].reset_index(drop=True)
     return TrainResult(
         pipeline, fitted.logreg, pred, X_test, evaluation, fitted.found, edges, fitted.pipeline
     )
+
+
+def _monthly(lists: Lists, capacity: Capacity, min_count: int) -> tuple[MonthRow, ...]:
+    """Return the step-down backtest of a threshold capacity: each month, then the window."""
+    if not capacity.is_threshold:
+        return ()
+    months = monthly_backtest(lists, min_count=min_count)
+    return (*months, whole_window(lists, min_count=min_count))
 
 
 def _eligibility(table: TrainingTable, masks: _Masks, learn_from: str) -> Eligibility:

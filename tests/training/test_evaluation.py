@@ -17,6 +17,7 @@ KEYS = [
     "split", "metrics", "lift_over", "ceiling_gap", "per_quarter", "n_boot", "base_rate",
     "search", "features", "protected_inputs", "truth_sample", "train_seconds", "verdict",
     "horizon_months", "eligibility", "operating_point", "backtest", "champion",
+    "monthly_backtest",
 ]  # fmt: skip
 
 

@@ -60,7 +60,7 @@ def test_run_is_registered_as_challenger_with_lineage(trained):
     assert logged["model_version"] == 1 and logged["run_id"] == outcome.run_id
     assert logged["metrics"]["lightgbm"]["average_precision"] == ap.as_dict()
     assert logged["lineage"]["feature_table_hash"] == meta_hash(cfg)
-    assert list(logged)[-2:] == ["champion", "lineage"]
+    assert list(logged)[-2:] == ["monthly_backtest", "lineage"]
     params = run.data.params
     assert float(params["logreg.C"]) == outcome.evaluation.search.logreg_c
     assert params["capacity"] == outcome.evaluation.capacity

@@ -25,6 +25,7 @@ import jinja2
 from markdown_it import MarkdownIt
 
 from stratify.core.files import write_files_atomic
+from stratify.core.text import SUPPRESSED
 from stratify.training.audit.calibration import plot_calibration
 from stratify.training.audit.report import AuditResult
 from stratify.training.audit.serialise import plain
@@ -55,6 +56,7 @@ from stratify.training.card.sections import (
     per_quarter,
     performance,
     splits,
+    stepdown_backtest,
 )
 from stratify.training.evaluation import Evaluation, RegisteredRun
 from stratify.training.policy import Policy
@@ -169,6 +171,7 @@ def card_context(
         "learn_from": evaluation.eligibility.learn_from,
         "champion": champion(evaluation),
         "backtest": backtest(evaluation),
+        "stepdown": stepdown_backtest(evaluation),
         "horizon": evaluation.horizon_months,
         "performance": performance(evaluation),
         "lift": lift(evaluation),
@@ -207,6 +210,22 @@ def _backtest_csv(evaluation: Evaluation) -> bytes:
     writer.writeheader()
     for row in evaluation.backtest:
         writer.writerow(row.as_dict())
+    return out.getvalue().encode()
+
+
+def _stepdown_csv(evaluation: Evaluation) -> bytes:
+    """Return the monthly step-down backtest with each share and its interval as columns."""
+    out = io.StringIO()
+    fields = ("month", "listed", "listed_with_outcome", "listed_share", "listed_low",
+              "listed_high", "not_listed", "not_listed_with_outcome", "not_listed_share",
+              "not_listed_low", "not_listed_high")  # fmt: skip
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    for r in evaluation.monthly_backtest:
+        rates = [v for rate in (r.listed_rate, r.not_listed_rate)
+                 for v in (rate or (SUPPRESSED,) * 3)]  # fmt: skip
+        writer.writerow([r.month, r.listed, r.listed_with_outcome, *rates[:3], r.not_listed,
+                         r.not_listed_with_outcome, *rates[3:]])  # fmt: skip
     return out.getvalue().encode()
 
 
@@ -279,6 +298,11 @@ def write_card(
         "atrs.json": json.dumps(plain(record), indent=2, allow_nan=False).encode(),
         "audit.json": audit.to_json().encode(),
         "backtest.csv": _backtest_csv(evaluation),
+        **(
+            {"stepdown_backtest.csv": _stepdown_csv(evaluation)}
+            if evaluation.monthly_backtest
+            else {}
+        ),
         **{f"{name}.png": data for name, data in images.items()},
     }
     write_files_atomic({out_dir / name: _writer(data) for name, data in files.items()})
@@ -288,5 +312,6 @@ def write_card(
         "atrs.json": "atrs",
         "audit.json": "audit",
         "backtest.csv": "backtest",
+        "stepdown_backtest.csv": "stepdown_backtest",
     }
     return {keys.get(name, name.removesuffix(".png")): out_dir / name for name in files}

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from stratify.core.targets import Target
-from stratify.core.text import fmt, fmt_ci
+from stratify.core.text import SUPPRESSED, fmt, fmt_ci
 from stratify.features.catalogue import Feature, features_for, reason
 from stratify.training.audit.report import AuditResult
 from stratify.training.card.formatting import md_table
-from stratify.training.evaluation import Evaluation, RegisteredRun
+from stratify.training.evaluation import Evaluation, Interval, RegisteredRun
 
 MODEL_NAMES = {
     "lightgbm": "LightGBM (calibrated)",
@@ -274,6 +274,24 @@ def backtest(evaluation: Evaluation) -> str:
     ]  # fmt: skip
     heads = ("Quarter", "List drawn by", "Families listed", "Listed families with the outcome",
              "Eligible families", "Eligible families with the outcome")  # fmt: skip
+    return md_table(heads, rows)
+
+
+def _rate(rate: tuple[float, float, float] | None) -> str:
+    return SUPPRESSED if rate is None else fmt_ci(Interval(*rate))
+
+
+def stepdown_backtest(evaluation: Evaluation) -> str | None:
+    """Return the monthly step-down backtest: listed and not-listed families' re-referrals."""
+    if not evaluation.monthly_backtest:
+        return None
+    rows = [
+        (r.month, r.listed, r.listed_with_outcome, _rate(r.listed_rate), r.not_listed,
+         r.not_listed_with_outcome, _rate(r.not_listed_rate))
+        for r in evaluation.monthly_backtest
+    ]  # fmt: skip
+    heads = ("Month", "Families listed", "Re-referred", "Share (95 % CI)", "Families not listed",
+             "Re-referred", "Share (95 % CI)")  # fmt: skip
     return md_table(heads, rows)
 
 

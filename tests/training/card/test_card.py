@@ -310,3 +310,27 @@ def test_atrs_marks_a_missing_version():
     )
     path = "tier_2.tool_specification.model_specification.0.model_version"
     assert path in set(unknown_fields(record))
+
+
+def test_a_threshold_capacity_shows_its_monthly_step_down_backtest(tmp_path):
+    import dataclasses
+
+    from stratify.training.evaluation import MonthRow
+
+    rows = (
+        MonthRow("2023-04", 20, 14, 80, 18, (0.7, 0.48, 0.85), (0.225, 0.147, 0.328)),
+        MonthRow("2023-05", 3, SUPPRESSED, 60, 12, None, (0.2, 0.118, 0.318)),
+    )
+    ev = dataclasses.replace(evaluation(), target="rereferral", monthly_backtest=rows)
+    result = audit(predictions(), config=CONFIG, policy=BAR, seed=2)
+    out = write_card(tmp_path, evaluation=ev, run=registered_run(), audit=result, plots={},
+                     policy=POLICY, metadata=METADATA)  # fmt: skip
+    perf = _section(out["markdown"].read_text(), "Performance")
+    assert "### Monthly step-down lists (backtest)" in perf
+    assert (
+        "| 2023-04 | 20 | 14 | 0.700 (0.480 to 0.850) | 80 | 18 | 0.225 (0.147 to 0.328) |" in perf
+    )
+    assert "| 2023-05 | 3 | suppressed | suppressed | 60 | 12 | 0.200 (0.118 to 0.318) |" in perf
+    lines = out["stepdown_backtest"].read_text().splitlines()
+    assert lines[1] == "2023-04,20,14,0.7,0.48,0.85,80,18,0.225,0.147,0.328"
+    assert lines[2].startswith("2023-05,3,suppressed,suppressed,suppressed,suppressed,60,")
