@@ -387,6 +387,12 @@ class ServingConfig(Frozen):
     audit_fsync: bool = Field(
         False, description="fsync each audit line (survives a power cut; ~4 ms a request)"
     )
+    audit_rotation: Literal["daily", "size", "none"] = Field(
+        "daily", description="when the chained audit log starts a new file"
+    )
+    audit_max_bytes: int = Field(
+        100_000_000, ge=1_000, description="with audit_rotation size: a new file from this size"
+    )
 
 
 class Config(Frozen):

@@ -119,8 +119,8 @@ class Settings:
             tokens_json=tokens_json,
             audit_key=resolve_key(audit_key),
             # The run config gains these keys with ServingConfig; until then the defaults.
-            audit_rotation=getattr(s, "audit_rotation", DEFAULT_ROTATION),
-            audit_max_bytes=getattr(s, "audit_max_bytes", DEFAULT_MAX_BYTES),
+            audit_rotation=s.audit_rotation,
+            audit_max_bytes=s.audit_max_bytes,
         )
 
     @classmethod

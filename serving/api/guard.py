@@ -78,7 +78,7 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.tokens = TokenStore(settings.tokens_file, settings.tokens_json)
-        self.audit = AuditLog(settings.audit_log, fsync=settings.audit_fsync)
+        self.audit = AuditLog.from_settings(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -160,11 +161,16 @@ def test_the_log_is_reopened_after_external_rotation(audit_file):
 
 _WORKER = textwrap.dedent(
     """
-    import sys
+    import sys, time
     from pathlib import Path
     from stratify.serving.api.audit_log import AuditLog
     log = AuditLog(Path(sys.argv[1]), key=sys.argv[2].encode(), rotation="size",
                    max_bytes=20_000)
+    go = Path(sys.argv[1]).with_name("go")
+    ready = Path(sys.argv[1]).with_name(f"ready-{sys.argv[4]}")
+    ready.touch()
+    while not go.exists():  # both start together, so their appends interleave
+        time.sleep(0.001)
     for i in range(int(sys.argv[3])):
         log.write(request_id=f"{sys.argv[4]}-{i}", status=200, record_ids=["x"] * (i % 7))
     """
@@ -178,6 +184,11 @@ def test_two_processes_appending_keep_the_chain(audit_file):
         subprocess.Popen([sys.executable, "-c", _WORKER, str(audit_file), KEY.decode(), str(n), w])
         for w in ("a", "b")
     ]
+    deadline = time.monotonic() + 60
+    while not all(audit_file.with_name(f"ready-{w}").exists() for w in "ab"):
+        assert time.monotonic() < deadline, "the writers did not start"
+        time.sleep(0.01)
+    audit_file.with_name("go").touch()
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     report = verify(audit_file, KEY)
     assert report.problem is None and report.lines == 2 * n and len(report.files) > 2
