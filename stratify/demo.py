@@ -207,6 +207,29 @@ def _lists(cfg: Config, console: Console) -> None:
             console.print(f"- next quarter: {summary(outcome.outreach)[0]}: "
                           f"{len(outcome.outreach.families)} families")  # fmt: skip
             console.print(f"    {outcome.workbook}")
+    if "rereferral" in imported.champions:
+        _stepdown(cfg, console)
+
+
+def _stepdown(cfg: Config, console: Console) -> None:
+    """Write the step-down list of the extract's last complete month (re-referral champion)."""
+    import datetime as dt
+
+    from stratify.features.warehouse.store import read_meta
+    from stratify.serving.stepdown.run import run_stepdown
+
+    extract = dt.date.fromisoformat(read_meta(cfg.work_dir / "warehouse.duckdb")["extract_date"])
+    nxt = extract + dt.timedelta(days=1)
+    month = extract if nxt.day == 1 else extract.replace(day=1) - dt.timedelta(days=1)
+    outcome = run_stepdown(cfg, month.replace(day=1))
+    lst = outcome.stepdown
+    console.print(
+        f"- step-down list for {month:%Y-%m}, stratify-rereferral v{lst.model_version}: "
+        f"{len(lst.families)} of {lst.eligible_families} eligible families "
+        f"({lst.excluded_families} still open, left out), audit sample of "
+        f"{outcome.sample_size} ({outcome.seconds:.1f} s)"
+    )
+    console.print(f"    {outcome.workbook}")
 
 
 def _serving(
@@ -223,6 +246,8 @@ def _serving(
             families = len(outcome.outreach.families)
             console.print(f"- {summary(outcome.outreach)[0]}: {families} families")
             console.print(f"    {outcome.workbook}\n    {outcome.page}")
+    if "rereferral" in imported.champions:
+        _stepdown(cfg, console)
     work = cfg.work_dir
     console.print("")
     console.print("Artefacts:")

@@ -69,6 +69,11 @@ def test_the_demo_retrains_on_the_next_quarter_and_acts_on_the_report(demo_home)
         assert "Demo Approver" in text
     assert (home / "warehouses" / "2025-03-31.duckdb").exists()
     assert (home / "outreach" / "2025-04-01" / "outreach-all.xlsx").exists()
+    # the locality teams' step-down lists of each extract's last complete month
+    for month in ("2025-03", "2025-06"):
+        assert (home / "step-down" / month / "step-down-all.xlsx").exists()
+        assert (home / "step-down" / month / "step-down-all.html").exists()
+    assert "- step-down list for 2025-03" in output
 
 
 def test_running_the_demo_again_reuses_what_is_up_to_date(demo_home):
