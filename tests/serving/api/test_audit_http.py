@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import bentoml
 import httpx
 import pytest
 
@@ -33,20 +37,39 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _serving(served_work: Path, config: Path, token: str) -> Iterator[str]:
-    """Run ``bentoml serve`` with two workers as ``stratify serve`` would; yield its URL."""
+    """Run ``bentoml serve`` with two workers, in its own process as ``stratify serve`` does.
+
+    A separate process, not ``bentoml.serve`` in this one: that would load BentoML's
+    process-wide configuration (its home, its model store) here, where later tests in
+    the same worker point BentoML at stores of their own.
+    """
     port = _free_port()
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in serve_env({}, served_work, config, workers=2).items():
-            mp.setenv(key, value)
-        mp.delenv(TOKENS_ENV, raising=False)
-        srv = bentoml.serve(SERVICE, port=port, working_dir=str(ROOT))
+    env = {k: v for k, v in os.environ.items() if k != TOKENS_ENV}
+    env |= serve_env({}, served_work, config, workers=2)
+    cmd = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--port", str(port),
+           "--working-dir", str(ROOT)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, "bentoml serve exited before it was ready"
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "bentoml serve was not ready within 120 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            url = f"http://127.0.0.1:{port}"
-            with bentoml.SyncHTTPClient(url, token=token, server_ready_timeout=90) as ready:
-                ready._temp_dir.cleanup()
-            yield url
-        finally:
-            srv.stop()
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
 
 def _client(url: str, token: str, records: list[dict]) -> list[int]:
