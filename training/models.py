@@ -236,6 +236,21 @@ def calibrated_pipeline(
     return Pipeline([("encode", enc), ("model", cal)])
 
 
+def with_trees(pipeline: Pipeline, model: lgb.LGBMClassifier) -> Pipeline:
+    """Return ``pipeline`` with its calibrated trees replaced by ``model``, calibration kept.
+
+    The registered model's last step: its calibration is fitted on the predictions of
+    trees that had not seen the calibration slice, and the trees are then refitted with
+    that slice included (the same parameters and number of trees), so the trees learn
+    from every labelled point while the calibration was fitted out of sample.
+    """
+    calibrated = pipeline.named_steps["model"]
+    for member in calibrated.calibrated_classifiers_:
+        member.estimator = FrozenEstimator(model)
+    calibrated.estimator = FrozenEstimator(model)
+    return pipeline
+
+
 def booster_of(pipeline: Pipeline) -> lgb.Booster:
     """Return the LightGBM booster inside a calibrated pipeline (for SHAP values)."""
     frozen = pipeline.named_steps["model"].calibrated_classifiers_[0].estimator

@@ -461,10 +461,14 @@ def _refit(
 ) -> tuple[Pipeline, Champion, np.ndarray]:
     """Refit the registered model on every decision point with a complete label window.
 
-    The trees learn from every such point before the latest ``refit_slice_months``; that
-    slice (its eligible points) stops the trees early and calibrates them, and fixes the
-    operating threshold of a threshold capacity. Returns the pipeline, its description
-    and its training rows.
+    1. Trees learn from every such point before the latest ``refit_slice_months``; that
+       slice stops them early, calibrates them (its eligible points) and fixes the
+       operating threshold of a threshold capacity: all three out of sample.
+    2. The trees are then refitted on every complete point, the latest slice included,
+       with the same parameters and number of trees, and put under that calibration
+       (:func:`stratify.training.models.with_trees`).
+
+    Returns the pipeline, its description and its training rows.
     """
     tcfg, horizon, X, y = cfg.training, cfg.features.horizon_months, table.X, table.y
     as_of = pd.Series(table.keys["as_of_date"])
@@ -473,15 +477,15 @@ def _refit(
     end = last_complete(table.extract_date, horizon)
     slice_start = np.datetime64(add_months(end, -tcfg.refit_slice_months))
     latest = (days >= slice_start) & (days < np.datetime64(end))
-    train_rows = learn & (days < slice_start)
+    before_rows, all_rows = learn & (days < slice_start), learn & (days < np.datetime64(end))
     stop_rows, calibrate_rows = latest & learn, latest & eligible
     progress("refitting the registered model on every complete label window")
-    lgbm, trees = models.fit_lightgbm_early(
-        fitted.encoded[train_rows], y[train_rows], fitted.encoded[stop_rows], y[stop_rows],
+    held_out, trees = models.fit_lightgbm_early(
+        fitted.encoded[before_rows], y[before_rows], fitted.encoded[stop_rows], y[stop_rows],
         fitted.found.params, space=tcfg.search, seed=tcfg.seed, categorical=fitted.cats,
     )  # fmt: skip
     pipeline = models.calibrated_pipeline(
-        fitted.encoder, lgbm, X[calibrate_rows], y[calibrate_rows], tcfg.calibration
+        fitted.encoder, held_out, X[calibrate_rows], y[calibrate_rows], tcfg.calibration
     )
     threshold = None
     if capacity.is_threshold:
@@ -489,13 +493,17 @@ def _refit(
         threshold = share_thresholds(
             _children(table, calibrate_rows), score, capacity.top_share or 0.0
         )["lightgbm"]
+    every = models.fit_lightgbm(
+        fitted.encoded[all_rows], y[all_rows], fitted.found.params, n_estimators=trees,
+        seed=tcfg.seed, categorical=fitted.cats,
+    )  # fmt: skip
     champion = Champion(
-        train=_period(table.keys, y, train_rows),
+        train=_period(table.keys, y, all_rows),
         calibrate=_period(table.keys, y, calibrate_rows),
         trees=trees,
         threshold=threshold,
     )
-    return pipeline, champion, train_rows
+    return models.with_trees(pipeline, every), champion, all_rows
 
 
 def train(

@@ -22,6 +22,7 @@ from stratify.features.model_input import model_frame
 from stratify.serving.outreach.cohort import cohort_at
 from stratify.serving.outreach.ranking import build_list
 from stratify.training.data import load_table
+from stratify.training.models import booster_of
 from stratify.training.policy import load_policy
 from stratify.training.run import feature_dir, truth_dir
 from stratify.training.train import train
@@ -112,11 +113,16 @@ def test_the_registered_model_learnt_from_the_latest_complete_windows(deployed):
     _, result, _ = deployed
     champion = result.evaluation.champion
     extract = dt.date(2025, 3, 31)
-    last = dt.date.fromisoformat(champion.calibrate.end)
-    # the latest snapshot whose 12-month window is complete: within 15 months
+    last = dt.date.fromisoformat(champion.train.end)
+    # the trees learnt up to the latest snapshot whose 12-month window is complete:
+    # within 15 months of the extract; the calibration slice is that snapshot
     assert last == dt.date(2024, 1, 1) and (extract - last).days <= 15 * 31
-    assert dt.date.fromisoformat(champion.train.end) == dt.date(2023, 10, 1)
+    assert champion.calibrate.start == champion.calibrate.end == "2024-01-01"
     assert result.evaluation.split.train.end < champion.train.end
+    # the registered trees are not the evaluated ones, and they hold the champion's count
+    booster = booster_of(result.pipeline)
+    assert booster.num_trees() == champion.trees
+    assert booster is not booster_of(result.evaluated)
 
 
 def _top_share(frame: pd.DataFrame, score: str, share: dict) -> set:

@@ -158,9 +158,9 @@ def _model(evaluation: Evaluation, run: RegisteredRun | None, audit: AuditResult
         "model_architecture": "LightGBM gradient-boosted decision trees with a small "
         "time-aware hyperparameter search and early stopping, calibrated on a later slice; "
         "after evaluation, refitted on every decision point with a complete outcome window "
-        f"(trees: {evaluation.champion.train.start} to {evaluation.champion.train.end}; "
-        f"early stopping and calibration: {evaluation.champion.calibrate.start} to "
-        f"{evaluation.champion.calibrate.end}).",
+        f"({evaluation.champion.train.start} to {evaluation.champion.train.end}; early "
+        f"stopping and calibration fitted out of sample on {evaluation.champion.calibrate.start}"
+        f" to {evaluation.champion.calibrate.end}).",
         "model_performance": _performance_text(evaluation, audit),
         "datasets": ["the council's children's services records (warehouse extract)"],
         "dataset_purposes": "Earliest period: training; later slice: calibration; most "

@@ -258,8 +258,8 @@ def champion(evaluation: Evaluation) -> str:
          split.calibrate.rows, split.calibrate.positives),
         ("registered: trees learnt from", c.train.start, c.train.end, c.train.rows,
          c.train.positives),
-        ("registered: early stopping and calibration", c.calibrate.start, c.calibrate.end,
-         c.calibrate.rows, c.calibrate.positives),
+        ("registered: early stopping and calibration (out of sample)", c.calibrate.start,
+         c.calibrate.end, c.calibrate.rows, c.calibrate.positives),
     ]  # fmt: skip
     heads = ("Model and part", "First decision point", "Last decision point", "Rows", "Positives")
     return md_table(heads, rows)

@@ -133,7 +133,8 @@ def test_the_lists_backtest_ceiling_and_registered_model_are_on_the_card(card):
     data = _section(md, "Training and evaluation data")
     assert "| registered: trees learnt from | 2016-04-01 | 2023-10-01 | 9,000 | 200 |" in data
     assert (
-        "| registered: early stopping and calibration | 2024-01-01 | 2024-01-01 | 1,300 |" in data
+        "| registered: early stopping and calibration (out of sample) | 2024-01-01 | 2024-01-01 "
+        "| 1,300 |" in data
     )
     assert "| left out | 398 | 38 |" in data  # 5,400 - 5,002 rows, 160 - 122 positives
     assert "out-of-time estimates of the training procedure" in data
