@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -287,10 +287,12 @@ def _why(champion: _Model, challenger: _Model) -> str:
     return (
         f"The champion learnt from decision points up to {last}; these are the eligible "
         f"points after it whose outcome window has completed by the new extract. The "
-        f"challenger's trees learnt up to {c.train.end} and never saw them either, but its "
-        f"early stopping and calibration used its latest slice ({c.calibrate.start} to "
-        f"{c.calibrate.end}), which may overlap them: its ranking figures and lists are fair "
-        "to both; its calibration figures favour it."
+        f"registered challenger's trees have learnt from every complete point (to "
+        f"{c.train.end}), so here the challenger is scored by its trees as they were before "
+        f"its latest slice ({c.calibrate.start} to {c.calibrate.end}) was added to them: "
+        "they never saw these points, and its ranking figures and lists are fair to both. "
+        "Its early stopping and calibration were fitted on that slice, which may overlap "
+        "these points: its calibration figures favour it."
     )
 
 
@@ -395,8 +397,13 @@ def retrain_target(
     say(f"{target}: training the challenger with the champion's procedure")
     outcome = train_and_register(cfg, target, policy, truth=truth)
     challenger = _model(cfg, target, outcome.run.version)
+    # on the window the challenger is scored by its trees fitted before the latest slice
+    # was added to them: the registered trees have learnt from the window itself
+    held = (
+        challenger if outcome.held_out is None else replace(challenger, pipeline=outcome.held_out)
+    )
     say(f"{target}: comparing champion v{champion.version} and challenger v{challenger.version}")
-    comparison = _compare(cfg, policy, frame[rows].reset_index(drop=True), champion, challenger)
+    comparison = _compare(cfg, policy, frame[rows].reset_index(drop=True), champion, held)
     say(f"{target}: drift between the champion's training data and the new extract")
     drifted = _drift(frame, champion, cfg)
     sources = _sources(cfg, champion, dt.date.fromisoformat(previous), extract)

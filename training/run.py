@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
@@ -41,6 +42,9 @@ class RunOutcome:
     evaluation: Evaluation
     run: RegisteredRun
     card_dir: Path | None
+    #: The registered model before its trees were refitted with the latest slice (in
+    #: memory only): what a comparison on that slice may fairly score.
+    held_out: Pipeline | None = field(default=None, repr=False, compare=False)
 
     @property
     def target(self) -> Target:
@@ -177,7 +181,7 @@ def train_and_register(
             cfg, policy, result.evaluation, run, predictions=result.predictions, X=encoded,
             plots_made=plots_made, metadata=table.metadata,
         )  # fmt: skip
-    return RunOutcome(result.evaluation, run, card_dir)
+    return RunOutcome(result.evaluation, run, card_dir, result.held_out)
 
 
 def card_dir_of(cfg: Config, target: str, version: int) -> Path:

@@ -9,6 +9,7 @@ figures from rolling-origin refits, the ceiling on synthetic data, the verdict).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class TrainResult:
     #: The pipeline the figures describe (fitted before the test window); ``pipeline``
     #: is the registered model, refitted on every complete label window.
     evaluated: Pipeline
+    #: The registered model before its trees were refitted with the latest slice.
+    held_out: Pipeline
 
 
 def _period(keys: pd.DataFrame, y: np.ndarray, mask: np.ndarray) -> Period:
@@ -458,7 +461,7 @@ def _fit(table: TrainingTable, cfg: Config, masks: _Masks, progress: Progress) -
 
 def _refit(
     table: TrainingTable, cfg: Config, fitted: _Fitted, capacity: Capacity, progress: Progress
-) -> tuple[Pipeline, Champion, np.ndarray]:
+) -> tuple[Pipeline, Champion, np.ndarray, Pipeline]:
     """Refit the registered model on every decision point with a complete label window.
 
     1. Trees learn from every such point before the latest ``refit_slice_months``; that
@@ -468,7 +471,7 @@ def _refit(
        with the same parameters and number of trees, and put under that calibration
        (:func:`stratify.training.models.with_trees`).
 
-    Returns the pipeline, its description and its training rows.
+    Returns the pipeline, its description, its training rows and the pipeline of step 1.
     """
     tcfg, horizon, X, y = cfg.training, cfg.features.horizon_months, table.X, table.y
     as_of = pd.Series(table.keys["as_of_date"])
@@ -503,7 +506,8 @@ def _refit(
         trees=trees,
         threshold=threshold,
     )
-    return models.with_trees(pipeline, every), champion, all_rows
+    held = copy.deepcopy(pipeline)
+    return models.with_trees(pipeline, every), champion, all_rows, held
 
 
 def train(
@@ -551,7 +555,7 @@ def train(
         else ({}, None)
     )
     quarters = _rolling(table, fitted, cfg, capacity=capacity, progress=progress)
-    pipeline, champion, champion_rows = _refit(table, cfg, fitted, capacity, progress)
+    pipeline, champion, champion_rows, held = _refit(table, cfg, fitted, capacity, progress)
     y = table.y
     evaluation = Evaluation(
         target=target,
@@ -589,7 +593,15 @@ def train(
     edges = band_edges(pipeline.predict_proba(X[champion_rows])[:, 1])
     X_test = X[masks.test].reset_index(drop=True)
     return TrainResult(
-        pipeline, fitted.logreg, pred, X_test, evaluation, fitted.found, edges, fitted.pipeline
+        pipeline,
+        fitted.logreg,
+        pred,
+        X_test,
+        evaluation,
+        fitted.found,
+        edges,
+        fitted.pipeline,
+        held,
     )
 
 

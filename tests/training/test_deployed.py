@@ -123,6 +123,11 @@ def test_the_registered_model_learnt_from_the_latest_complete_windows(deployed):
     booster = booster_of(result.pipeline)
     assert booster.num_trees() == champion.trees
     assert booster is not booster_of(result.evaluated)
+    # the trees before the latest slice was added keep their own copy (the retraining
+    # comparison scores its window with them)
+    held = booster_of(result.held_out)
+    assert held is not booster and held.num_trees() == champion.trees
+    assert held.model_to_string() != booster.model_to_string()
 
 
 def _top_share(frame: pd.DataFrame, score: str, share: dict) -> set:
