@@ -18,6 +18,7 @@ module hands over a :class:`StoredModel`, and never imports the scorer.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -152,13 +153,37 @@ def import_champion(work_dir: Path, target: Target, *, mlflow_uri: str) -> Champ
     return champion
 
 
+@contextmanager
+def _mlflow_at(uri: str) -> Iterator[None]:
+    """Point MLflow's process-wide tracking and registry at ``uri`` for the block.
+
+    ``download_artifacts`` of a ``models:/`` URI resolves the registry through MLflow's
+    process-wide setting, whatever was set last in this process (by a training run, say),
+    so it is set here explicitly; the environment MLflow exports is put back after.
+    """
+    import mlflow
+
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {key: os.environ.get(key) for key in keys}
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _import(store: ModelStore, champion: Champion, mlflow_uri: str, scratch: Path) -> None:
     """Download the registered version with an explicit URI, then store it."""
     import bentoml
     from mlflow.artifacts import download_artifacts
 
     uri = f"models:/{champion.name}/{champion.mlflow_version}"
-    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp, _mlflow_at(mlflow_uri):
         local = download_artifacts(
             artifact_uri=uri, dst_path=tmp, tracking_uri=mlflow_uri, registry_uri=mlflow_uri
         )
