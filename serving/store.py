@@ -18,7 +18,6 @@ module hands over a :class:`StoredModel`, and never imports the scorer.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stratify.core.environment import environment_kept
 from stratify.core.files import write_atomic
 from stratify.core.targets import CHAMPION, Target, model_name, target_of
 
@@ -163,18 +163,10 @@ def _mlflow_at(uri: str) -> Iterator[None]:
     """
     import mlflow
 
-    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved = {key: os.environ.get(key) for key in keys}
-    try:
+    with environment_kept(("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _import(store: ModelStore, champion: Champion, mlflow_uri: str, scratch: Path) -> None:

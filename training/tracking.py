@@ -30,6 +30,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
+from stratify.core.environment import environment_kept
 from stratify.core.targets import CHALLENGER, CHAMPION, Target, model_name
 from stratify.features.catalogue import catalogue_hash
 from stratify.features.config import MLFLOW_ENV, Config
@@ -83,16 +84,9 @@ def mlflow_environment() -> Iterator[None]:
     in the same process. Inside the block MLflow's artefact progress bar is off (unless
     the user turned it on), as it would garble the command line's own progress display.
     """
-    saved = {key: os.environ.get(key) for key in (*MLFLOW_ENV, PROGRESS_ENV)}
-    os.environ.setdefault(PROGRESS_ENV, "false")
-    try:
+    with environment_kept((*MLFLOW_ENV, PROGRESS_ENV)):
+        os.environ.setdefault(PROGRESS_ENV, "false")
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _point(cfg: Config) -> MlflowClient:
