@@ -12,7 +12,9 @@ import typer
 
 from stratify.features.cli import register as register_features
 from stratify.serving.cli import register as register_serving
+from stratify.serving.decisions.cli import register as register_decisions
 from stratify.training.cli import register as register_training
+from stratify.training.followup.cli import register as register_follow_up
 
 app = typer.Typer(
     name="stratify",
@@ -25,6 +27,8 @@ app = typer.Typer(
 register_features(app)
 register_serving(app)
 register_training(app)
+register_decisions(app)
+register_follow_up(app)
 
 
 @app.command()

@@ -1,9 +1,11 @@
 """The outreach list as an Excel workbook (openpyxl).
 
-Three sheets: "Outreach list" (one row per child, grouped by family: the family's
+Four sheets: "Outreach list" (one row per child, grouped by family: the family's
 columns are repeated on each of its rows so that sorting and filtering never separate a
 child from its family, but shown in grey after the first row, and families are shaded
-alternately), "How to read this list" and "Fairness check". Both tables have a frozen
+alternately), "Decisions" (a drop-down and a note per family, returned with
+``stratify decisions import``: :mod:`stratify.serving.decisions.sheet`), "How to read
+this list" and "Fairness check". Both tables have a frozen
 header, filters, set widths, a description of each column on its header (a comment)
 and print on one page wide with the header repeated.
 """
@@ -20,6 +22,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from stratify.serving.decisions import list_record
+from stratify.serving.decisions.sheet import add_sheet
 from stratify.serving.outreach.guide import (
     FAIRNESS_COLUMNS,
     LIST_COLUMNS,
@@ -27,6 +31,7 @@ from stratify.serving.outreach.guide import (
     fairness_rows,
     guide,
     list_rows,
+    model_label,
 )
 from stratify.serving.outreach.ranking import OutreachList
 
@@ -108,7 +113,10 @@ def workbook(lst: OutreachList, card: Path, min_people: int) -> Workbook:
     frows = fairness_rows(lst)
     _table(fair, FAIRNESS_COLUMNS, frows, grouped=False)
     _finish(fair, FAIRNESS_COLUMNS, len(frows), "C2")
+    record = list_record(lst.as_of, lst.locality, lst.model_version, lst.families)
+    add_sheet(wb, record, model_label(lst.model_version), index=1)  # decisions, after the list
     wb.properties.title = f"Outreach list {lst.as_of.isoformat()}"
+    wb.properties.identifier = record.list_id
     wb.properties.creator = "stratify"
     return wb
 

@@ -15,12 +15,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from stratify.core.files import write_files_atomic
 from stratify.core.progress import StageCallback
 from stratify.features.build.cohorts import add_months, snapshot_dates
 from stratify.features.config import Config
 from stratify.features.warehouse.store import read_meta
+from stratify.serving.decisions import list_record, register_list
 from stratify.serving.outreach.cohort import TARGET, Cohort, check_date, cohort_at, known_localities
+from stratify.serving.decisions import list_record, register_list
 from stratify.serving.outreach.cohort import resolve_locality as _resolve
 from stratify.serving.outreach.excel import write_workbook
 from stratify.serving.outreach.html import write_page
@@ -65,8 +69,18 @@ def latest_snapshot(extract_date: dt.date, every_months: int = 3) -> dt.date:
     return snapshot_dates(add_months(extract_date, -every_months), extract_date, every_months)[-1]
 
 
-def write_outputs(lst: OutreachList, work_dir: Path, min_people: int) -> tuple[Path, Path]:
-    """Write the workbook and the web page of ``lst`` atomically; return their paths."""
+def write_outputs(
+    lst: OutreachList, work_dir: Path, min_people: int, audit: pd.DataFrame | None = None
+) -> tuple[Path, Path]:
+    """Write the workbook and the web page of ``lst`` atomically; return their paths.
+
+    With the cohort's ``audit`` table, the list is first recorded in the decisions
+    database (:func:`stratify.serving.decisions.register_list`), so a returned workbook
+    can be checked against it.
+    """
+    if audit is not None:
+        record = list_record(lst.as_of, lst.locality, lst.model_version, lst.families)
+        register_list(work_dir, record, lst.children, audit)
     xlsx, html = output_paths(work_dir, lst.as_of, lst.locality)
     card = card_path(work_dir, lst.model_version)
     write_files_atomic({
@@ -163,5 +177,5 @@ def list_and_write(
         locality=locality, dimensions=cfg.audit.groups, min_people=cfg.audit.min_people,
     )  # fmt: skip
     (progress or (lambda _: None))("writing the workbook and the web page")
-    xlsx, html = write_outputs(lst, cfg.work_dir, cfg.audit.min_people)
+    xlsx, html = write_outputs(lst, cfg.work_dir, cfg.audit.min_people, cohort.audit)
     return OutreachOutcome(lst, xlsx, html, cohort.build_seconds)
