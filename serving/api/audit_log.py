@@ -66,7 +66,7 @@ ERR_WRITE = "the audit log could not be written; the request was not served"
 ERR_TAIL = "the audit log's last line is damaged; run `stratify audit-log verify`"
 FIELDS = (
     "time", "request_id", "subject", "token_id", "endpoint", "target", "record_ids",
-    "model_version", "status", "latency_ms",
+    "model_version", "list_id", "status", "latency_ms",
 )  # fmt: skip
 CHAIN_FIELDS = ("key", "seq", "prev", "mac")
 #: What the first line of a log chains to.

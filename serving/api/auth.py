@@ -10,7 +10,8 @@ the comparison is constant-time (:func:`hmac.compare_digest`). The file is re-re
 when it changes, so a new token works without a restart, and rewritten atomically (mode
 0600) when a token is added.
 
-Roles: ``scorer`` may call ``/score``, ``reviewer`` may call ``/model``.
+Roles: ``scorer`` may call ``/score``, ``reviewer`` may call ``/model``, ``decisions``
+may call ``/decisions`` (case-management systems recording managers' decisions).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from typing import Any, Literal
 
 from stratify.core.files import write_atomic
 
-Role = Literal["scorer", "reviewer"]
-ROLES: tuple[Role, ...] = ("scorer", "reviewer")
+Role = Literal["scorer", "reviewer", "decisions"]
+ROLES: tuple[Role, ...] = ("scorer", "reviewer", "decisions")
 PREFIX = "stk"
 RELOAD_SECONDS = 1.0
 ERR_ROLE = "unknown role {role!r}; choose from: " + ", ".join(ROLES)

@@ -1,9 +1,9 @@
 """The ASGI middleware in front of the service: bearer-token roles and the audit log.
 
 Health and metrics paths (:data:`OPEN_PATHS`) pass untouched. Every other request needs
-a valid token (401 without one); ``/score`` needs the ``scorer`` role and ``/model``
-the ``reviewer`` role (403 otherwise); anything else (``/schema.json``, the docs) needs
-any valid token. Every guarded request, refused or not, gets one audit line. The
+a valid token (401 without one); ``/score`` needs the ``scorer`` role, ``/model`` the
+``reviewer`` role and ``/decisions`` the ``decisions`` role (403 otherwise); anything
+else (``/schema.json``, the docs) needs any valid token. Every guarded request, refused or not, gets one audit line. The
 response is held until its line is written: if the line cannot be written, the client
 gets a 500 instead, so nothing is served unaudited. The endpoint adds what only it
 knows (target, record ids, model version) to ``request.state.audit``.
@@ -29,12 +29,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
-ROLE_OF = {"/score": "scorer", "/model": "reviewer"}
+ROLE_OF = {"/score": "scorer", "/model": "reviewer", "/decisions": "decisions"}
 ERR_UNAUTHENTICATED = "a valid bearer token is required (Authorization: Bearer <token>)"
 ERR_FORBIDDEN = "this token lacks the {role} role needed for {path}"
 ERR_INTERNAL = "the request failed; quote request id {request_id} to the service's operators"
 REQUEST_ID_HEADER = b"x-request-id"
-AUDIT_KEYS = ("target", "record_ids", "model_version")
+AUDIT_KEYS = ("target", "record_ids", "model_version", "list_id")
 logger = logging.getLogger(__name__)
 
 

@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from stratify.serving import store
+from stratify.serving.api import decisions as decisions_api
 from stratify.serving.api import endpoints
 from stratify.serving.api.endpoints import Served
 from stratify.serving.api.guard import ASGIApp, Guard
@@ -149,6 +150,23 @@ class Stratify:
                 self._limiter = anyio.CapacityLimiter(1)
             status, body = await anyio.to_thread.run_sync(call, limiter=self._limiter)
         # BentoML sets the status of a method with a context from the context
+        ctx.response.status_code = status
+        return JSONResponse(body, status_code=status)  # type: ignore[return-value]
+
+    @bentoml.api(route="/decisions", input_spec=decisions_api.DecisionsRequest)
+    async def decisions(
+        self, list_id: str, model_version: int, decisions: list[Any], ctx: bentoml.Context
+    ) -> dict[str, Any]:
+        """Record managers' decisions on a list (:mod:`stratify.serving.api.decisions`)."""
+        request = decisions_api.DecisionsRequest(
+            list_id=list_id, model_version=model_version, decisions=decisions
+        )
+        principal = getattr(ctx.request.state, "principal", None)
+        status, body = await anyio.to_thread.run_sync(functools.partial(
+            decisions_api.record_decisions, self.settings.work_dir, request,
+            submitted_by=principal.subject if principal else "unknown",
+            audit=_audit(ctx.request),
+        ))  # fmt: skip
         ctx.response.status_code = status
         return JSONResponse(body, status_code=status)  # type: ignore[return-value]
 

@@ -17,7 +17,7 @@ import pytest
 from stratify.core.targets import TARGETS
 from stratify.features.config import Config, load_config
 from stratify.serving import store
-from stratify.serving.api.auth import add_token
+from stratify.serving.api.auth import ROLES, add_token
 from stratify.serving.settings import CONFIG_ENV, TOKENS_ENV
 from tests.borough import copy_borough
 from tests.serving import factory
@@ -52,7 +52,7 @@ def service(
     tokens_file, audit = here / "tokens.json", here / "audit" / "requests.jsonl"
     config = factory.write_config(here / "config.yaml", served_work, tokens_file=str(tokens_file),
                                   audit_log=str(audit), max_batch=factory.MAX_BATCH)  # fmt: skip
-    tokens = {r: add_token(tokens_file, f"{r} subject", [r])[0] for r in ("scorer", "reviewer")}
+    tokens = {r: add_token(tokens_file, f"{r} subject", [r])[0] for r in ROLES}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(CONFIG_ENV, str(config))
         mp.delenv(TOKENS_ENV, raising=False)
