@@ -28,6 +28,7 @@ from stratify.training.audit.report import audit
 from stratify.training.card.render import write_card
 from stratify.training.data import TrainingTable, load_table
 from stratify.training.evaluation import Evaluation, Lineage, RegisteredRun, registered_run_of
+from stratify.training.followup.labels import measure
 from stratify.training.models import booster_of
 from stratify.training.policy import Policy
 from stratify.training.train import TrainResult, train
@@ -179,9 +180,19 @@ def train_and_register(
         encoded = result.pipeline.named_steps["encode"].transform(result.X_test)
         card_dir = audit_and_card(
             cfg, policy, result.evaluation, run, predictions=result.predictions, X=encoded,
-            plots_made=plots_made, metadata=table.metadata,
+            plots_made=plots_made, metadata=card_metadata(cfg, table),
         )  # fmt: skip
     return RunOutcome(result.evaluation, run, card_dir, result.held_out)
+
+
+def card_metadata(cfg: Config, table: TrainingTable) -> dict[str, Any]:
+    """Return the metadata the card shows: the build's and the labels touched by the lists.
+
+    The measured share of training decision points whose family was contacted from an
+    earlier list within the label window (:mod:`stratify.training.followup.labels`).
+    """
+    touch = measure(cfg.work_dir, table.keys, cfg.features.horizon_months)
+    return {**table.metadata, "labels_touched": touch.sentence()}
 
 
 def card_dir_of(cfg: Config, target: str, version: int) -> Path:
@@ -266,7 +277,7 @@ def reaudit(cfg: Config, target: Target, version: int, policy: Policy) -> Path:
             X = _inputs_of(cfg, info["model_uri"], table, pred)
         return audit_and_card(
             cfg, policy, evaluation, run, predictions=pred, X=X, plots_made=made,
-            metadata=table.metadata,
+            metadata=card_metadata(cfg, table),
         )  # fmt: skip
 
 

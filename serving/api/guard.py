@@ -3,10 +3,11 @@
 Health and metrics paths (:data:`OPEN_PATHS`) pass untouched. Every other request needs
 a valid token (401 without one); ``/score`` needs the ``scorer`` role, ``/model`` the
 ``reviewer`` role and ``/decisions`` the ``decisions`` role (403 otherwise); anything
-else (``/schema.json``, the docs) needs any valid token. Every guarded request, refused or not, gets one audit line. The
-response is held until its line is written: if the line cannot be written, the client
-gets a 500 instead, so nothing is served unaudited. The endpoint adds what only it
-knows (target, record ids, model version) to ``request.state.audit``.
+else (``/schema.json``, the docs) needs any valid token. Every guarded request, refused
+or not, gets one audit line. The response is held until its line is written: if the
+line cannot be written, the client gets a 500 instead, so nothing is served unaudited.
+The endpoint adds what only it knows (target, record ids, model version, list id) to
+``request.state.audit``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from stratify.features.decisions import DECISIONS, DecisionRow, ListRecord
 
@@ -89,6 +90,33 @@ def _rank(value: object) -> int | None:
     return None
 
 
+def _check_one(
+    record: ListRecord, row: Submitted, at: Callable[[str], str], allow_blank: bool
+) -> tuple[DecisionRow | None, list[str]]:
+    """Check one submitted family already known to be on the list, once."""
+    family = str(row.family).strip()
+    expected = record.rank_of[family]
+    problems = []
+    rank = _rank(row.rank)
+    if rank is None:
+        problems.append(f"{at('rank')}: " + ERR_RANK_TYPE.format(value=row.rank))
+    elif rank != expected:
+        problems.append(f"{at('rank')}: " + ERR_RANK.format(family=family, expected=expected,
+                                                            found=rank))  # fmt: skip
+    note = "" if row.note is None else str(row.note).strip()
+    if len(note) > MAX_NOTE:
+        problems.append(f"{at('note')}: " + ERR_NOTE.format(n=len(note), limit=MAX_NOTE))
+    decision = "" if row.decision is None else str(row.decision).strip()
+    if not decision:
+        if not allow_blank:
+            problems.append(f"{at('decision')}: " + ERR_BLANK.format(rank=expected))
+        return None, problems
+    if decision not in DECISIONS:
+        problems.append(f"{at('decision')}: " + ERR_VALUE.format(value=decision[:60]))
+        return None, problems
+    return DecisionRow(family, decision, note), problems
+
+
 def check_rows(
     record: ListRecord,
     rows: Sequence[Submitted],
@@ -107,7 +135,7 @@ def check_rows(
         The submitted families.
     locate : callable
         ``locate(i, field)`` names where field ``rank``, ``family``, ``decision`` or
-        ``note`` of the ``i``-th row is.
+        ``note`` of the ``i``-th row is (``i = -1``: the family column as a whole).
     complete : bool
         Whether every family of the list must be there (a returned workbook: yes; an
         API call may send a few families).
@@ -123,33 +151,17 @@ def check_rows(
         if family not in ranks:
             problems.append(f"{locate(i, 'family')}: " + ERR_NOT_LISTED.format(
                 family=family[:60] or "(empty)", list_id=record.list_id))  # fmt: skip
-            continue
-        if family in seen:
+        elif family in seen:
             problems.append(f"{locate(i, 'family')}: " + ERR_DUPLICATE.format(
                 family=family, first=locate(seen[family], "family")))  # fmt: skip
-            continue
-        seen[family] = i
-        rank = _rank(row.rank)
-        if rank is None:
-            problems.append(f"{locate(i, 'rank')}: " + ERR_RANK_TYPE.format(value=row.rank))
-        elif rank != ranks[family]:
-            problems.append(f"{locate(i, 'rank')}: " + ERR_RANK.format(
-                family=family, expected=ranks[family], found=rank))  # fmt: skip
-        note = "" if row.note is None else str(row.note).strip()
-        if len(note) > MAX_NOTE:
-            problems.append(f"{locate(i, 'note')}: " + ERR_NOTE.format(n=len(note), limit=MAX_NOTE))
-        decision = "" if row.decision is None else str(row.decision).strip()
-        if not decision:
-            if not allow_blank:
-                problems.append(f"{locate(i, 'decision')}: " + ERR_BLANK.format(rank=ranks[family]))
-            continue
-        if decision not in DECISIONS:
-            problems.append(f"{locate(i, 'decision')}: " + ERR_VALUE.format(value=decision[:60]))
-            continue
-        out.append(DecisionRow(family, decision, note))
-    if complete:
-        missing = sorted(r for f, r in ranks.items() if f not in seen)
-        if missing:
-            shown = ", ".join(map(str, missing[:15])) + (", ..." if len(missing) > 15 else "")
-            problems.append(f"{locate(-1, 'family')}: " + ERR_MISSING.format(ranks=shown))
+        else:
+            seen[family] = i
+            decided, found = _check_one(record, row, partial(locate, i), allow_blank)
+            problems += found
+            if decided is not None:
+                out.append(decided)
+    missing = sorted(r for f, r in ranks.items() if f not in seen)
+    if complete and missing:
+        shown = ", ".join(map(str, missing[:15])) + (", ..." if len(missing) > 15 else "")
+        problems.append(f"{locate(-1, 'family')}: " + ERR_MISSING.format(ranks=shown))
     return out, problems

@@ -29,8 +29,10 @@ def import_cmd(
     workbook: Annotated[Path, typer.Argument(help="The returned outreach workbook (.xlsx).")],
     allow_blank: Annotated[
         bool,
-        typer.Option("--allow-blank", help="Skip families with no decision yet instead of "
-                     "refusing the workbook."),
+        typer.Option(
+            "--allow-blank",
+            help="Skip families with no decision yet instead of refusing the workbook.",
+        ),
     ] = False,  # fmt: skip
     by: Annotated[
         str | None, typer.Option("--by", help="Who returned it (default: the login name).")

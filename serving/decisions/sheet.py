@@ -71,7 +71,7 @@ class ReadSheet:
 
 def where(path: Path, row: int, field: str) -> str:
     """Return ``<file>: sheet 'Decisions', row N, column X (Header)``."""
-    letter, header = COLUMNS[field] if field in COLUMNS else ("B", field)
+    letter, header = COLUMNS.get(field, ("B", field))
     return f"{path.name}: sheet '{SHEET}', row {row}, column {letter} ({header})"
 
 

@@ -24,7 +24,6 @@ from stratify.features.config import Config
 from stratify.features.warehouse.store import read_meta
 from stratify.serving.decisions import list_record, register_list
 from stratify.serving.outreach.cohort import TARGET, Cohort, check_date, cohort_at, known_localities
-from stratify.serving.decisions import list_record, register_list
 from stratify.serving.outreach.cohort import resolve_locality as _resolve
 from stratify.serving.outreach.excel import write_workbook
 from stratify.serving.outreach.html import write_page

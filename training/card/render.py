@@ -137,6 +137,12 @@ def _fairness(audit: AuditResult, policy: Policy) -> dict[str, Any]:
     }
 
 
+LABELS_NOT_MEASURED = (
+    "The share of training labels touched by contacts from earlier outreach lists was not "
+    "measured for this card."
+)
+
+
 def card_context(
     *,
     evaluation: Evaluation,
@@ -182,6 +188,7 @@ def card_context(
         "calibration_src": _src(CALIBRATION_BY_GROUP, images, mode),
         "catalogue": catalogue(target, list(evaluation.features)),
         "dpo_contact": DPO_CONTACT,
+        "labels_touched": metadata.get("labels_touched", LABELS_NOT_MEASURED),
         **_fairness(audit, policy),
     }
 

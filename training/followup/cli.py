@@ -24,7 +24,7 @@ def follow_up_cmd(
     months: Annotated[int, typer.Option("--months", min=1, max=36, help="Follow-up window.")] = 12,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")] = None,
 ) -> None:
-    """What happened to a list's families by decision, and decisions by group.
+    """Report what happened to a list's families by decision, and decisions by group.
 
     Writes outcomes.csv, rates.csv and follow-up.html under <work>/follow-up/<list id>/.
     """

@@ -9,11 +9,13 @@ training decision points; the model card's limitations and the follow-up report 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from stratify.features.build.cohorts import add_months
+from stratify.features.decisions import DecisionStore
 from stratify.features.listing import family_of
 
 STATEMENT = (
@@ -42,7 +44,7 @@ class LabelTouch:
         return self.touched / self.points if self.points else 0.0
 
     def sentence(self) -> str:
-        """The statement the card and the follow-up report print."""
+        """Return the statement the card and the follow-up report print."""
         if not self.decisions_recorded:
             return NO_DECISIONS.format(points=self.points)
         return STATEMENT.format(touched=self.touched, points=self.points,
@@ -82,3 +84,9 @@ def touched_share(
     hits = touched(points, contacted, horizon_months)
     return LabelTouch(len(points), int(hits.sum()), horizon_months, recorded)
 
+
+def measure(work_dir: Path, points: pd.DataFrame, horizon_months: int) -> LabelTouch:
+    """Measure ``points`` against the contacts recorded in ``work_dir``'s decisions database."""
+    store = DecisionStore.in_work(work_dir)
+    recorded = store.exists() and len(store.history()) > 0
+    return touched_share(points, store.contacted(), horizon_months, recorded=recorded)

@@ -47,6 +47,36 @@ def cells(frame: pd.DataFrame, dims: Sequence[str]) -> list[tuple[str, str, np.n
     return out
 
 
+def _family_sums(
+    children: pd.DataFrame, found: list[tuple[str, str, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return per family and cell: children, contacted children, set-aside children."""
+    fam, n_fam = family_codes(children["family"])
+    contacted = children["decision"].isin(CONTACTED).to_numpy(float)
+    set_aside = (children["decision"] == NOT_APPROPRIATE).to_numpy(float)
+    n = np.zeros((n_fam, len(found)))
+    c, a = np.zeros_like(n), np.zeros_like(n)
+    for j, (_, _, mask) in enumerate(found):
+        n[:, j] = np.bincount(fam[mask], minlength=n_fam)
+        c[:, j] = np.bincount(fam[mask], weights=contacted[mask], minlength=n_fam)
+        a[:, j] = np.bincount(fam[mask], weights=set_aside[mask], minlength=n_fam)
+    return n, c, a
+
+
+def _bootstrap(
+    n: np.ndarray, c: np.ndarray, a: np.ndarray, n_boot: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Return replicate rates per cell (column 0 is Overall): contacted, set aside, diff."""
+    reps: dict[str, list[np.ndarray]] = {k: [] for k in ("contacted", "not_appropriate", "diff")}
+    for w in resample_weights(n.shape[0], n_boot, seed):
+        wn, wc, wa = w @ n, w @ c, w @ a
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps["contacted"].append(wc / wn)
+            reps["not_appropriate"].append(wa / wn)
+            reps["diff"].append(wa / wn - (wa[:, :1] - wa) / (wn[:, :1] - wn))
+    return {k: np.vstack(v) for k, v in reps.items()}
+
+
 def rates_by_group(
     children: pd.DataFrame,
     dims: Sequence[str] = DIMENSIONS,
@@ -76,35 +106,17 @@ def rates_by_group(
         the group's not-appropriate rate minus the rest's) and ``flagged``; suppressed
         figures read ``"suppressed"``.
     """
-    fam, n_fam = family_codes(children["family"])
-    contacted = children["decision"].isin(CONTACTED).to_numpy(float)
-    set_aside = (children["decision"] == NOT_APPROPRIATE).to_numpy(float)
     found = cells(children, dims)
-    # per family and cell: children, contacted children, set-aside children
-    n = np.zeros((n_fam, len(found)))
-    c, a = np.zeros_like(n), np.zeros_like(n)
-    for j, (_, _, mask) in enumerate(found):
-        n[:, j] = np.bincount(fam[mask], minlength=n_fam)
-        c[:, j] = np.bincount(fam[mask], weights=contacted[mask], minlength=n_fam)
-        a[:, j] = np.bincount(fam[mask], weights=set_aside[mask], minlength=n_fam)
-    reps: dict[str, list[np.ndarray]] = {k: [] for k in ("contacted", "not_appropriate", "diff")}
-    for w in resample_weights(n_fam, n_boot, seed):
-        wn, wc, wa = w @ n, w @ c, w @ a
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps["contacted"].append(wc / wn)
-            reps["not_appropriate"].append(wa / wn)
-            rest = (wa[:, :1] - wa) / (wn[:, :1] - wn)
-            reps["diff"].append(wa / wn - rest)
-    boot = {k: np.vstack(v) for k, v in reps.items()}
+    n, c, a = _family_sums(children, found)
+    boot = _bootstrap(n, c, a, n_boot, seed)
     rows = []
     tot_n, tot_a = n.sum(axis=0), a.sum(axis=0)
-    for j, (dim, group, mask) in enumerate(found):
-        point_c, point_a = c[:, j].sum() / tot_n[j], tot_a[j] / tot_n[j]
+    for j, (dim, group, _) in enumerate(found):
         others = tot_n[0] - tot_n[j]
-        diff = point_a - (tot_a[0] - tot_a[j]) / others if others else float("nan")
+        diff = tot_a[j] / tot_n[j] - (tot_a[0] - tot_a[j]) / others if others else float("nan")
         row = {"dimension": dim, "group": group, "children": int(tot_n[j]),
-               "families": int((n[:, j] > 0).sum()), "contacted": point_c,
-               "not_appropriate": point_a, "difference": diff}  # fmt: skip
+               "families": int((n[:, j] > 0).sum()), "contacted": c[:, j].sum() / tot_n[j],
+               "not_appropriate": tot_a[j] / tot_n[j], "difference": diff}  # fmt: skip
         for key, name in (("contacted", "contacted"), ("not_appropriate", "not_appropriate"),
                           ("diff", "difference")):  # fmt: skip
             row[f"{name}_low"], row[f"{name}_high"] = percentile_ci(boot[key][:, j])
@@ -126,4 +138,4 @@ def largest_disparity(table: pd.DataFrame) -> pd.Series | None:
     diffs = pd.to_numeric(shown["difference"], errors="coerce")
     if diffs.notna().sum() == 0:
         return None
-    return shown.loc[diffs.idxmax()]
+    return shown.iloc[int(np.argmax(diffs.fillna(-np.inf).to_numpy()))]

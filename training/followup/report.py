@@ -53,11 +53,14 @@ def _outcomes_html(table: pd.DataFrame) -> str:
     rows = []
     for r in table.to_dict("records"):
         cells = "".join(
-            f"<td>{_cell(r[o])}" + ("" if r[o] == SUPPRESSED else f" ({_cell(r[o + '_share'])})")
+            f"<td>{_cell(r[o])}"
+            + ("" if r[o] == SUPPRESSED else f" ({_cell(r[o + '_share'])})")
             + "</td>"
             for o in OUTCOMES
         )
-        rows.append(f"<tr><td>{html.escape(r['decision'])}</td><td>{_cell(r['families'])}</td>{cells}</tr>")
+        rows.append(
+            f"<tr><td>{html.escape(r['decision'])}</td><td>{_cell(r['families'])}</td>{cells}</tr>"
+        )
     return f"<table><tr><th>Decision</th><th>Families</th>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -98,7 +101,7 @@ def page(summary: list[str], outcomes: pd.DataFrame, rates: pd.DataFrame, labels
 
 
 def write_report(
-    work_dir: Path, list_id: str, summary: list[str], outcomes: pd.DataFrame,
+    work_dir: Path, list_id: str, *, summary: list[str], outcomes: pd.DataFrame,
     rates: pd.DataFrame, labels: str, min_people: int,
 ) -> dict[str, Path]:  # fmt: skip
     """Write the three files atomically; return their paths."""

@@ -15,7 +15,7 @@ import pandas as pd
 from stratify.core.progress import StageCallback
 from stratify.features.config import Config
 from stratify.features.decisions import CONTACTED, DecisionStore
-from stratify.training.followup.labels import LabelTouch, touched_share
+from stratify.training.followup.labels import LabelTouch, measure
 from stratify.training.followup.outcomes import (
     FOLLOW_UP_MONTHS,
     child_outcomes,
@@ -55,14 +55,16 @@ class FollowUp:
         return largest_disparity(self.rates)
 
 
-def label_touch(cfg: Config, store: DecisionStore) -> LabelTouch:
-    """Measure the share of the escalation feature table's labelled points touched by lists."""
+def label_touch(cfg: Config) -> LabelTouch:
+    """Measure the share of the escalation feature table's labelled points touched by lists.
+
+    The labelled points of the current feature table are the ones the next model
+    would learn from.
+    """
     path = cfg.work_dir / FEATURES
     cols = ["person_id", "household_id", "as_of_date", "label"]
     points = pd.read_parquet(path, columns=cols) if path.exists() else pd.DataFrame(columns=cols)
-    points = points.loc[points["label"].notna()]
-    recorded = store.exists() and len(store.history()) > 0
-    return touched_share(points, store.contacted(), cfg.features.horizon_months, recorded=recorded)
+    return measure(cfg.work_dir, points.loc[points["label"].notna()], cfg.features.horizon_months)
 
 
 def follow_up(
@@ -97,7 +99,7 @@ def follow_up(
     dims = [d for d in cfg.audit.groups if d in DIMENSIONS]
     rates = rates_by_group(decided, dims, n_boot=cfg.audit.n_boot, seed=cfg.training.seed,
                            min_people=cfg.audit.min_people)  # fmt: skip
-    touch = label_touch(cfg, store)
+    touch = label_touch(cfg)
     n_decided = int(current["decision"].notna().sum())
     summary = [
         f"List {list_id}: {record.as_of.isoformat()}, "
@@ -107,6 +109,7 @@ def follow_up(
         + ("." if seen >= months else "; the window is not complete, so counts will grow."),
         touch.sentence(),
     ]
-    files = write_report(cfg.work_dir, list_id, summary, by_decision, rates, touch.sentence(),
-                         cfg.audit.min_people)  # fmt: skip
+    files = write_report(cfg.work_dir, list_id, summary=summary, outcomes=by_decision,
+                         rates=rates, labels=touch.sentence(),
+                         min_people=cfg.audit.min_people)  # fmt: skip
     return FollowUp(list_id, seen, len(current), n_decided, by_decision, rates, touch, files)

@@ -56,7 +56,8 @@ def test_records_once_and_audits(svc: Service, listed: ListRecord, served_work: 
     assert again.json()["unchanged"] == 2
     history = _history(served_work, listed)
     assert len(history) - before == first.json()["recorded"]
-    assert set(history["source"]) == {"api"} and set(history["submitted_by"]) == {"decisions subject"}
+    assert set(history["source"]) == {"api"}
+    assert set(history["submitted_by"]) == {"decisions subject"}
     lines = [json.loads(x) for x in svc.audit_log.read_text().splitlines()]
     assert len(lines) == 2 and all(x["endpoint"] == "/decisions" for x in lines)
     assert lines[0]["list_id"] == listed.list_id and lines[0]["record_ids"] == ["fam-a", "fam-c"]

@@ -102,8 +102,9 @@ def _outcomes_by_loops(
                                 ("looked_after", "start_date")]}  # fmt: skip
     events: dict[str, list[tuple[str, dt.date]]] = {}
     for name, tables in sources.items():
-        events[name] = [row for t, c in tables
-                        for row in con.execute(f"SELECT person_id, {c} FROM {t}").fetchall()]  # fmt: skip
+        events[name] = []
+        for table, column in tables:
+            events[name] += con.execute(f"SELECT person_id, {column} FROM {table}").fetchall()
     con.close()
     kids: dict[str, list[str]] = {}
     for row in outcome.outreach.children.itertuples():
@@ -119,7 +120,9 @@ def _outcomes_by_loops(
 
 
 @pytest.fixture
-def private_store(champion: tuple[Config, int], outcome: OutreachOutcome, tmp_path: Path) -> DecisionStore:
+def private_store(
+    champion: tuple[Config, int], outcome: OutreachOutcome, tmp_path: Path
+) -> DecisionStore:
     """A copy of the decisions database (the list is recorded in it)."""
     src = champion[0].work_dir / "decisions.duckdb"
     shutil.copy2(src, tmp_path / "decisions.duckdb")
@@ -180,7 +183,8 @@ def test_duplicate_family_row_is_refused(
     last = FIRST_ROW + len(fams)
     bad = _edit(good, tmp_path / "bad.xlsx",
                 {f"A{last}": 1, f"B{last}": fams[0], f"D{last}": DECISIONS[1]})  # fmt: skip
-    with pytest.raises(DecisionsInvalid, match=rf"row {last}, column B \(Family\): family .* appears again"):
+    pattern = rf"row {last}, column B \(Family\): family .* appears again"
+    with pytest.raises(DecisionsInvalid, match=pattern):
         import_workbook(bad, private_store, submitted_by="manager")
 
 
