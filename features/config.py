@@ -378,6 +378,27 @@ class DriftConfig(Frozen):
         return self
 
 
+class ManagersConfig(Frozen):
+    """Simulated early help managers and the borough's response (the demo's loop only).
+
+    Per listed family, in rank order: a family with an open early help episode on the
+    list date is "already supported elsewhere"; otherwise a manager sets it aside as
+    "not appropriate" with ``set_aside_rate`` (times ``set_aside_more`` for a family
+    with a child in the named group, ``"dimension=group"``); otherwise, while the
+    team's capacity (``contact_share`` of the list) lasts, it is contacted and declines
+    with ``decline_rate``, else takes the help, which opens an early help episode in the
+    simulated borough (effective episodes lower the family's adversity); the rest get
+    "no capacity". The default extra set-aside rate for the most deprived fifth is an
+    assumption of the simulation, there for the follow-up report to find.
+    """
+
+    contact_share: float = Field(0.75, ge=0.0, le=1.0)
+    set_aside_rate: float = Field(0.12, ge=0.0, le=1.0)
+    set_aside_more: dict[str, float] = Field(default_factory=lambda: {"imd_quintile=1": 2.5})
+    decline_rate: float = Field(0.3, ge=0.0, le=1.0)
+    seed: int = 20261202
+
+
 class ServingConfig(Frozen):
     """The scoring service."""
 
@@ -411,6 +432,7 @@ class Config(Frozen):
     audit: AuditConfig = AuditConfig()
     drift: DriftConfig = DriftConfig()
     serving: ServingConfig = ServingConfig()
+    managers: ManagersConfig = ManagersConfig()
     # Resolved from the environment by load_config; never part of the file or its hash.
     _env_home: Path | None = PrivateAttr(None)
     _env_mlflow_uri: str | None = PrivateAttr(None)

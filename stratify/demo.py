@@ -48,8 +48,8 @@ def run_demo(cfg: Config, config: Path | None = None, console: Console | None = 
     versions = {target: _train(cfg, target, console) for target in TARGETS}
     for target, version in versions.items():
         _promote(cfg, target, version, console)
-    _serving(cfg, config, versions, console)
-    _next_quarter(cfg, console)
+    listed = _serving(cfg, config, versions, console)
+    _next_quarter(cfg, console, listed)
     console.print(f"Demo finished in {time.perf_counter() - started:.0f} s.")
 
 
@@ -131,7 +131,7 @@ NEXT_QUARTER_MONTHS = 3
 DEMO_DECISION = "retraining report's recommendation, acted on by the demo approver"
 
 
-def _next_quarter(cfg: Config, console: Console) -> None:
+def _next_quarter(cfg: Config, console: Console, listed: list[str] | None = None) -> None:
     """Continue the borough a quarter, retrain, act on the report, write the next lists.
 
     The data scientists' quarter on the demo: the simulation continues by
@@ -139,21 +139,25 @@ def _next_quarter(cfg: Config, console: Console) -> None:
     loads the new extract as a new warehouse version and writes the retraining report,
     the recorded demo approver does what the report recommends (promote, or keep the
     champion; "needs review" keeps it too, pending a person), and the next quarter's
-    outreach lists are written with whichever model is the champion.
+    outreach lists are written with whichever model is the champion. Families that took
+    the help offered on the ``listed`` lists get early help in the continued borough,
+    and the lists are followed up a year on (:mod:`stratify.loop`).
     """
     from stratify.features.simulate import continue_simulation
+    from stratify.loop import follow_up_year, response_hook, taken_key
     from stratify.retrain import retrain
     from stratify.training.policy import load_policy
 
     work = cfg.work_dir
     nxt = work / "sim-next"
     key = key_of(file_key(work / "sim" / "extract" / "extract.json"), NEXT_QUARTER_MONTHS,
-                 cfg.simulation.model_dump(mode="json"))  # fmt: skip
+                 cfg.simulation.model_dump(mode="json"), taken_key(cfg))  # fmt: skip
 
     def simulate() -> None:
         shutil.rmtree(nxt, ignore_errors=True)
         continue_simulation(work / "sim", NEXT_QUARTER_MONTHS, nxt, cfg=cfg.simulation,
-                            features=cfg.features)  # fmt: skip
+                            features=cfg.features,
+                            before_new_months=response_hook(cfg))  # fmt: skip
 
     run_stage(work, "simulate-next-quarter", key, [nxt / "extract" / "extract.json"], simulate,
               say=console.print)  # fmt: skip
@@ -176,6 +180,7 @@ def _next_quarter(cfg: Config, console: Console) -> None:
     for outcome in done:
         _act(cfg, outcome, console)
     _lists(cfg, console)
+    follow_up_year(cfg, listed or [], nxt, console)
 
 
 def _act(cfg: Config, outcome: dict[str, Any], console: Console) -> None:
@@ -234,18 +239,22 @@ def _stepdown(cfg: Config, console: Console) -> None:
 
 def _serving(
     cfg: Config, config: Path | None, versions: dict[Target, int], console: Console
-) -> None:
+) -> list[str]:
+    """Serve, write the lists and their simulated decisions; return the decided lists' ids."""
+    from stratify.loop import decide_and_import
     from stratify.serving import demo
     from stratify.serving.outreach.guide import summary
 
     imported = demo.import_champions(cfg)
     for target, why in imported.missing.items():
         console.print(f"(not served: {target}: {why})")
+    listed: list[str] = []
     if "escalation" in imported.champions:
-        for outcome in demo.write_demo_outreach(cfg):
-            families = len(outcome.outreach.families)
-            console.print(f"- {summary(outcome.outreach)[0]}: {families} families")
-            console.print(f"    {outcome.workbook}\n    {outcome.page}")
+        outcomes = demo.write_demo_outreach(cfg)
+        for o in outcomes:
+            console.print(f"- {summary(o.outreach)[0]}: {len(o.outreach.families)} families")
+            console.print(f"    {o.workbook}\n    {o.page}")
+        listed = decide_and_import(cfg, outcomes, console)
     if "rereferral" in imported.champions:
         _stepdown(cfg, console)
     work = cfg.work_dir
@@ -261,10 +270,12 @@ def _serving(
         card = work / "model_cards" / target / f"v{version}" / "model_card.html"
         console.print(f"  model card      {card}")
     console.print(f"  outreach lists  {work / 'outreach'}/")
+    console.print(f"  decisions       {work / 'decisions.duckdb'}")
     if not imported.champions:
-        return
+        return listed
     served: Target = next(iter(imported.champions))
     token = demo.demo_token(cfg)
     example = demo.write_example_request(cfg, served)
     for line in demo.service_instructions(token, example, served, config):
         console.print(line, soft_wrap=True, highlight=False)
+    return listed

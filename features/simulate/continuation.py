@@ -58,6 +58,7 @@ from stratify.features.simulate.state import (
     same_world,
 )
 from stratify.features.simulate.truth import TruthSampler
+from stratify.features.simulate.world import World
 
 #: What may differ between the saved config and the one given: the dates and the scenario.
 MAY_DIFFER = ("end_date", "continued_from", "scenario")
@@ -75,7 +76,7 @@ WARN_REPLAY = (
 )
 
 
-def continue_simulation(
+def continue_simulation(  # noqa: PLR0913 - every setting checked against the saved one, and a hook
     folder: Path,
     months: int = 3,
     out: Path | None = None,
@@ -85,6 +86,7 @@ def continue_simulation(
     params: SimParams | None = None,
     scenario: ScenarioConfig | None = None,
     progress: Progress | None = None,
+    before_new_months: Callable[[World, int], object] | None = None,
 ) -> SimulationResult:
     """Continue the borough simulated in ``folder`` by ``months`` months; write it to ``out``.
 
@@ -111,6 +113,10 @@ def continue_simulation(
         ``ScenarioConfig()`` returns to the calibrated world.
     progress : callable, optional
         Called with (months done, months in all): the replayed months, then the new ones.
+    before_new_months : callable, optional
+        Called with the world and the first new month's index once the saved months are
+        replayed, before the new months are stepped (e.g. the borough's response to
+        managers' decisions, :mod:`stratify.features.simulate.response`).
 
     Returns
     -------
@@ -145,6 +151,7 @@ def continue_simulation(
             need_path=tmp / "truth" / "need.parquet",
             progress=progress,
             name=str(folder),
+            before_new_months=before_new_months,
         )
         write_outputs(tmp, done, new_cfg, features, state.params)
         return done.result
@@ -203,7 +210,7 @@ def _checked_features(
     return wanted
 
 
-def continue_world(
+def continue_world(  # noqa: PLR0913 - continue_simulation's settings, passed on
     state: SavedState,
     cfg: SimulationConfig,
     features: FeaturesConfig,
@@ -213,6 +220,7 @@ def continue_world(
     need_path: Path | None = None,
     progress: Progress | None = None,
     name: str = "the simulation",
+    before_new_months: Callable[[World, int], object] | None = None,
 ) -> Simulated:
     """Step the saved world ``months`` more months (in memory); see the module docstring.
 
@@ -235,6 +243,8 @@ def continue_world(
             progress(next(done), steps)
 
     rewind = _replay(state, sampler, rewind_at, tick, name)
+    if before_new_months is not None:
+        before_new_months(w, first_new)
     need = _NeedWriter(need_path, earlier=truth_from / "need.parquet" if need_path else None)
     try:
         rewind = (

@@ -72,9 +72,13 @@ def follow_up(
     list_id: str,
     *,
     months: int = FOLLOW_UP_MONTHS,
+    warehouse: Path | None = None,
     progress: StageCallback | None = None,
 ) -> FollowUp:
     """Follow up one list; write and return its report.
+
+    ``warehouse`` is where the outcomes are read (default: the working directory's
+    current warehouse, which a later extract's load or retrain replaces).
 
     Raises
     ------
@@ -86,7 +90,7 @@ def follow_up(
     say = progress or (lambda _: None)
     store = DecisionStore.in_work(cfg.work_dir)
     record = store.get_list(list_id)
-    warehouse = cfg.work_dir / WAREHOUSE_FILE
+    warehouse = warehouse or cfg.work_dir / WAREHOUSE_FILE
     say("reading the outcomes of the listed families")
     seen = observed_months(warehouse, record.as_of, months)
     kids = store.children(list_id)

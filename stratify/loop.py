@@ -1,0 +1,138 @@
+"""The demo's decisions loop: list, decisions, import, the borough's response, follow-up.
+
+After the first quarter's lists are written, simulated managers
+(:mod:`stratify.features.simulate.managers`, policy ``managers`` in the run config) fill
+in the borough-wide list's Decisions sheet, as a team would, in a copy under
+``<work>/outreach/<date>/returned/``; ``stratify decisions import`` records it. The
+families that took help get early help in the continued borough
+(:mod:`stratify.features.simulate.response`). A year after the list, the borough is
+continued further (into ``<work>/sim-year``, loaded into a warehouse of its own so the
+quarterly warehouse is left alone) and ``stratify follow-up`` reports on the list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from stratify.core.text import fmt_ci
+from stratify.features.config import Config
+from stratify.features.simulate.world import World
+from stratify.serving.outreach.run import OutreachOutcome
+from stratify.stages import file_key, key_of, run_stage
+
+YEAR_DIR = "sim-year"
+YEAR_WAREHOUSE = Path("follow-up") / "warehouse-year.duckdb"
+SUBMITTER = "simulated early help manager (synthetic data)"
+
+
+def returned_path(workbook: Path) -> Path:
+    """Return where the simulated team's filled-in copy of a workbook goes."""
+    return workbook.parent / "returned" / workbook.name
+
+
+def decide_and_import(
+    cfg: Config, outcomes: Sequence[OutreachOutcome], console: Console
+) -> list[str]:
+    """Fill in and import the borough-wide list's decisions; return the list ids."""
+    from stratify.features.decisions import DecisionStore
+    from stratify.features.simulate.managers import decide_list
+    from stratify.serving.decisions import import_workbook, list_record
+    from stratify.serving.decisions.sheet import fill
+
+    store = DecisionStore.in_work(cfg.work_dir)
+    ids = []
+    for o in outcomes:
+        lst = o.outreach
+        if lst.locality is not None:  # each locality's list is its part of this one
+            continue
+        record = list_record(lst.as_of, lst.locality, lst.model_version, lst.families)
+        decisions = decide_list(cfg.work_dir, record.list_id, cfg.managers)
+        returned = fill(o.workbook, decisions, returned_path(o.workbook))
+        done = import_workbook(returned, store, submitted_by=SUBMITTER)
+        console.print(f"- decisions on list {done.list_id} (simulated managers): "
+                      f"{done.decided} of {done.families} families, {done.appended} recorded, "
+                      f"{done.unchanged} unchanged")  # fmt: skip
+        console.print(f"    {returned}")
+        ids.append(done.list_id)
+    return ids
+
+
+def taken_key(cfg: Config) -> str:
+    """Return a key of the families that took help (the continued borough depends on it)."""
+    from stratify.features.simulate.managers import help_taken
+
+    return hashlib.sha256("\n".join(help_taken(cfg.work_dir)).encode()).hexdigest()[:16]
+
+
+def response_hook(cfg: Config) -> Callable[[World, int], object]:
+    """Return the continuation hook opening early help for the families that took it."""
+    from stratify.features.simulate.managers import help_taken
+    from stratify.features.simulate.response import open_help
+    from stratify.features.warehouse.pseudonymise import resolve_key
+
+    return open_help(help_taken(cfg.work_dir), resolve_key(cfg.pseudonym_secret, synthetic=True))
+
+
+def follow_up_year(cfg: Config, list_ids: Sequence[str], nxt: Path, console: Console) -> None:
+    """Continue the borough to a year after the lists, load it aside, follow each list up."""
+    from stratify.features.cli import load_warehouse
+    from stratify.features.decisions import DecisionStore
+    from stratify.features.simulate import continue_simulation
+    from stratify.training.followup import follow_up
+    from stratify.training.followup.outcomes import FOLLOW_UP_MONTHS, observed_months
+
+    if not list_ids:
+        return
+    work = cfg.work_dir
+    year = work / YEAR_DIR
+    first = min(DecisionStore.in_work(work).get_list(i).as_of for i in list_ids)
+    months = FOLLOW_UP_MONTHS - observed_months(work / "warehouse.duckdb", first)
+    if months < 1:  # the current warehouse already covers the year
+        for list_id in list_ids:
+            show_follow_up(follow_up(cfg, list_id), console)
+        return
+    key = key_of(file_key(nxt / "extract" / "extract.json"), months)
+
+    def simulate() -> None:
+        shutil.rmtree(year, ignore_errors=True)
+        continue_simulation(nxt, months, year, cfg=cfg.simulation, features=cfg.features)
+
+    run_stage(work, "simulate-follow-up-year", key, [year / "extract" / "extract.json"], simulate,
+              say=console.print)  # fmt: skip
+    warehouse = work / YEAR_WAREHOUSE
+    quiet = Console(quiet=True)
+    run_stage(work, "load-follow-up-year", key_of(key, file_key(year / "extract" / "extract.json")),
+              [warehouse], lambda: load_warehouse(cfg, year / "extract", warehouse, console=quiet),
+              say=console.print)  # fmt: skip
+    for list_id in list_ids:
+        done = follow_up(cfg, list_id, warehouse=warehouse)
+        show_follow_up(done, console)
+
+
+def show_follow_up(done: object, console: Console) -> None:
+    """Print a follow-up's headline figures: contact rate, outcomes, largest disparity."""
+    from stratify.training.followup import FollowUp
+
+    assert isinstance(done, FollowUp)
+    console.print(f"- follow-up of list {done.list_id} ({done.months_observed} months after it): "
+                  f"{done.decided} of {done.families} families decided, contact rate "
+                  f"{done.contact_rate:.1%}")  # fmt: skip
+    for r in done.outcomes.to_dict("records"):
+        console.print(f"    {r['decision']}: {r['families']} families; early help started "
+                      f"{r['early_help']}, referral {r['referral']}, section 47 "
+                      f"{r['section47']}, plan or care {r['plan_or_care']}",
+                      highlight=False)  # fmt: skip
+    top = done.largest_disparity
+    if top is not None:
+        ci = fmt_ci(top["difference"], top["difference_low"], top["difference_high"])
+        flag = " (flagged)" if top["flagged"] else ""
+        text = f"{top['dimension']} = {top['group']}: {ci}{flag}"
+        console.print(f"    largest 'not appropriate' difference from the rest of the list: {text}",
+                      highlight=False)  # fmt: skip
+    console.print(f"    {done.labels.sentence()}", highlight=False)
+    console.print(f"    {done.files['html']}")
