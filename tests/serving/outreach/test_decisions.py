@@ -82,6 +82,9 @@ def test_round_trip_import_and_follow_up(
         assert int(got.loc[d, "families"]) == counts["families"]
         for name in ("early_help", "referral", "section47", "plan_or_care"):
             assert int(got.loc[d, name]) == counts[name], (d, name)
+    # the list of 2024-10-01 against the extract of 2025-03-31: 6 of 12 months recorded
+    assert done.months_observed == 6
+    assert sum(c["referral"] for c in expected.values()) > 0  # not a vacuous comparison
     contacted = sum(d in CONTACTED for d in decision.values())
     assert done.contact_rate == pytest.approx(contacted / len(fams))
     assert done.files["html"].exists() and done.files["rates"].exists()
