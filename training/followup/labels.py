@@ -48,7 +48,7 @@ class LabelTouch:
         if not self.decisions_recorded:
             return NO_DECISIONS.format(points=self.points)
         return STATEMENT.format(touched=self.touched, points=self.points,
-                                share=f"{self.share:.1%}", horizon=self.horizon_months)  # fmt: skip
+                                share=f"{self.share:.2%}", horizon=self.horizon_months)  # fmt: skip
 
 
 def touched(points: pd.DataFrame, contacted: pd.DataFrame, horizon_months: int) -> np.ndarray:

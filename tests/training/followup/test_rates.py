@@ -129,6 +129,6 @@ def test_touched_share_by_hand() -> None:
     contacted = pd.DataFrame({"list_id": ["L"], "as_of": [dt.date(2024, 4, 1)], "family": ["h1"]})
     touch = touched_share(points, contacted, 12, recorded=True)
     assert (touch.points, touch.touched, touch.share) == (4, 2, 0.5)
-    assert "2 of 4 training decision points (50.0%)" in touch.sentence()
+    assert "2 of 4 training decision points (50.00%)" in touch.sentence()
     none = touched_share(points, contacted.iloc[:0], 12, recorded=False)
     assert none.touched == 0 and "No outreach list decisions" in none.sentence()
