@@ -74,8 +74,16 @@ def test_round_trip_import_and_follow_up(
     assert list(rows0["decision"]) == [chosen[0][1], NOT_APPROPRIATE]
     assert rows0["recorded_at"].is_monotonic_increasing
 
-    done = follow_up(cfg, first.list_id)
     decision = {f: d for f, d, _ in chosen} | {fams[0]: NOT_APPROPRIATE}
+    _check_follow_up(cfg, outcome, first.list_id, decision, champion[1])
+
+
+def _check_follow_up(
+    cfg: Config, outcome: OutreachOutcome, list_id: str, decision: dict[str, str], version: int
+) -> None:
+    """The follow-up's counts by decision equal the plain loops' count; its files exist."""
+    fams = listed(outcome)
+    done = follow_up(cfg, list_id)
     expected = _outcomes_by_loops(cfg, outcome, decision)
     got = done.outcomes.set_index("decision")
     for d, counts in expected.items():
@@ -89,6 +97,11 @@ def test_round_trip_import_and_follow_up(
     assert done.contact_rate == pytest.approx(contacted / len(fams))
     assert done.files["html"].exists() and done.files["rates"].exists()
     assert "training decision points" in done.files["html"].read_text()
+    # the card of the model (trained before any list) states the share, measured
+    card = cfg.work_dir / "model_cards" / "escalation" / f"v{version}" / "model_card.md"
+    assert "No outreach list decisions were recorded before these training labels" in (
+        card.read_text()
+    )
 
 
 def _outcomes_by_loops(
