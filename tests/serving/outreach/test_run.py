@@ -118,7 +118,7 @@ def test_fairness_sheet_matches_the_cohort_and_suppresses_small_groups(outcome, 
 
 def test_workbook_has_its_sheets_frozen_headers_and_filters(outcome, champion):
     wb = openpyxl.load_workbook(outcome.workbook)
-    assert wb.sheetnames == [LIST_SHEET, GUIDE_SHEET, FAIRNESS_SHEET]
+    assert wb.sheetnames == [LIST_SHEET, "Decisions", GUIDE_SHEET, FAIRNESS_SHEET, "Choices"]
     ws = wb[LIST_SHEET]
     assert ws.freeze_panes == "C2" and wb[FAIRNESS_SHEET].freeze_panes == "C2"
     assert ws.auto_filter.ref == f"A1:N{len(outcome.outreach.children) + 1}"
