@@ -12,11 +12,14 @@ quarterly warehouse is left alone) and ``stratify follow-up`` reports on the lis
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 
 from stratify.core.text import fmt_ci
@@ -35,20 +38,35 @@ def returned_path(workbook: Path) -> Path:
     return workbook.parent / "returned" / workbook.name
 
 
+def first_quarter(cfg: Config) -> dt.date:
+    """Return the date of the first quarter's lists (the first extract's latest snapshot)."""
+    from stratify.serving.outreach.run import latest_snapshot
+
+    meta = json.loads((cfg.work_dir / "sim" / "extract" / "extract.json").read_text())
+    extract = dt.date.fromisoformat(meta["extract_date"])
+    return latest_snapshot(extract, cfg.features.snapshot_months)
+
+
 def decide_and_import(
     cfg: Config, outcomes: Sequence[OutreachOutcome], console: Console
 ) -> list[str]:
-    """Fill in and import the borough-wide list's decisions; return the list ids."""
+    """Fill in and import the first quarter's borough-wide list; return the decided list ids.
+
+    Only the first quarter's list is decided (a later run of the demo writes the next
+    quarter's lists here, which the loop leaves alone); the ids returned are those of
+    every decided borough-wide list of that date, so a rerun follows the same list up.
+    """
     from stratify.features.decisions import DecisionStore
     from stratify.features.simulate.managers import decide_list
     from stratify.serving.decisions import import_workbook, list_record
     from stratify.serving.decisions.sheet import fill
 
     store = DecisionStore.in_work(cfg.work_dir)
-    ids = []
+    first = first_quarter(cfg)
     for o in outcomes:
         lst = o.outreach
-        if lst.locality is not None:  # each locality's list is its part of this one
+        # each locality's list is its part of the borough-wide one
+        if lst.locality is not None or lst.as_of != first:
             continue
         record = list_record(lst.as_of, lst.locality, lst.model_version, lst.families)
         decisions = decide_list(cfg.work_dir, record.list_id, cfg.managers)
@@ -58,8 +76,9 @@ def decide_and_import(
                       f"{done.decided} of {done.families} families, {done.appended} recorded, "
                       f"{done.unchanged} unchanged")  # fmt: skip
         console.print(f"    {returned}")
-        ids.append(done.list_id)
-    return ids
+    lists = store.lists()
+    chosen = lists.loc[(pd.to_datetime(lists["as_of"]).dt.date == first) & lists["locality"].isna()]
+    return [i for i in chosen["list_id"] if len(store.history(i))]
 
 
 def taken_key(cfg: Config) -> str:

@@ -76,6 +76,22 @@ def test_the_demo_retrains_on_the_next_quarter_and_acts_on_the_report(demo_home)
     assert "- step-down list for 2025-03" in output
 
 
+def test_the_demo_closes_the_loop_with_the_managers(demo_home):
+    from stratify.features.decisions import DecisionStore
+
+    home, _, output = demo_home
+    assert "- decisions on list L20250101-v1-" in output and "(simulated managers)" in output
+    assert (home / "outreach" / "2025-01-01" / "returned" / "outreach-all.xlsx").exists()
+    store = DecisionStore.in_work(home)
+    [list_id] = [i for i in store.lists()["list_id"] if len(store.history(i))]
+    current = store.current(list_id)
+    assert current["decision"].notna().all() and len(current) == 30  # the small borough's K
+    assert set(store.history(list_id)["source"]) == {"workbook"}
+    assert f"- follow-up of list {list_id} (12 months after it)" in output
+    assert "contact rate" in output and "training decision points" in output
+    assert (home / "follow-up" / list_id / "follow-up.html").exists()
+
+
 def test_running_the_demo_again_reuses_what_is_up_to_date(demo_home):
     home, config, _ = demo_home
     before = tracking.connect(load_config(home / "stratify.yaml")).search_model_versions(
@@ -84,7 +100,8 @@ def test_running_the_demo_again_reuses_what_is_up_to_date(demo_home):
     again = runner.invoke(app, ["demo", "--config", str(config)])
     assert again.exit_code == 0, again.output
     for stage in ("simulate", "load", "features-escalation", "train-rereferral",
-                  "simulate-next-quarter", "retrain-next-quarter"):  # fmt: skip
+                  "simulate-next-quarter", "retrain-next-quarter",
+                  "simulate-follow-up-year"):  # fmt: skip
         assert f"- {stage}: up to date, reused" in again.output
     champion = tracking.alias_version(load_config(home / "stratify.yaml"), "escalation", "champion")
     assert champion in (1, 2)  # v2 only if the retraining report recommended it
