@@ -180,7 +180,7 @@ def _next_quarter(cfg: Config, console: Console, listed: list[str] | None = None
     for outcome in done:
         _act(cfg, outcome, console)
     _lists(cfg, console)
-    follow_up_year(cfg, listed or [], nxt, console)
+    follow_up_year(cfg, listed or [], console)
 
 
 def _act(cfg: Config, outcome: dict[str, Any], console: Console) -> None:

@@ -97,29 +97,36 @@ def response_hook(cfg: Config) -> Callable[[World, int], object]:
     return open_help(help_taken(cfg.work_dir), resolve_key(cfg.pseudonym_secret, synthetic=True))
 
 
-def follow_up_year(cfg: Config, list_ids: Sequence[str], nxt: Path, console: Console) -> None:
-    """Continue the borough to a year after the lists, load it aside, follow each list up."""
+def follow_up_year(cfg: Config, list_ids: Sequence[str], console: Console) -> None:
+    """Continue the borough to a year after the lists, load it aside, follow each list up.
+
+    The year is continued from the first extract's simulation with the same response
+    as the next quarter's (so its first months are the next quarter's, step for step):
+    a continued simulation whose world was changed from outside cannot be replayed, so
+    it is never continued again.
+    """
+    from stratify.features.build.cohorts import add_months
     from stratify.features.cli import load_warehouse
-    from stratify.features.decisions import DecisionStore
     from stratify.features.simulate import continue_simulation
     from stratify.training.followup import follow_up
-    from stratify.training.followup.outcomes import FOLLOW_UP_MONTHS, observed_months
+    from stratify.training.followup.outcomes import FOLLOW_UP_MONTHS
 
     if not list_ids:
         return
     work = cfg.work_dir
-    year = work / YEAR_DIR
-    first = min(DecisionStore.in_work(work).get_list(i).as_of for i in list_ids)
-    months = FOLLOW_UP_MONTHS - observed_months(work / "warehouse.duckdb", first)
-    if months < 1:  # the current warehouse already covers the year
-        for list_id in list_ids:
-            show_follow_up(follow_up(cfg, list_id), console)
-        return
-    key = key_of(file_key(nxt / "extract" / "extract.json"), months)
+    sim, year = work / "sim", work / YEAR_DIR
+    first = first_quarter(cfg)
+    extract = dt.date.fromisoformat(
+        json.loads((sim / "extract" / "extract.json").read_text())["extract_date"]
+    )
+    seen = sum(add_months(first, m) <= extract + dt.timedelta(days=1) for m in range(1, 13))
+    months = FOLLOW_UP_MONTHS - seen
+    key = key_of(file_key(sim / "extract" / "extract.json"), months, taken_key(cfg))
 
     def simulate() -> None:
         shutil.rmtree(year, ignore_errors=True)
-        continue_simulation(nxt, months, year, cfg=cfg.simulation, features=cfg.features)
+        continue_simulation(sim, months, year, cfg=cfg.simulation, features=cfg.features,
+                            before_new_months=response_hook(cfg))  # fmt: skip
 
     run_stage(work, "simulate-follow-up-year", key, [year / "extract" / "extract.json"], simulate,
               say=console.print)  # fmt: skip
@@ -129,8 +136,7 @@ def follow_up_year(cfg: Config, list_ids: Sequence[str], nxt: Path, console: Con
               [warehouse], lambda: load_warehouse(cfg, year / "extract", warehouse, console=quiet),
               say=console.print)  # fmt: skip
     for list_id in list_ids:
-        done = follow_up(cfg, list_id, warehouse=warehouse)
-        show_follow_up(done, console)
+        show_follow_up(follow_up(cfg, list_id, warehouse=warehouse), console)
 
 
 def show_follow_up(done: object, console: Console) -> None:
