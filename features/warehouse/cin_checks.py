@@ -109,13 +109,19 @@ class _Reader:
         self.year, self.path, self.child = year, path, child
         self.issues: list[Issue] = []
 
-    def add(self, elem: etree._Element, module: str, fld: str, value: str, problem: str) -> None:
+    def add(  # noqa: PLR0913, PLR0917 - the issue's place, value and problem
+        self,
+        elem: etree._Element,
+        module: str,
+        fld: str,
+        value: str,
+        problem: str,
+        expected: str = "",
+    ) -> None:
         rule = DFE_RULES.get((fld, problem), _PROBLEM_RULES[problem])
-        detail = ""
+        detail = f"expected {expected}" if expected else ""
         if problem == "period":
             detail = f"census {self.year.label} ends {self.year.reference_date}"
-        elif problem == "code":
-            detail = f"{fld} code list"
         self.issues.append(
             issue(self.path, elem.sourceline, module, self.child, fld, value, rule, detail)
         )
@@ -132,10 +138,10 @@ class _Reader:
             return self._date(at, module, spec.element, text)
         if spec.kind == "bool":
             if text.lower() not in _BOOL:
-                self.add(at, module, spec.element, text, "code")
+                self.add(at, module, spec.element, text, "code", "true, false, 1 or 0")
             return _BOOL.get(text.lower())
         if spec.code_list is not None and text not in codes(spec.code_list):
-            self.add(at, module, spec.element, text, "code")
+            self.add(at, module, spec.element, text, "code", f"a {spec.code_list} code")
             return None
         return text
 
@@ -161,7 +167,7 @@ class _Reader:
             if text in codes(code_list):
                 kept.append(text)
             else:
-                self.add(e, module, str(e.tag), text, "code")
+                self.add(e, module, str(e.tag), text, "code", f"a {code_list} code")
         return tuple(kept)
 
 
@@ -174,8 +180,16 @@ def _person(r: _Reader, elem: etree._Element) -> Row:
         ids.findtext("PersonBirthDate") or ids.findtext("ExpectedPersonBirthDate") or ""
     ).strip()
     birth_elem = ids.find("PersonBirthDate")
-    at = birth_elem if birth_elem is not None else ids
-    born = r._date(at, "ChildIdentifiers", "PersonBirthDate", birth) if birth else None
+    born = (
+        r._date(
+            birth_elem if birth_elem is not None else ids,
+            "ChildIdentifiers",
+            "PersonBirthDate",
+            birth,
+        )
+        if birth
+        else None
+    )
     if not birth:
         r.add(ids, "ChildIdentifiers", "PersonBirthDate", "", "missing")
     sex_elem = ids.find(r.year.sex_element)
@@ -183,13 +197,9 @@ def _person(r: _Reader, elem: etree._Element) -> Row:
     sex = r.year.sex_codes.get(sex_text)
     if sex is None:
         problem = "code" if sex_text else "missing"
-        r.add(
-            sex_elem if sex_elem is not None else ids,
-            "ChildIdentifiers",
-            r.year.sex_element,
-            sex_text,
-            problem,
-        )
+        expected = f"{r.year.sex_element} coded {'/'.join(r.year.sex_codes)} in {r.year.label}"
+        at = sex_elem if sex_elem is not None else ids
+        r.add(at, "ChildIdentifiers", r.year.sex_element, sex_text, problem, expected)
     ethnicity = r.value(chars, Spec("Ethnicity", "code", True, "ethnicity"), "ChildCharacteristics")
     disabilities = r.codes(
         chars.findall("Disabilities/Disability"), "ChildCharacteristics", "disability"

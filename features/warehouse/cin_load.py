@@ -243,9 +243,12 @@ def load_cin_returns(  # noqa: PLR0913 - the loader's options, all keyword-only
         written = create_warehouse(warehouse, tables, meta)
     report = write_report(issues, folder, title=title, quarantined=quarantined)
     counts = {t.name: int(written[f"rows.{t.name}"]) for t in TABLES}
-    extract_date = dt.date.fromisoformat(meta["extract_date"])
-    demo_key = key == SYNTHETIC_DEMO_KEY
     load = LoadResult(
-        warehouse, extract_date, counts, written["content_hash"], manifest.synthetic, demo_key
+        warehouse,
+        dt.date.fromisoformat(meta["extract_date"]),
+        counts,
+        written["content_hash"],
+        manifest.synthetic,
+        key == SYNTHETIC_DEMO_KEY,
     )
     return CinLoadResult(load, issues, quarantined, report, years)
