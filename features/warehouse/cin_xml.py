@@ -40,12 +40,14 @@ class CensusReturn:
 
 
 def _header(ret: CensusReturn, elem: etree._Element) -> None:
+    year_elem = elem.find("CollectionDetails/Year")
+    year_line = year_elem.sourceline if year_elem is not None else elem.sourceline
     year_text = (elem.findtext("CollectionDetails/Year") or "").strip()
     ret.la_code = (elem.findtext("Source/LEA") or "").strip() or None
     year = CENSUS_YEARS.get(int(year_text)) if year_text.isdigit() else None
     if year is None:
         supported = f"{min(CENSUS_YEARS)}-{max(CENSUS_YEARS)}"
-        ret.fail(elem.sourceline, "Year", year_text, "STR-YEAR", f"supported: {supported}")
+        ret.fail(year_line, "Year", year_text, "STR-YEAR", f"supported: {supported}")
         return
     ref = (elem.findtext("CollectionDetails/ReferenceDate") or "").strip()
     if ref and ref != year.reference_date.isoformat():
@@ -97,23 +99,24 @@ def _on_child(ret: CensusReturn, elem: etree._Element, schema: etree.XMLSchema |
 
 def _stream(ret: CensusReturn) -> None:
     schema: etree.XMLSchema | None = None
-    events = etree.iterparse(
-        str(ret.path), events=("start", "end"), resolve_entities=False, no_network=True
-    )
-    for n, (event, elem) in enumerate(events):
-        if n == 0:
-            _check_root(ret, elem)
-        if not ret.ok:
-            return
-        if event == "end" and elem.tag == "Header":
-            _header(ret, elem)
-            if ret.year is not None and ret.year.xsd is not None:
-                schema = child_schema(ret.year.xsd)
-        elif event == "end" and elem.tag == "Child":
-            if ret.year is None:
-                ret.fail(elem.sourceline, "Header", "", "STR-YEAR", "no Header before Child")
+    with ret.path.open("rb") as f:
+        events = etree.iterparse(
+            f, events=("start", "end"), resolve_entities=False, no_network=True
+        )
+        for n, (event, elem) in enumerate(events):
+            if n == 0:
+                _check_root(ret, elem)
+            if not ret.ok:
                 return
-            _on_child(ret, elem, schema)
+            if event == "end" and elem.tag == "Header":
+                _header(ret, elem)
+                if ret.year is not None and ret.year.xsd is not None:
+                    schema = child_schema(ret.year.xsd)
+            elif event == "end" and elem.tag == "Child":
+                if ret.year is None:
+                    ret.fail(elem.sourceline, "Header", "", "STR-YEAR", "no Header before Child")
+                    return
+                _on_child(ret, elem, schema)
 
 
 def read_return(path: Path) -> CensusReturn:
