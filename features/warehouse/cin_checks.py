@@ -145,14 +145,16 @@ class _Reader:
             return None
         return text
 
-    def _date(self, at: etree._Element, module: str, fld: str, text: str) -> dt.date | None:
+    def _date(  # noqa: PLR0913, PLR0917 - the place, the value and whether the period applies
+        self, at: etree._Element, module: str, fld: str, text: str, period: bool = True
+    ) -> dt.date | None:
         try:
             day = dt.date.fromisoformat(text) if _DATE.fullmatch(text) else None
         except ValueError:
             day = None
         if day is None:
             self.add(at, module, fld, text, "date")
-        elif day > self.year.reference_date:
+        elif period and day > self.year.reference_date:
             self.add(at, module, fld, text, "period")
             return None
         return day
@@ -171,27 +173,22 @@ class _Reader:
         return tuple(kept)
 
 
+def _birth(r: _Reader, ids: etree._Element) -> dt.date | None:
+    """Return the birth date, or the expected one for an unborn child (no period check)."""
+    for tag in ("PersonBirthDate", "ExpectedPersonBirthDate"):
+        found = ids.find(tag)
+        if found is not None and (found.text or "").strip():
+            return r._date(found, "ChildIdentifiers", tag, (found.text or "").strip(), False)
+    r.add(ids, "ChildIdentifiers", "PersonBirthDate", "", "missing", "a birth or expected date")
+    return None
+
+
 def _person(r: _Reader, elem: etree._Element) -> Row:
     ids = elem.find("ChildIdentifiers")
     chars = elem.find("ChildCharacteristics")
     ids = ids if ids is not None else elem
     chars = chars if chars is not None else elem
-    birth = (
-        ids.findtext("PersonBirthDate") or ids.findtext("ExpectedPersonBirthDate") or ""
-    ).strip()
-    birth_elem = ids.find("PersonBirthDate")
-    born = (
-        r._date(
-            birth_elem if birth_elem is not None else ids,
-            "ChildIdentifiers",
-            "PersonBirthDate",
-            birth,
-        )
-        if birth
-        else None
-    )
-    if not birth:
-        r.add(ids, "ChildIdentifiers", "PersonBirthDate", "", "missing")
+    born = _birth(r, ids)
     sex_elem = ids.find(r.year.sex_element)
     sex_text = (sex_elem.text or "").strip() if sex_elem is not None else ""
     sex = r.year.sex_codes.get(sex_text)
