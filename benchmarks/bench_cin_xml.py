@@ -37,13 +37,15 @@ def borough(n: int = CHILDREN, seed: int = 14) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     base = pd.Timestamp(START)
     span = (END - START).days
-    persons = pd.DataFrame({
-        "person_id": [f"P{i:07d}" for i in range(n)],
-        "birth_date": base - pd.to_timedelta(_days(rng, n, 30, 17 * 365), unit="D"),
-        "sex": rng.choice(["1", "2"], n),
-        "ethnicity": rng.choice(["WBRI", "BAFR", "APKN", "MWBC", "OOTH"], n),
-        "disability": rng.choice(["NONE", "AUT", "LD"], n, p=[0.9, 0.05, 0.05]),
-    })  # fmt: skip
+    persons = pd.DataFrame(
+        {
+            "person_id": [f"P{i:07d}" for i in range(n)],
+            "birth_date": base - pd.to_timedelta(_days(rng, n, 30, 17 * 365), unit="D"),
+            "sex": rng.choice(["1", "2"], n),
+            "ethnicity": rng.choice(["WBRI", "BAFR", "APKN", "MWBC", "OOTH"], n),
+            "disability": rng.choice(["NONE", "AUT", "LD"], n, p=[0.9, 0.05, 0.05]),
+        }
+    )
     twice = rng.random(n) < 0.3
     owner = np.concatenate([np.arange(n), np.flatnonzero(twice)])
     first = _days(rng, n, 0, span // 2)
@@ -54,16 +56,18 @@ def borough(n: int = CHILDREN, seed: int = 14) -> dict[str, pd.DataFrame]:
     ref_date = base + pd.to_timedelta(offset, unit="D")
     close = ref_date + pd.to_timedelta(_days(rng, m, 5, 60), unit="D")
     closed &= close <= pd.Timestamp(END)
-    referrals = pd.DataFrame({
-        "referral_id": [f"R{i:07d}" for i in range(m)],
-        "person_id": persons["person_id"].to_numpy()[owner],
-        "referral_date": ref_date,
-        "source": rng.choice(["1A", "2A", "3A", "5A", "6", "8"], m),
-        "primary_need": rng.choice(["N1", "N2", "N4", "N5"], m),
-        "nfa": nfa,
-        "closure_date": close.where(closed),
-        "closure_reason": np.where(closed, np.where(nfa, "RC8", "RC7"), None),
-    })  # fmt: skip
+    referrals = pd.DataFrame(
+        {
+            "referral_id": [f"R{i:07d}" for i in range(m)],
+            "person_id": persons["person_id"].to_numpy()[owner],
+            "referral_date": ref_date,
+            "source": rng.choice(["1A", "2A", "3A", "5A", "6", "8"], m),
+            "primary_need": rng.choice(["N1", "N2", "N4", "N5"], m),
+            "nfa": nfa,
+            "closure_date": close.where(closed),
+            "closure_reason": np.where(closed, np.where(nfa, "RC8", "RC7"), None),
+        }
+    )
     live = referrals[~nfa]
     k = len(live)
 
@@ -72,13 +76,15 @@ def borough(n: int = CHILDREN, seed: int = 14) -> dict[str, pd.DataFrame]:
         start = pick["referral_date"] + pd.to_timedelta(gap, unit="D")
         end = start + pd.to_timedelta(_days(rng, len(pick), 10, 200), unit="D")
         ok = start <= pd.Timestamp(END)
-        return pd.DataFrame({
-            "id": [f"{prefix}{i:07d}" for i in range(int(ok.sum()))],
-            "referral_id": pick["referral_id"][ok].to_numpy(),
-            "person_id": pick["person_id"][ok].to_numpy(),
-            "start_date": start[ok].to_numpy(),
-            "end": end[ok].where(end[ok] <= pd.Timestamp(END)).to_numpy(),
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "id": [f"{prefix}{i:07d}" for i in range(int(ok.sum()))],
+                "referral_id": pick["referral_id"][ok].to_numpy(),
+                "person_id": pick["person_id"][ok].to_numpy(),
+                "start_date": start[ok].to_numpy(),
+                "end": end[ok].where(end[ok] <= pd.Timestamp(END)).to_numpy(),
+            }
+        )
 
     a = part("A", 1.0, 1).rename(columns={"id": "assessment_id", "end": "authorised_date"})
     factors = a.loc[a["authorised_date"].notna(), ["assessment_id"]].sample(
@@ -89,8 +95,15 @@ def borough(n: int = CHILDREN, seed: int = 14) -> dict[str, pd.DataFrame]:
     s47 = part("S", 0.15, 2).rename(columns={"id": "s47_id", "end": "icpc_date"})
     cpp = part("K", 0.05, 20).rename(columns={"id": "plan_id", "end": "end_date"})
     cpp["initial_category"] = rng.choice(["NEG", "EMO", "PHY", "SAB"], len(cpp))
-    return {"persons": persons, "referrals": referrals, "assessments": a,
-            "assessment_factors": factors, "cin_plans": cin, "section47": s47, "cp_plans": cpp}  # fmt: skip
+    return {
+        "persons": persons,
+        "referrals": referrals,
+        "assessments": a,
+        "assessment_factors": factors,
+        "cin_plans": cin,
+        "section47": s47,
+        "cp_plans": cpp,
+    }
 
 
 _LOAD = """

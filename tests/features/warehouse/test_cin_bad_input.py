@@ -87,17 +87,28 @@ def test_unknown_schema_year(tmp_path: Path, warehouse: Path) -> None:
 
 
 def test_invalid_codes(tmp_path: Path, warehouse: Path) -> None:
-    c = child("C1", sex=("GenderCurrent", "M"), episodes=[episode(
-        "2021-05-01", source="99", need="N12", cp_plans=[("2021-06-01", None, "ZZZ")])])  # fmt: skip
+    c = child(
+        "C1",
+        sex=("GenderCurrent", "M"),
+        episodes=[
+            episode("2021-05-01", source="99", need="N12", cp_plans=[("2021-06-01", None, "ZZZ")])
+        ],
+    )
     text = census(2022, [c])
     src = write(tmp_path / "r", "cin.xml", text)
     assert refused(src, warehouse) == [
         ("cin.xml", line_of(text, "<GenderCurrent>"), "C1", "GenderCurrent", "M", "STR-CODE"),
         ("cin.xml", line_of(text, "<ReferralSource>"), "C1", "ReferralSource", "99", "STR-CODE"),
         ("cin.xml", line_of(text, "<PrimaryNeedCode>"), "C1", "PrimaryNeedCode", "N12", "8650"),
-        ("cin.xml", line_of(text, "<InitialCategoryOfAbuse>"), "C1", "InitialCategoryOfAbuse",
-         "ZZZ", "STR-CODE"),
-    ]  # fmt: skip
+        (
+            "cin.xml",
+            line_of(text, "<InitialCategoryOfAbuse>"),
+            "C1",
+            "InitialCategoryOfAbuse",
+            "ZZZ",
+            "STR-CODE",
+        ),
+    ]
 
 
 def test_sex_codes_follow_the_year(tmp_path: Path, warehouse: Path) -> None:
@@ -116,22 +127,41 @@ def test_dates_after_the_census_period(tmp_path: Path, warehouse: Path) -> None:
     text = census(2022, [c])
     src = write(tmp_path / "r", "cin.xml", text)
     assert refused(src, warehouse) == [
-        ("cin.xml", line_of(text, "<CINreferralDate>"), "C1", "CINreferralDate", "2022-04-02", "8600"),
+        (
+            "cin.xml",
+            line_of(text, "<CINreferralDate>"),
+            "C1",
+            "CINreferralDate",
+            "2022-04-02",
+            "8600",
+        ),
         ("cin.xml", line_of(text, "<CPPendDate>"), "C1", "CPPendDate", "2022-05-01", "STR-PERIOD"),
-    ]  # fmt: skip
+    ]
 
 
 def test_malformed_date(tmp_path: Path, warehouse: Path) -> None:
     text = census(2022, [child("C1", episodes=[episode("2021-13-01")])])
     src = write(tmp_path / "r", "cin.xml", text)
     assert refused(src, warehouse) == [
-        ("cin.xml", line_of(text, "<CINreferralDate>"), "C1", "CINreferralDate", "2021-13-01", "STR-DATE")
-    ]  # fmt: skip
+        (
+            "cin.xml",
+            line_of(text, "<CINreferralDate>"),
+            "C1",
+            "CINreferralDate",
+            "2021-13-01",
+            "STR-DATE",
+        )
+    ]
 
 
 def test_duplicate_children(tmp_path: Path, warehouse: Path) -> None:
-    text = census(2022, [child("C1", episodes=[episode("2021-05-01")]),
-                         child("C1", episodes=[episode("2021-07-01")])])  # fmt: skip
+    text = census(
+        2022,
+        [
+            child("C1", episodes=[episode("2021-05-01")]),
+            child("C1", episodes=[episode("2021-07-01")]),
+        ],
+    )
     src = write(tmp_path / "r", "cin.xml", text)
     assert refused(src, warehouse) == [
         ("cin.xml", line_of(text, "<Child>", 2), "C1", "LAchildID", "C1", "8510")
@@ -191,8 +221,9 @@ def test_cli_refuses_and_says_where_the_report_is(
     assert f"cin.xml:{line_of(text, '<Ethnicity>')}" in out.output
     assert _digest(warehouse) == before
     ok = CliRunner().invoke(
-        app, ["load", "--cin-xml", str(src), "--warehouse", str(warehouse), "--quarantine"],
+        app,
+        ["load", "--cin-xml", str(src), "--warehouse", str(warehouse), "--quarantine"],
         env={"COLUMNS": "200"},
-    )  # fmt: skip
+    )
     assert ok.exit_code == 0, ok.output
     assert "1 child record(s) quarantined" in ok.output

@@ -32,8 +32,11 @@ def _d(text: str) -> dt.date:
 def two_children(year: int) -> str:
     """C1: a referral with an assessment, a CIN plan, a s47 and a CP plan; C2: NFA, closed."""
     y0 = year - 1
-    sex1, sex2 = (("Sex", "M"), ("Sex", "F")) if year >= 2025 else (
-        ("GenderCurrent", "1"), ("GenderCurrent", "2"))  # fmt: skip
+    sex1, sex2 = (
+        (("Sex", "M"), ("Sex", "F"))
+        if year >= 2025
+        else (("GenderCurrent", "1"), ("GenderCurrent", "2"))
+    )
     c1 = child(
         "C1",
         sex=sex1,
@@ -77,20 +80,32 @@ def test_each_schema_year_loads_the_hand_made_return(tmp_path: Path, year: int) 
     c1, c2 = _pid("C1"), _pid("C2")
     assert result.years == [year]
     assert [i for i in result.issues if i.severity != "note"] == []
-    assert rows(wh, "SELECT person_id, birth_month, sex, ethnicity, disability, lsoa, "
-                "imd_decile, locality, is_child FROM persons") == sorted([
-        (c1, _d("2010-06-01"), "1", "WBRI", "NONE", None, None, None, True),
-        (c2, _d("2012-02-01"), "2", "BAFR", "HEAR", None, None, None, True),
-    ], key=str)  # fmt: skip
-    assert rows(wh, "SELECT person_id, referral_date, source, primary_need, nfa, closure_date, "
-                "closure_reason FROM referrals") == sorted([
-        (c1, _d(f"{y0}-05-03"), "2A", "N1", False, None, None),
-        (c2, _d(f"{y0}-10-01"), "6", "N0", True, _d(f"{y0}-10-05"), "RC8"),
-    ], key=str)  # fmt: skip
+    assert rows(
+        wh,
+        "SELECT person_id, birth_month, sex, ethnicity, disability, lsoa, "
+        "imd_decile, locality, is_child FROM persons",
+    ) == sorted(
+        [
+            (c1, _d("2010-06-01"), "1", "WBRI", "NONE", None, None, None, True),
+            (c2, _d("2012-02-01"), "2", "BAFR", "HEAR", None, None, None, True),
+        ],
+        key=str,
+    )
+    assert rows(
+        wh,
+        "SELECT person_id, referral_date, source, primary_need, nfa, closure_date, "
+        "closure_reason FROM referrals",
+    ) == sorted(
+        [
+            (c1, _d(f"{y0}-05-03"), "2A", "N1", False, None, None),
+            (c2, _d(f"{y0}-10-01"), "6", "N0", True, _d(f"{y0}-10-05"), "RC8"),
+        ],
+        key=str,
+    )
     ref1 = _pid(f"C1/{y0}-05-03", "referral")
-    assert rows(wh, "SELECT referral_id, person_id, start_date, authorised_date FROM assessments") == [
-        (ref1, c1, _d(f"{y0}-05-04"), _d(f"{y0}-06-01"))
-    ]  # fmt: skip
+    assert rows(
+        wh, "SELECT referral_id, person_id, start_date, authorised_date FROM assessments"
+    ) == [(ref1, c1, _d(f"{y0}-05-04"), _d(f"{y0}-06-01"))]
     assert rows(wh, "SELECT factor FROM assessment_factors") == [("2A",), ("3A",)]
     assert rows(wh, "SELECT referral_id, start_date, end_date FROM cin_plans") == [
         (ref1, _d(f"{y0}-06-10"), _d(f"{y0}-09-30"))
@@ -130,24 +145,44 @@ def test_later_return_wins_and_conflicts_are_queries(tmp_path: Path) -> None:
             )
         ],
     )
-    second = census(2022, [child("C1", episodes=[episode(
-        "2020-11-02", need="N2", closure=("2021-12-01", "RC7"),
-        assessments=[("2020-11-03", "2020-12-01", ["3A"])],
-        cin_plans=[("2020-12-10", "2021-11-30")])])])  # fmt: skip
+    second = census(
+        2022,
+        [
+            child(
+                "C1",
+                episodes=[
+                    episode(
+                        "2020-11-02",
+                        need="N2",
+                        closure=("2021-12-01", "RC7"),
+                        assessments=[("2020-11-03", "2020-12-01", ["3A"])],
+                        cin_plans=[("2020-12-10", "2021-11-30")],
+                    )
+                ],
+            )
+        ],
+    )
     folder = tmp_path / "returns"
     write(folder, "cin-2021.xml", first)
     write(folder, "cin-2022.xml", second)
     result = load_cin_returns(folder, tmp_path / "wh.duckdb", key=KEY)
     wh = tmp_path / "wh.duckdb"
-    assert rows(wh, "SELECT referral_date, primary_need, closure_date, closure_reason "
-                "FROM referrals") == [(_d("2020-11-02"), "N2", _d("2021-12-01"), "RC7")]  # fmt: skip
+    assert rows(
+        wh, "SELECT referral_date, primary_need, closure_date, closure_reason FROM referrals"
+    ) == [(_d("2020-11-02"), "N2", _d("2021-12-01"), "RC7")]
     assert rows(wh, "SELECT count(*) FROM assessments") == [(1,)]
     assert rows(wh, "SELECT count(*) FROM cin_plans") == [(1,)]
     queries = [i for i in result.issues if i.severity == "query"]
     assert [(Path(q.file).name, q.line, q.child, q.field, q.value, q.rule) for q in queries] == [
-        ("cin-2022.xml", line_of(second, "<CINdetails>"), "C1", "PrimaryNeedCode", "N2",
-         "STR-CONFLICT")
-    ]  # fmt: skip
+        (
+            "cin-2022.xml",
+            line_of(second, "<CINdetails>"),
+            "C1",
+            "PrimaryNeedCode",
+            "N2",
+            "STR-CONFLICT",
+        )
+    ]
     assert "cin-2021.xml had N1" in queries[0].message
     assert result.years == [2021, 2022]
 
