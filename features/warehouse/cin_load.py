@@ -17,6 +17,7 @@ The report (:mod:`.report`) holds raw ids and is written beside the returns.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import pyarrow as pa
 
 from stratify.core.progress import StageCallback
 from stratify.features.schema import TABLES
+from stratify.features.sources import META_ABSENT
 from stratify.features.warehouse.cin_merge import RawRows, merge_returns
 from stratify.features.warehouse.cin_xml import CensusReturn, read_return
 from stratify.features.warehouse.ingest import (
@@ -170,7 +172,7 @@ def _meta(
         "description": manifest.description or f"CIN census returns {years[0]}-{years[-1]}",
         "key_fingerprint": key_fingerprint(key),
         "source": "cin_census_xml",
-        "sources_absent": ",".join(SOURCES_ABSENT),
+        META_ABSENT: json.dumps(SOURCES_ABSENT),
     }
     la_codes = {r.la_code for r in returns if r.la_code}
     if manifest.la_code or len(la_codes) == 1:

@@ -200,13 +200,13 @@ def _rows(m: _Merger) -> RawRows:
 
     for la, p in m.people.items():
         v = p.values
-        row = {"person_id": la, "birth_date": _text(v["birth_date"]) or None, "sex": v["sex"],
-               "ethnicity": v["ethnicity"], "disability": v["disability"], "lsoa": None,
-               "imd_decile": None, "locality": None, "is_child": "true"}  # fmt: skip
-        put("persons", {k: _opt(x) for k, x in row.items()}, p.file, p.line, la)
+        person: Row = {"person_id": la, "birth_date": v["birth_date"], "sex": v["sex"],
+                       "ethnicity": v["ethnicity"], "disability": v["disability"], "lsoa": None,
+                       "imd_decile": None, "locality": None, "is_child": "true"}  # fmt: skip
+        put("persons", {k: _opt(x) for k, x in person.items()}, p.file, p.line, la)
     for (la, start), ref in m.referrals.items():
         rid = f"{la}/{start}"
-        row = {"referral_id": rid, "person_id": la}
+        row: dict[str, str | None] = {"referral_id": rid, "person_id": la}
         row |= {col: _text(ref.values[el]) or None for col, el in REFERRAL_COLUMNS.items()}
         put("referrals", row, ref.file, ref.line, la)
         for table, (block, columns) in PART_TABLES.items():
