@@ -204,6 +204,19 @@ def family_context(  # noqa: PLR0913  # the build's every input, and nothing els
     return features, audit_table(points, tables["persons"], area, target)
 
 
+ERR_NO_HOUSEHOLDS = (
+    "escalation decision points are children in a household, and this warehouse has no "
+    "household links ({reason}): build the rereferral target, or load a source with households"
+)
+
+
+def _check_sources(target: Target, meta: dict[str, str]) -> None:
+    """Raise CohortError when the target's decision points need an absent source."""
+    absent = absent_sources(meta)
+    if target == "escalation" and "household_members" in absent:
+        raise cohorts.CohortError(ERR_NO_HOUSEHOLDS.format(reason=absent["household_members"]))
+
+
 def _leave_out(
     features: pa.Table, target: Target, meta: dict[str, str]
 ) -> tuple[pa.Table, tuple[Feature, ...], list[dict[str, Any]]]:
@@ -256,6 +269,7 @@ def build(
     say("opening the warehouse")
     meta = warehouse.read_meta(path)
     extract_date = _extract_date(path, meta)
+    _check_sources(target, meta)
     con, keep = _open(path, threads, memory_limit), _Keep()
     try:
         ib = ibis.duckdb.from_connection(con)
