@@ -28,7 +28,7 @@ from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build import build, write_build
 from stratify.features.build.cohorts import CohortError
-from stratify.features.cli_cin import load_cin_warehouse
+from stratify.features.cli_cin import load_cin_warehouse, load_ssd_warehouse
 from stratify.features.config import (
     ERR_SCENARIO_NAME,
     SCENARIO_PRESETS,
@@ -49,6 +49,7 @@ from stratify.features.warehouse.ingest import (
     load_extract,
 )
 from stratify.features.warehouse.pseudonymise import NOTICE_DEMO_KEY, PseudonymKeyError
+from stratify.features.warehouse.ssd import SsdInvalid
 from stratify.features.warehouse.store import WarehouseError
 from stratify.features.warehouse.validate import violations_table
 
@@ -61,7 +62,10 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 REPORT_FILE = Path("reports") / "load-violations.csv"
 EXIT_INVALID = 1
 EXIT_ERROR = 2
-ERR_ONE_SOURCE = "give exactly one of --from (CSV extract folder) and --cin-xml (CIN returns)"
+ERR_ONE_SOURCE = (
+    "give exactly one of --from (CSV extract folder), --cin-xml (CIN census returns) and "
+    "--ssd (SSD tables)"
+)
 ERR_NEEDS_CONTINUE = "--months and --scenario continue a simulation: give --continue-from"
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
@@ -341,7 +345,7 @@ def load_warehouse(
     return result
 
 
-def load_cmd(
+def load_cmd(  # noqa: PLR0917 - one parameter per command-line option
     src: Annotated[
         Path | None,
         typer.Option(
@@ -363,6 +367,10 @@ def load_cmd(
         bool,
         typer.Option(help="CIN returns: load the children without errors, list the others."),
     ] = False,
+    ssd: Annotated[
+        Path | None,
+        typer.Option("--ssd", help="A folder of Standard Safeguarding Dataset tables (ssd_*.csv)."),
+    ] = None,
 ) -> None:
     """Validate an extract and load it into the warehouse, pseudonymised.
 
@@ -370,19 +378,21 @@ def load_cmd(
     With --cin-xml the validation report is written beside the returns.
     """
     console = Console()
-    if (src is None) == (cin_xml is None):
+    if sum(x is not None for x in (src, cin_xml, ssd)) != 1:
         raise _fail(console, ValueError(ERR_ONE_SOURCE))
     try:
         cfg = resolve_config(config)
+        target = warehouse if warehouse is not None else cfg.work_dir / WAREHOUSE_FILE
         if cin_xml is not None:
-            target = warehouse if warehouse is not None else cfg.work_dir / WAREHOUSE_FILE
             load_cin_warehouse(cfg, cin_xml, target, console, quarantine=quarantine)
+        elif ssd is not None:
+            load_ssd_warehouse(cfg, ssd, target, console)
         elif src is not None:
             load_warehouse(cfg, src, warehouse, console)
     except ExtractInvalid as err:
         _show_violations(console, err)
         raise typer.Exit(EXIT_INVALID) from None
-    except CinReturnsInvalid:  # load_cin_warehouse has shown the issues
+    except (CinReturnsInvalid, SsdInvalid):  # the loader's command has shown the issues
         raise typer.Exit(EXIT_INVALID) from None
     except _DOMAIN_ERRORS as err:
         raise _fail(console, err) from None

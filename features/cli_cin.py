@@ -1,4 +1,4 @@
-"""``stratify load --cin-xml``: load CIN census XML returns, with progress and a summary.
+"""``stratify load --cin-xml`` and ``--ssd``: a council's own records, with progress and a summary.
 
 The terminal shows counts by rule and where the first issues are (file, line, field,
 rule), never a child's id or a value: those are in the report, which is written beside
@@ -24,6 +24,7 @@ from stratify.features.warehouse.cin_load import (
     load_cin_returns,
 )
 from stratify.features.warehouse.report import Issue
+from stratify.features.warehouse.ssd import SsdInvalid, SsdLoadResult, load_ssd
 
 #: Issues listed in the terminal; the report holds every one.
 MAX_SHOWN = 30
@@ -98,4 +99,28 @@ def load_cin_warehouse(
     console.print("Not in the CIN census (tables left empty): " + ", ".join(SOURCES_ABSENT))
     console.print(f"Report: {escape(str(result.report[0]))} and {escape(str(result.report[1]))}")
     console.print(escape(NOTICE_REPORT))
+    return result
+
+
+def load_ssd_warehouse(cfg: Config, src: Path, warehouse: Path, console: Console) -> SsdLoadResult:
+    """Load the SSD tables in ``src`` into ``warehouse`` and print what happened.
+
+    Raises
+    ------
+    SsdInvalid
+        After printing the summary and the report's paths (nothing was loaded).
+    """
+    try:
+        with progress_bar(console, "Loading SSD tables") as bar:
+            result = load_ssd(src, warehouse, secret=cfg.pseudonym_secret, progress=bar.stage)
+    except SsdInvalid as err:
+        console.print(issues_table(err.issues, title="The SSD tables have these issues"))
+        _places(console, err.issues)
+        console.print(f"Report: {escape(str(err.report[0]))} and {escape(str(err.report[1]))}")
+        console.print(escape(NOTICE_REPORT))
+        console.print(f"[red]{escape(str(err))}; the warehouse is unchanged.[/red]")
+        raise
+    console.print(f"{result.load.row_counts['persons']:,} people loaded from the SSD")
+    for table, reason in result.absent.items():
+        console.print(f"Not in the SSD (table left empty): {table}: {escape(reason)}")
     return result
