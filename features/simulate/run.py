@@ -40,6 +40,7 @@ from stratify.features.simulate.params import SimParams
 from stratify.features.simulate.population import initial_population
 from stratify.features.simulate.records import to_tables
 from stratify.features.simulate.scenario import Timeline
+from stratify.features.simulate.ssd import write_ssd_tables
 from stratify.features.simulate.state import (
     ContinuationError,
     Snapshot,
@@ -261,6 +262,7 @@ def write_outputs(
     write_cin_returns(  # the same borough as a council's yearly CIN census returns
         done.result.tables, tmp / "cin_xml", extract_date=done.result.extract_date
     )
+    write_ssd_tables(done.result.tables, tmp / "ssd")  # ... and as SSD tables
     write_truth(done.result, tmp / "truth")
     save_state(
         tmp / "state",
