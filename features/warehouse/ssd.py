@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import yaml
 
 from stratify.core.progress import StageCallback
@@ -229,22 +230,44 @@ def _source_field(spec: Any) -> str | None:
     return None
 
 
+def _children(
+    con: duckdb.DuckDBPyConnection, raw: dict[str, str], wanted: dict[str, set[int]]
+) -> dict[tuple[str, int], str]:
+    """Return the person id on each (table, line) that has a violation, where there is one."""
+    out = {}
+    for table, lines in wanted.items():
+        columns = con.sql(f"SELECT * FROM {q(raw[table])} LIMIT 0").columns
+        if "person_id" not in columns or not lines:
+            continue
+        con.register("_lines", pa.table({"line": sorted(lines)}))
+        rows = con.execute(
+            f"SELECT {LINE}, any_value(person_id) FROM {q(raw[table])} "
+            f"SEMI JOIN _lines ON {LINE} = _lines.line GROUP BY 1"
+        ).fetchall()
+        con.unregister("_lines")
+        out.update({(table, int(n)): str(p or "") for n, p in rows})
+    return out
+
+
 def _rule_issues(con: duckdb.DuckDBPyConnection, raw: dict[str, str], src: Path) -> list[Issue]:
-    found = []
-    for table, row_key, column, value, rule in find_violations(con, raw).fetchall():
-        spec = mapping()["tables"][table]
+    """Run the canonical rules; name each finding's SSD file, line, child and field."""
+    found = find_violations(con, raw).fetchall()
+    lines: list[int | None] = []
+    wanted: dict[str, set[int]] = {}
+    for table, row_key, *_ in found:
         match = _LINE_RE.search(row_key)
-        line = int(match.group(1)) if match else None
-        child = ""
-        if line is not None and "person_id" in con.sql(f"SELECT * FROM {q(raw[table])}").columns:
-            hit = con.execute(
-                f"SELECT person_id FROM {q(raw[table])} WHERE {LINE} = ? LIMIT 1", [line]
-            ).fetchall()
-            child = str(hit[0][0] or "") if hit else ""
+        lines.append(int(match.group(1)) if match else None)
+        if match:
+            wanted.setdefault(table, set()).add(int(match.group(1)))
+    children = _children(con, raw, wanted)
+    out = []
+    for (table, _, column, value, rule), line in zip(found, lines, strict=True):
+        spec = mapping()["tables"][table]
+        child = children.get((table, line), "") if line is not None else ""
         fld = _source_field(spec.get("columns", {}).get(column)) or column
         path = src / f"{spec.get('from', table)}.csv"
-        found.append(issue(path, line, table, child, fld, value, "STR-WAREHOUSE", rule))
-    return found
+        out.append(issue(path, line, table, child, fld, value, "STR-WAREHOUSE", rule))
+    return out
 
 
 def load_ssd(
