@@ -1,6 +1,7 @@
 """``python -m benchmarks``: run every benchmark and print its figures."""
 
 from benchmarks import (
+    bench_cin_xml,
     bench_drift,
     bench_evaluate,
     bench_features,
@@ -11,6 +12,7 @@ from benchmarks import (
 )
 
 bench_simulate.main()
+bench_cin_xml.main()
 bench_features.main()
 bench_evaluate.main()
 bench_train.main()

@@ -28,6 +28,7 @@ from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build import build, write_build
 from stratify.features.build.cohorts import CohortError
+from stratify.features.cli_cin import load_cin_warehouse, load_ssd_warehouse
 from stratify.features.config import (
     ERR_SCENARIO_NAME,
     SCENARIO_PRESETS,
@@ -40,6 +41,7 @@ from stratify.features.config import (
 from stratify.features.simulate.realism import compute_figures, realism_table
 from stratify.features.simulate.realism_period import realism_with_chance, recent_figures
 from stratify.features.simulate.state import ContinuationError, saved_config
+from stratify.features.warehouse.cin_load import CinReturnsInvalid
 from stratify.features.warehouse.ingest import (
     ExtractInvalid,
     IngestError,
@@ -47,6 +49,7 @@ from stratify.features.warehouse.ingest import (
     load_extract,
 )
 from stratify.features.warehouse.pseudonymise import NOTICE_DEMO_KEY, PseudonymKeyError
+from stratify.features.warehouse.ssd import SsdInvalid
 from stratify.features.warehouse.store import WarehouseError
 from stratify.features.warehouse.validate import violations_table
 
@@ -59,6 +62,10 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 REPORT_FILE = Path("reports") / "load-violations.csv"
 EXIT_INVALID = 1
 EXIT_ERROR = 2
+ERR_ONE_SOURCE = (
+    "give exactly one of --from (CSV extract folder), --cin-xml (CIN census returns) and "
+    "--ssd (SSD tables)"
+)
 ERR_NEEDS_CONTINUE = "--months and --scenario continue a simulation: give --continue-from"
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
@@ -338,28 +345,54 @@ def load_warehouse(
     return result
 
 
-def load_cmd(
+def load_cmd(  # noqa: PLR0917 - one parameter per command-line option
     src: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--from", help="The extract folder: one <table>.csv per table, optional extract.json."
         ),
-    ],
+    ] = None,
     warehouse: Annotated[
         Path | None,
         typer.Option(help="Warehouse file to write (default: <work dir>/warehouse.duckdb)."),
     ] = None,
     config: ConfigOpt = None,
+    cin_xml: Annotated[
+        Path | None,
+        typer.Option(
+            "--cin-xml", help="A CIN census XML return, or a folder of yearly returns (*.xml)."
+        ),
+    ] = None,
+    quarantine: Annotated[
+        bool,
+        typer.Option(help="CIN returns: load the children without errors, list the others."),
+    ] = False,
+    ssd: Annotated[
+        Path | None,
+        typer.Option("--ssd", help="A folder of Standard Safeguarding Dataset tables (ssd_*.csv)."),
+    ] = None,
 ) -> None:
     """Validate an extract and load it into the warehouse, pseudonymised.
 
     Nothing is written unless the whole extract is valid; every violation is listed.
+    With --cin-xml the validation report is written beside the returns.
     """
     console = Console()
+    if sum(x is not None for x in (src, cin_xml, ssd)) != 1:
+        raise _fail(console, ValueError(ERR_ONE_SOURCE))
     try:
-        load_warehouse(resolve_config(config), src, warehouse, console)
+        cfg = resolve_config(config)
+        target = warehouse if warehouse is not None else cfg.work_dir / WAREHOUSE_FILE
+        if cin_xml is not None:
+            load_cin_warehouse(cfg, cin_xml, target, console, quarantine=quarantine)
+        elif ssd is not None:
+            load_ssd_warehouse(cfg, ssd, target, console)
+        elif src is not None:
+            load_warehouse(cfg, src, warehouse, console)
     except ExtractInvalid as err:
         _show_violations(console, err)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (CinReturnsInvalid, SsdInvalid):  # the loader's command has shown the issues
         raise typer.Exit(EXIT_INVALID) from None
     except _DOMAIN_ERRORS as err:
         raise _fail(console, err) from None

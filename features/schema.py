@@ -81,9 +81,10 @@ TABLES: tuple[Table, ...] = (
             Column("sex", codes="sex"),
             Column("ethnicity", codes="ethnicity"),
             Column("disability", codes="disability"),
-            Column("lsoa"),
-            Column("imd_decile", "TINYINT", codes="imd_decile"),
-            Column("locality"),
+            # empty when the source has no address (a CIN census return)
+            Column("lsoa", nullable=True),
+            Column("imd_decile", "TINYINT", nullable=True, codes="imd_decile"),
+            Column("locality", nullable=True),
             Column("is_child", "BOOLEAN"),
         ),
         ("person_id",),

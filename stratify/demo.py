@@ -70,6 +70,7 @@ def _data_stages(cfg: Config, console: Console) -> None:
     run_stage(work, "simulate", sim_key, [extract], simulate, say=console.print)
     load_key = key_of(sim_key, file_key(extract))
     run_stage(work, "load", load_key, [warehouse], load, say=console.print)
+    _other_forms(cfg, console, load_key)
     for target in TARGETS:
         meta = work / "features" / target / "metadata.json"
         # keyed on the load, not on the warehouse file: a later quarter's retrain makes a
@@ -83,6 +84,26 @@ def _data_stages(cfg: Config, console: Console) -> None:
             partial(build_features, cfg, target, console=console),
             say=console.print,
         )
+
+
+def _other_forms(cfg: Config, console: Console, load_key: str) -> None:
+    """Load the borough's CIN census returns and SSD tables too, each into its own warehouse.
+
+    The demo's models use the CSV extract; these show the council paths working on the
+    same borough (their reports are written beside the returns and tables).
+    """
+    from stratify.features.cli_cin import load_cin_warehouse, load_ssd_warehouse
+
+    work = cfg.work_dir
+    for name, load, src in (
+        ("cin-xml", load_cin_warehouse, work / "sim" / "cin_xml"),
+        ("ssd", load_ssd_warehouse, work / "sim" / "ssd"),
+    ):
+        target = work / "warehouses" / f"from-{name}.duckdb"
+        run_stage(
+            work, f"load-{name}", load_key, [target], partial(load, cfg, src, target, console),
+            say=console.print,
+        )  # fmt: skip
 
 
 def _train(cfg: Config, target: Target, console: Console) -> int:

@@ -162,7 +162,10 @@ def load_table(
     keys["eligible"] = keys["eligible"].astype(bool)
     keys["as_of_date"] = pd.to_datetime(keys["as_of_date"]).dt.date
     keys["quarter"] = quarter_label(keys["as_of_date"])
-    X = model_frame(features.join(audit[list(protected)]), _inputs(target, protected, exclude))
+    # features the build left out for want of a source table (stratify.features.sources)
+    unavailable = tuple(n for g in metadata.get("unavailable", []) for n in g["features"])
+    inputs = _inputs(target, protected, tuple(dict.fromkeys(exclude + unavailable)))
+    X = model_frame(features.join(audit[list(protected)]), inputs)
     truth = None if truth_dir is None else _truth(keys, target, truth_dir, pseudonym_secret)
     y = features["label"].to_numpy().astype(np.int8)
     return TrainingTable(target, keys, X, y, audit, truth, metadata)

@@ -129,6 +129,8 @@ def model_metadata(result: TrainResult, table: TrainingTable) -> dict[str, Any]:
         "test_period": evaluation.split.test.as_dict(),
         "capacity": evaluation.capacity,
         "verdict": evaluation.verdict.overall,
+        # feature groups the council's records could not supply (stratify.features.sources)
+        "unavailable": table.metadata.get("unavailable", []),
     }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
@@ -51,6 +52,7 @@ from stratify.features.build.output import (
 from stratify.features.catalogue import Feature, Stat, features_for
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import TABLES
+from stratify.features.sources import absent_sources, unavailable, unavailable_features
 from stratify.features.warehouse import store as warehouse
 
 __all__ = ["AUDIT_COLUMNS", "KEY_COLUMNS", "FeatureBuild", "build", "family_context", "write_build"]
@@ -202,6 +204,33 @@ def family_context(  # noqa: PLR0913  # the build's every input, and nothing els
     return features, audit_table(points, tables["persons"], area, target)
 
 
+ERR_NO_HOUSEHOLDS = (
+    "escalation decision points are children in a household, and this warehouse has no "
+    "household links ({reason}): build the rereferral target, or load a source with households"
+)
+
+
+def _check_sources(target: Target, meta: dict[str, str]) -> None:
+    """Raise CohortError when the target's decision points need an absent source."""
+    absent = absent_sources(meta)
+    if target == "escalation" and "household_members" in absent:
+        raise cohorts.CohortError(ERR_NO_HOUSEHOLDS.format(reason=absent["household_members"]))
+
+
+def _leave_out(
+    features: pa.Table, target: Target, meta: dict[str, str]
+) -> tuple[pa.Table, tuple[Feature, ...], list[dict[str, Any]]]:
+    """Drop the features whose source tables the warehouse lacks; return what is left.
+
+    The loader records absent sources (:mod:`stratify.features.sources`); their features
+    would be computed as if nothing had happened, which is not the same as unknown.
+    """
+    groups = unavailable(target, absent_sources(meta))
+    gone = unavailable_features(groups)
+    kept = tuple(f for f in features_for(target) if f.name not in gone)
+    return features.drop_columns(sorted(gone)), kept, groups
+
+
 def build(
     path: Path | str,
     target: Target,
@@ -240,6 +269,7 @@ def build(
     say("opening the warehouse")
     meta = warehouse.read_meta(path)
     extract_date = _extract_date(path, meta)
+    _check_sources(target, meta)
     con, keep = _open(path, threads, memory_limit), _Keep()
     try:
         ib = ibis.duckdb.from_connection(con)
@@ -269,7 +299,9 @@ def build(
         start, end = date_range
         message = cohorts.ERR_EMPTY_COHORT.format(target=target, start=start, end=end)
         raise cohorts.CohortError(message)
-    about = metadata(features, target, config, date_range, meta=meta, feats=features_for(target))
+    features, feats, groups = _leave_out(features, target, meta)
+    about = metadata(features, target, config, date_range, meta=meta, feats=feats)
+    about["unavailable"] = groups
     about["build_seconds"] = round(time.perf_counter() - began, 2)
     about["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return FeatureBuild(features, audit, about)

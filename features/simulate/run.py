@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from stratify.core.progress import StepCallback as Progress
 from stratify.features.config import FeaturesConfig, SimulationConfig
+from stratify.features.simulate.cin_xml import write_cin_returns
 from stratify.features.simulate.engine import step
 from stratify.features.simulate.output import (
     SimulationResult,
@@ -39,6 +40,7 @@ from stratify.features.simulate.params import SimParams
 from stratify.features.simulate.population import initial_population
 from stratify.features.simulate.records import to_tables
 from stratify.features.simulate.scenario import Timeline
+from stratify.features.simulate.ssd import write_ssd_tables
 from stratify.features.simulate.state import (
     ContinuationError,
     Snapshot,
@@ -257,6 +259,10 @@ def write_outputs(
 ) -> None:
     """Write the extract, the truth sample and the state of ``done`` into ``tmp``."""
     write_extract(done.result, tmp / "extract", cfg)
+    write_cin_returns(  # the same borough as a council's yearly CIN census returns
+        done.result.tables, tmp / "cin_xml", extract_date=done.result.extract_date
+    )
+    write_ssd_tables(done.result.tables, tmp / "ssd")  # ... and as SSD tables
     write_truth(done.result, tmp / "truth")
     save_state(
         tmp / "state",

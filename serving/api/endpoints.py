@@ -129,6 +129,8 @@ def model_info(
                                           "override_reason") if k in tags},
         "band_definition": BAND_DEFINITION, "band_edges": meta.get("band_edges"),
         "catalogue_hash": meta.get("catalogue_hash"),
+        # feature groups the council's records could not supply, and why
+        "unavailable_feature_groups": meta.get("unavailable", []),
         "card": f"/model/card?target={scorer.target}" if card.exists() else None,
     }  # fmt: skip
     if not card.exists():

@@ -26,6 +26,7 @@ from markdown_it import MarkdownIt
 
 from stratify.core.files import write_files_atomic
 from stratify.core.text import SUPPRESSED
+from stratify.features.sources import describe
 from stratify.training.audit.calibration import plot_calibration
 from stratify.training.audit.report import AuditResult
 from stratify.training.audit.serialise import plain
@@ -187,6 +188,7 @@ def card_context(
         "performance_overall": overall,
         "calibration_src": _src(CALIBRATION_BY_GROUP, images, mode),
         "catalogue": catalogue(target, list(evaluation.features)),
+        "unavailable": describe(metadata.get("unavailable", [])),
         "dpo_contact": DPO_CONTACT,
         "labels_touched": metadata.get("labels_touched", LABELS_NOT_MEASURED),
         **_fairness(audit, policy),
