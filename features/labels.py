@@ -74,7 +74,8 @@ AUDIT_LISTS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "5": "Least deprived fifth of areas",
             }
         ),
-        "Overall": MappingProxyType({"Overall": "Overall"}),
+        # every group at once: the overall figure, and a dimension not audited at all
+        "Overall": MappingProxyType({"Overall": "Overall", "(all)": "All groups"}),
     }
 )
 #: Dimensions whose words come straight from a DfE CIN census list.
@@ -121,8 +122,10 @@ def group_label(dimension: str, value: object) -> str:
     meaning joined by a comma. A missing value or a code no list knows is
     ``"Not known"`` (locality names are shown as they are).
     """
-    if str(value) == "Overall":
-        return "Overall"
+    if str(value) in AUDIT_LISTS["Overall"]:
+        return AUDIT_LISTS["Overall"][str(value)]
+    if str(value) == "":
+        return ""  # no group (a check with nothing to compare with)
     dims = dimension.split(SEP)
     values = str(value).split(SEP) if len(dims) > 1 else [value]
     if len(dims) != len(values):

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stratify.core.text import is_suppressed
-from stratify.features.labels import dimension_label
+from stratify.core.text import fmt, is_suppressed
+from stratify.features.labels import dimension_label, group_label
 from stratify.training.audit.report import AuditResult
 from stratify.training.audit.suppress import SEP
 from stratify.training.card.atrs import todo
@@ -61,11 +61,22 @@ from stratify.training.policy import Policy
 Mode = Literal["markdown", "html"]
 DPO_CONTACT = todo("the data protection officer's contact details")
 #: Names of the card's own pictures (beside training's plots).
-GROUPS, BACKTEST, CALIBRATION_BY_GROUP = "groups", "backtest", "calibration_by_group"
+GROUPS, BACKTEST = "groups_chart", "backtest_chart"
+CALIBRATION_BY_GROUP = "calibration_by_group"
 CALIBRATION_ALT = (
     "One panel per dimension: mean score against observed rate in score bins for each "
     "group, with the everyone line and the diagonal; suppressed bins are not drawn."
 )
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """The card's images: PNG bytes by name, its own pictures, training's plot titles."""
+
+    images: dict[str, bytes]
+    pictures: dict[str, Picture | None]
+    #: Training's plots: name -> (title, alt text).
+    plots: dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -86,27 +97,29 @@ def src(name: str, images: dict[str, bytes], mode: Mode) -> str | None:
     return "data:image/png;base64," + base64.b64encode(images[name]).decode("ascii")
 
 
+def _positive(value: Any) -> float | None:
+    if value is None or is_suppressed(value):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number > 0 else None
+
+
 def calibration_reading(audit: AuditResult) -> str:
-    """Return which whole group's observed/expected is furthest from 1 (labelled audit)."""
-    g = audit.groups
-    rows = [
-        (abs(math.log(float(r.observed_expected))), r)
-        for r in g.itertuples()
-        if r.dimension != "Overall"
-        and SEP not in str(r.dimension)
-        and " and " not in str(r.dimension)
-        and not is_suppressed(r.observed_expected)
-        and r.observed_expected is not None
-        and math.isfinite(float(r.observed_expected))
-        and float(r.observed_expected) > 0
-    ]
+    """Return which whole group's observed/expected is furthest from 1, in words."""
+    rows: list[tuple[float, dict[str, Any]]] = []
+    for r in audit.groups.to_dict("records"):
+        ratio = _positive(r["observed_expected"])
+        if r["dimension"] != "Overall" and SEP not in str(r["dimension"]) and ratio:
+            rows.append((abs(math.log(ratio)), {str(k): v for k, v in r.items()}))
     if not rows:
         return "Too few children in each group to compare calibration."
     _, worst = max(rows, key=lambda t: t[0])
+    dim = str(worst["dimension"])
     return (
         f"Points near the diagonal mean a score reads as the same likelihood in every group; "
-        f"the group furthest from it is {worst.dimension}: {worst.group}, with "
-        f"{float(worst.observed_expected):.2f} times the outcomes its scores imply."
+        f"the group furthest from it is {dimension_label(dim)}: "
+        f"{group_label(dim, worst['group'])}, with {float(worst['observed_expected']):.2f} "
+        f"times the outcomes its scores imply."
     )
 
 
@@ -168,21 +181,20 @@ def card_context(
     audit: AuditResult,
     policy: Policy,
     metadata: dict[str, Any],
-    images: dict[str, bytes],
-    pictures: dict[str, Picture | None],
-    plots: dict[str, tuple[str, str]],
+    art: Artwork,
     mode: Mode = "markdown",
     history: History = History(),  # noqa: B008 (frozen, so one shared default is safe)
 ) -> dict[str, Any]:
     """Return everything the card template needs (images as file names or data URIs)."""
     target = evaluation.target
+    images, pictures = art.images, art.pictures
     words = labelled(audit)
     point, label = decision_point(target, evaluation.horizon_months)
     table, overall = criteria(evaluation)
     shown = [{"name": n, "title": t, "alt": a, "src": src(n, images, mode)}
-             for n, (t, a) in plots.items()]  # fmt: skip
+             for n, (t, a) in art.plots.items()]  # fmt: skip
     test = evaluation.split.test
-    calibration = Picture(b"", CALIBRATION_ALT, calibration_reading(words))
+    calibration = Picture(b"", CALIBRATION_ALT, calibration_reading(audit))
     return {
         "model_name": evaluation.model_name,
         "version": "not registered" if run is None else run.version,
@@ -194,8 +206,9 @@ def card_context(
             f"catalogue declares, calibrated ({evaluation.calibration}) on a later time slice"
         ),
         "details": details(evaluation, run, metadata),
-        "search": md_table(("Setting", "Value"), [(str(k), str(v))
-                           for k, v in evaluation.search.chosen.items()]),  # fmt: skip
+        "search": md_table(
+            ("Setting", "Value"), [(str(k), fmt(v)) for k, v in evaluation.search.chosen.items()]
+        ),  # fmt: skip
         "decision_point": point,
         "label": label,
         "splits": splits(evaluation, metadata),

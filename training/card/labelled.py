@@ -10,6 +10,7 @@ codes, for machines.
 from __future__ import annotations
 
 import dataclasses
+from typing import overload
 
 import pandas as pd
 
@@ -17,6 +18,10 @@ from stratify.features.labels import dimension_label, group_label
 from stratify.training.audit.report import AuditResult
 
 
+@overload
+def _frame(table: pd.DataFrame, *, reference: bool = False) -> pd.DataFrame: ...
+@overload
+def _frame(table: None, *, reference: bool = False) -> None: ...
 def _frame(table: pd.DataFrame | None, *, reference: bool = False) -> pd.DataFrame | None:
     if table is None or "dimension" not in table.columns:
         return table

@@ -82,14 +82,13 @@ def groups_picture(groups: pd.DataFrame) -> Picture | None:
         ax.set_yticks(y, labels if k == 0 else [""] * len(y), fontsize=8)
         ax.set_title(f"{title} (95 % interval)", fontsize=10)
         ax.grid(axis="x", color="#dddddd")
-    low = rows.loc[rows["recall"].idxmin()]
-    high = rows.loc[rows["recall"].idxmax()]
+    ordered = rows.sort_values("recall")
+    low, high = ordered.iloc[0], ordered.iloc[-1]
     hidden = len(groups[groups["dimension"] != "Overall"]) - len(rows)
     alt = (
         f"Two dot-and-whisker charts, one row per group ({len(rows)} groups), showing "
         f"recall at capacity and selection rate with 95 % intervals and a dashed line for "
-        f"everyone."
-        + (f" {hidden} small or intersecting groups are not drawn." if hidden else "")
+        f"everyone." + (f" {hidden} small or intersecting groups are not drawn." if hidden else "")
     )
     reading = (
         f"Recall at capacity runs from {low['recall']:.0%} ({low['dimension']}: "
@@ -127,7 +126,9 @@ def backtest_picture(evaluation: Evaluation) -> Picture | None:
     ax.set_xticks(list(x), quarters)
     ax.set_ylabel("listed families who went on\nto the outcome", fontsize=9)
     ax.legend(fontsize=8)
-    both = [(a, b) for a, b in zip(ours, theirs, strict=True) if not (math.isnan(a) or math.isnan(b))]
+    both = [
+        (a, b) for a, b in zip(ours, theirs, strict=True) if not (math.isnan(a) or math.isnan(b))
+    ]
     more = sum(a > b for a, b in both)
     alt = (
         f"Bar chart of {len(quarters)} test quarters: for each, the number of listed families "

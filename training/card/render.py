@@ -13,13 +13,12 @@ card.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 from markdown_it import MarkdownIt
@@ -34,8 +33,8 @@ from stratify.training.card.context import (
     BACKTEST,
     CALIBRATION_BY_GROUP,
     GROUPS,
+    Artwork,
     History,
-    Mode,
     card_context,
 )
 from stratify.training.card.labelled import labelled
@@ -212,9 +211,7 @@ def write_card(
                 audit=audit,
                 policy=policy,
                 metadata=metadata,
-                images=images,
-                pictures=pictures,
-                plots=PLOTS,
+                art=Artwork(images, pictures, PLOTS),
                 mode=mode,
                 history=history or History(),
             ),

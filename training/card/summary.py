@@ -101,7 +101,7 @@ def _ratio(check: Check) -> Interval | None:
     values = (check.value, check.low, check.high)
     if any(is_suppressed(v) or v is None for v in values):
         return None
-    value, low, high = (float(v) for v in values)  # type: ignore[arg-type]
+    value, low, high = (float(v) for v in values)
     if not (math.isfinite(value) and value > 0):
         return None
     return Interval(value, low, high)
@@ -123,10 +123,12 @@ def largest_disparities(audit: AuditResult, k: int = 3) -> tuple[Disparity, ...]
         group, reference = group_label(c.dimension, c.group), group_label(c.dimension, c.reference)
         if ratio.value > 1:
             group, reference = reference, group
-            ratio = Interval(1 / ratio.value, 1 / ratio.high,
-                             1 / ratio.low if ratio.low > 0 else math.inf)
-        found.append((abs(math.log(ratio.value)), Disparity(
-            dimension_label(c.dimension), group, reference, c.criterion, ratio, c.outcome)))  # fmt: skip
+            ratio = Interval(
+                1 / ratio.value, 1 / ratio.high, 1 / ratio.low if ratio.low > 0 else math.inf
+            )
+        size = abs(math.log(ratio.value))
+        dim = dimension_label(c.dimension)
+        found.append((size, Disparity(dim, group, reference, c.criterion, ratio, c.outcome)))
     out: list[Disparity] = []
     seen: set[str] = set()
     for _, d in sorted(found, key=lambda t: -t[0]):
@@ -174,7 +176,9 @@ def changes(evaluation: Evaluation, previous: Evaluation | None, version: str) -
                f"{evaluation.split.test.start} to {evaluation.split.test.end} now")  # fmt: skip
     added = sorted(set(evaluation.features) - set(previous.features))
     dropped = sorted(set(previous.features) - set(evaluation.features))
-    out.append(f"inputs added: {', '.join(added) or 'none'}; removed: {', '.join(dropped) or 'none'}")
+    out.append(
+        f"inputs added: {', '.join(added) or 'none'}; removed: {', '.join(dropped) or 'none'}"
+    )
     return tuple(out)
 
 
@@ -246,6 +250,4 @@ def approval_words(approval: Approval | None) -> str:
     """Return who approved the version and when, or that nobody has yet."""
     if approval is None:
         return NOT_APPROVED
-    return (
-        f"Approved by {approval.approved_by} on {approval.approved_at[:10]}: {approval.reason}"
-    )
+    return f"Approved by {approval.approved_by} on {approval.approved_at[:10]}: {approval.reason}"
