@@ -167,7 +167,7 @@ def changes(evaluation: Evaluation, previous: Evaluation | None, version: str) -
     """Return what changed since the previous version (its figures against this one's)."""
     if previous is None:
         return ("No earlier version is in use: this is the first version of this model.",)
-    out = [f"Against {version} (the version in use):"]
+    out = [f"Against {version}:"]
     for key, words in (("precision_at_capacity", "precision at capacity"),
                        ("recall_at_capacity", "recall at capacity")):  # fmt: skip
         old, new = previous.metrics["lightgbm"].get(key), evaluation.metrics["lightgbm"].get(key)

@@ -33,9 +33,9 @@ def test_every_group_in_the_workbook_and_page_is_a_code_list_meaning(outcome):
     ages = {r[header.index("Age")] for r in ws.iter_rows(min_row=2, values_only=True)}
     assert ages and ages <= set(label_lists()["age_band"].values()), ages
     page = outcome.page.read_text()
-    fair_html = page[page.index("<h2>Fairness check</h2>"):]
-    cells = [unescape(c) for c in re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>",
-                                             fair_html, re.S) for c in c]  # fmt: skip
+    fair_html = page[page.index("<h2>Fairness check</h2>") :]
+    pairs = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", fair_html, re.S)
+    cells = [unescape(x) for pair in pairs for x in pair]
     assert cells
     dims, groups = cells[0::2], cells[1::2]
     assert set(dims) <= set(DIMENSION_NAMES.values())

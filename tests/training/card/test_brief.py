@@ -78,12 +78,12 @@ def test_approval_and_changes_since_the_previous_version(tmp_path, result):
     ev = evaluation()
     old = dataclasses.replace(ev, features=("referrals_3m", "ever_cp_plan"))
     history = History(Approval("A. Manager", "2026-12-01T10:00:00+00:00", "bar met"), old,
-                      "version 2")  # fmt: skip
+                      "version 2, the version in use")  # fmt: skip
     out = write_card(tmp_path, evaluation=ev, run=registered_run(), audit=result, plots={},
                      policy=POLICY, metadata=METADATA, history=history)  # fmt: skip
     brief = _brief(out["markdown"].read_text())
     assert "Approved by A. Manager on 2026-12-01: bar met" in brief
-    assert "Against version 2 (the version in use)" in brief
+    assert "Against version 2, the version in use:" in brief
     assert "inputs added: referrals_12m; removed: ever_cp_plan" in brief
     s = summary(ev, result, previous=old)
     assert s.ours is not None and s.ours.value == pytest.approx(0.09041 * 800)
@@ -152,6 +152,9 @@ def test_pictures_have_alt_text_and_a_reading(tmp_path, result):
     assert "Too few families to compare the two lists quarter by quarter" in md
     page = out["html"].read_text()
     assert page.count("<details>") >= 10 and "<caption>" in page and 'scope="col"' in page
-    assert page.index('id="summary"') < page.index('id="rationale"') < page.index(
-        'id="appendix-technical-identifiers"')
+    assert (
+        page.index('id="summary"')
+        < page.index('id="rationale"')
+        < page.index('id="appendix-technical-identifiers"')
+    )
     assert page.index("Feature table hash") > page.index('id="appendix-technical-identifiers"')
