@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from stratify.core.text import is_suppressed
+from stratify.features.labels import dimension_label, group_label
 from stratify.training.audit.suppress import SEP
 from stratify.training.evaluation import Evaluation
 
@@ -46,20 +47,23 @@ def _png(fig: Figure) -> bytes:
 
 
 def _shown(groups: pd.DataFrame) -> pd.DataFrame:
-    """Whole dimensions' groups with every drawn figure shown (not suppressed)."""
+    """Whole dimensions' groups with every drawn figure shown, named in words."""
     single = groups[~groups["dimension"].astype(str).str.contains(SEP, regex=False)]
     cols = [f"{m}{s}" for m in PANELS for s in ("", "_low", "_high")]
     ok = single[cols].map(lambda v: not is_suppressed(v) and v is not None).all(axis=1)
     out = single[ok].copy()
     out[cols] = out[cols].astype(float)
+    dims = out["dimension"].astype(str)
+    out["group"] = [group_label(d, g) for d, g in zip(dims, out["group"], strict=True)]
+    out["dimension"] = [d if d == "Overall" else dimension_label(d) for d in dims]
     return out
 
 
 def groups_picture(groups: pd.DataFrame) -> Picture | None:
     """Return recall and selection rate by group as dot-and-whisker panels.
 
-    ``groups`` is the labelled audit's group table (dimension and group in words,
-    ``Overall`` first).
+    ``groups`` is the audit's group table (codes; ``Overall`` first): whole dimensions
+    only are drawn, named in words.
     """
     shown = _shown(groups)
     rows = shown[shown["dimension"] != "Overall"]

@@ -121,7 +121,7 @@ def _images(
     buf = io.BytesIO()
     plot_calibration(words.calibration, buf, list(words.settings.get("groups", [])))
     out[CALIBRATION_BY_GROUP] = buf.getvalue()
-    pictures = {GROUPS: groups_picture(words.groups), BACKTEST: backtest_picture(evaluation)}
+    pictures = {GROUPS: groups_picture(audit.groups), BACKTEST: backtest_picture(evaluation)}
     out |= {name: pic.png for name, pic in pictures.items() if pic is not None}
     return out, pictures
 

@@ -49,7 +49,7 @@ def test_workbook_prints_a4_landscape_one_page_wide_with_wrapped_reasons(outcome
     for name in (LIST_SHEET, FAIRNESS_SHEET):
         ws = wb[name]
         setup = ws.page_setup
-        assert int(setup.paperSize) == ws.PAPERSIZE_A4 and setup.orientation == "landscape"
+        assert str(setup.paperSize) == ws.PAPERSIZE_A4 == "9" and setup.orientation == "landscape"
         assert int(setup.fitToWidth) == 1 and int(setup.fitToHeight) == 0  # as long as needed
         assert ws.sheet_properties.pageSetUpPr.fitToPage
         assert ws.print_title_rows == "$1:$1"
