@@ -258,6 +258,21 @@ def _stepdown(cfg: Config, console: Console) -> None:
     console.print(f"    {outcome.workbook}")
 
 
+def _card_pdf(card: Path) -> str:
+    """Print the card to A4 PDF beside it with headless Chromium (skipped when up to date)."""
+    from stratify.training.card.publish import write_pdf
+
+    pdf = card.with_suffix(".pdf")
+    if pdf.is_file() and pdf.stat().st_mtime >= card.stat().st_mtime:
+        return str(pdf)
+    written = write_pdf(card)
+    return (
+        "(no PDF: chromium is not installed; apt-get install -y chromium)"
+        if written is None
+        else str(written)
+    )
+
+
 def _serving(
     cfg: Config, config: Path | None, versions: dict[Target, int], console: Console
 ) -> list[str]:
@@ -290,6 +305,7 @@ def _serving(
     for target, version in versions.items():
         card = work / "model_cards" / target / f"v{version}" / "model_card.html"
         console.print(f"  model card      {card}")
+        console.print(f"                  {_card_pdf(card)}")
     console.print(f"  outreach lists  {work / 'outreach'}/")
     console.print(f"  decisions       {work / 'decisions.duckdb'}")
     if not imported.champions:

@@ -25,6 +25,7 @@ from stratify.features.config import Config
 from stratify.features.model_input import input_columns
 from stratify.training import plots, tracking
 from stratify.training.audit.report import audit
+from stratify.training.card.history import card_history
 from stratify.training.card.render import write_card
 from stratify.training.data import TrainingTable, load_table
 from stratify.training.evaluation import Evaluation, Lineage, RegisteredRun, registered_run_of
@@ -220,7 +221,7 @@ def audit_and_card(
     out = card_dir_of(cfg, evaluation.target, run.version)
     write_card(
         out, evaluation=evaluation, run=run, audit=result, plots=plots_made, policy=policy,
-        metadata=metadata,
+        metadata=metadata, history=card_history(cfg, evaluation.target, run.version),
     )  # fmt: skip
     tracking.log_artifacts(cfg, run.run_id, out, "model_card")
     tracking.set_version_tags(

@@ -42,6 +42,8 @@ _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _SHADE = PatternFill("solid", fgColor="EAF1F8")
 _REPEAT = Font(color="8C8C8C")
 _GUIDE_WIDTH = 100
+#: Columns at least this wide hold sentences (reasons): wrapped, never cut off in print.
+WRAP_WIDTH = 30
 
 
 def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
@@ -56,13 +58,27 @@ def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
 
 
 def _finish(ws: Worksheet, columns: Sequence[Column], rows: int, freeze: str) -> None:
-    """Freeze the header (and the first columns), add filters and print settings."""
+    """Freeze the header (and the first columns), add filters and print settings.
+
+    Printing as a manager would for a team meeting: A4 landscape, narrow margins, the
+    header row on every page, long text (reasons) wrapped, one page wide and as many
+    pages long as needed.
+    """
     ws.freeze_panes = freeze
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(rows + 1, 2)}"
     ws.print_title_rows = "1:1"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.print_options.gridLines = True
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for j, col in enumerate(columns, start=1):
+        if col.width >= WRAP_WIDTH:
+            for (cell,) in ws.iter_rows(min_row=2, max_row=rows + 1, min_col=j, max_col=j):
+                cell.alignment = wrap
 
 
 def _table(

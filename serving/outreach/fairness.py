@@ -22,10 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from stratify.features.codes import code_lists
+from stratify.features import labels
 
 SUPPRESSED = "suppressed"
-UNKNOWN = "Unknown"
+UNKNOWN = labels.UNKNOWN
 COLUMNS = (
     "dimension",
     "group",
@@ -39,15 +39,11 @@ COLUMNS = (
 )
 #: The figures a hidden group withholds.
 FIGURES = ("eligible", "eligible_share", "listed", "listed_share", "selection_rate", "ratio")
+#: Dimension -> its name in words (one owner: :mod:`stratify.features.labels`).
 DIMENSION_NAMES = {
-    "ethnic_group": "Ethnic group",
-    "sex": "Sex",
-    "has_disability": "Disability",
-    "age_band": "Age band",
-    "imd_quintile": "IMD quintile (1 = most deprived)",
-    "locality": "Locality",
+    d: labels.dimension_label(d)
+    for d in ("ethnic_group", "sex", "has_disability", "age_band", "imd_quintile", "locality")
 }
-_AGE_ORDER = ("<1", "1-4", "5-9", "10-15", "16+")
 ERR_LENGTH = "listed has {n} flags for {rows} eligible children"
 ERR_DIMENSION = "the audit table has no column {name}"
 
@@ -58,23 +54,22 @@ def group_label(dimension: str, values: pd.Series) -> pd.Series:
     present = values[known]
     out = np.full(len(values), UNKNOWN, dtype=object)
     if dimension == "has_disability":
-        out[known] = np.where(present.astype(bool), "Disabled", "Not disabled")
-    elif dimension == "sex":
-        out[known] = present.astype(str).map(dict(code_lists()["sex"])).fillna(UNKNOWN)
+        present = present.astype(bool)
     elif dimension == "imd_quintile":
-        out[known] = present.astype(int).astype(str)
-    else:
-        out[known] = present.astype(str)
+        present = present.astype(int)
+    words = {v: labels.group_label(dimension, v) for v in pd.unique(present)}
+    out[known] = present.map(words).to_numpy(dtype=object)
     return pd.Series(out, index=values.index, dtype=object)
 
 
 def _order(dimension: str, groups: Sequence[str]) -> list[str]:
-    def key(g: str) -> tuple[int, str]:
+    """Return the groups in their code list's order (youngest age first), unknown last."""
+    order = list(dict.fromkeys(labels.label_lists().get(dimension, {}).values()))
+
+    def key(g: str) -> tuple[int, int, str]:
         if g == UNKNOWN:
-            return (len(_AGE_ORDER) + 1, g)
-        if dimension == "age_band" and g in _AGE_ORDER:
-            return (_AGE_ORDER.index(g), g)
-        return (0, g)
+            return (2, 0, g)
+        return (0, order.index(g), g) if g in order else (1, 0, g)
 
     return sorted(groups, key=key)
 

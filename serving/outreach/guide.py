@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stratify.core.targets import model_name
+from stratify.features.labels import group_label
 from stratify.serving.outreach.cohort import TARGET
 from stratify.serving.outreach.fairness import DIMENSION_NAMES, SUPPRESSED
 from stratify.serving.outreach.ranking import REASON_COLUMNS, OutreachList
@@ -46,7 +47,7 @@ LIST_COLUMNS = (
     Column("children", "Children", "How many of the family's children are listed below it.",
            10, "int", True),
     Column("child", "Child", "The child's pseudonym.", 27),
-    Column("age_band", "Age band", "The child's age band on the date.", 10),
+    Column("age_band", "Age", "The child's age band on the date.", 12),
     Column("child_score", "Child score", "The child's own score (the family score is the "
            "highest).", 12, "score"),
     Column("locality", "Locality", "Where the family lives.", 13),
@@ -103,7 +104,7 @@ def list_rows(lst: OutreachList) -> list[dict[str, Any]]:
                 "band": int(fam["band"]),
                 "children": int(fam["children"]),
                 "child": child["child"],
-                "age_band": child["age_band"],
+                "age_band": group_label("age_band", child["age_band"]),
                 "child_score": round(float(child["child_score"]), 3),
                 "locality": fam["locality"],
                 **{c: fam[c] for c in REASON_COLUMNS},

@@ -56,7 +56,7 @@ A practitioner decides whether and how to offer help.</div>
 <div class="summary">{% for line in summary %}<p>{{ line }}</p>{% endfor %}</div>
 <h2>The list</h2>
 <table><thead><tr><th>Rank</th><th>Family</th><th>Family score</th><th>Band</th>
-<th>Reasons (across the family's children)</th><th>Child</th><th>Age band</th>
+<th>Reasons (across the family's children)</th><th>Child</th><th>Age</th>
 <th>Child score</th><th>Locality</th><th>Council reference</th></tr></thead>
 {% for fam in families %}<tbody class="family">
 {% for c in fam.children %}<tr>

@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Font
 
 from stratify.core.files import write_files_atomic
 from stratify.core.targets import model_name
+from stratify.features.labels import group_label
 from stratify.serving.outreach.excel import _finish, _table
 from stratify.serving.outreach.fairness import DIMENSION_NAMES
 from stratify.serving.outreach.guide import FAIRNESS_COLUMNS, Column
@@ -43,7 +44,7 @@ LIST_COLUMNS = (
            "episode open before the closure.", 12, family=True),
     Column("child", "Child", "The child's pseudonym.", 27),
     Column("closure_date", "Closed on", "The date the child's referral was closed.", 12),
-    Column("age_band", "Age band", "The child's age band at closure.", 10),
+    Column("age_band", "Age", "The child's age band at closure.", 12),
     Column("child_score", "Child score", "The score of this closure.", 12, "score"),
     Column("locality", "Locality", "Where the family lives.", 13, family=True),
     *(Column(c, f"Reason {i + 1}", "A fact in the records that raised the score (statistical "
@@ -85,7 +86,8 @@ def list_rows(lst: StepDownList) -> list[dict[str, Any]]:
             "family_score": round(float(fam["family_score"]), 3), "band": int(fam["band"]),
             "early_help_open": "yes" if fam["early_help_open"] else "no",
             "child": child["child"], "closure_date": str(child["closure_date"])[:10],
-            "age_band": child["age_band"], "child_score": round(float(child["child_score"]), 3),
+            "age_band": group_label("age_band", child["age_band"]),
+            "child_score": round(float(child["child_score"]), 3),
             "locality": fam["locality"], **{c: fam[c] for c in REASON_COLUMNS},
             "council_reference": "", "first": fam["family"] != previous,
         })  # fmt: skip

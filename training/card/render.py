@@ -13,81 +13,75 @@ card.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 from markdown_it import MarkdownIt
 
 from stratify.core.files import write_files_atomic
 from stratify.core.text import SUPPRESSED
-from stratify.features.sources import describe
 from stratify.training.audit.calibration import plot_calibration
 from stratify.training.audit.report import AuditResult
 from stratify.training.audit.serialise import plain
-from stratify.training.card.atrs import atrs_record, todo
-from stratify.training.card.fairness import (
-    calibration_table,
-    checks_table,
-    help_table,
-    proxy_tables,
-    ratio_table,
-    true_need_table,
-    what_if_tables,
+from stratify.training.card.atrs import atrs_record
+from stratify.training.card.context import (
+    BACKTEST,
+    CALIBRATION_BY_GROUP,
+    GROUPS,
+    Artwork,
+    History,
+    card_context,
 )
-from stratify.training.card.sections import (
-    ELIGIBLE,
-    backtest,
-    base_rates,
-    catalogue,
-    ceiling,
-    champion,
-    criteria,
-    decision_point,
-    details,
-    eligibility,
-    headline,
-    lift,
-    operating_threshold,
-    per_quarter,
-    performance,
-    splits,
-    stepdown_backtest,
-)
+from stratify.training.card.labelled import labelled
+from stratify.training.card.pictures import Picture, backtest_picture, groups_picture
+from stratify.training.card.publish import accessible
 from stratify.training.evaluation import Evaluation, RegisteredRun
 from stratify.training.policy import Policy
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+#: The card's layers: the first page, the six kinds of explanation of the ICO and Alan
+#: Turing Institute's "Explaining decisions made with AI", and the appendix.
 SECTIONS = (
-    "Model details",
-    "Intended use",
-    "Out-of-scope uses",
-    "Decision point and label",
-    "Training and evaluation data",
-    "Performance",
+    "In brief",
+    "Rationale",
+    "Responsibility",
+    "Data",
     "Fairness",
-    "Reason catalogue",
-    "Limitations",
-    "Human oversight and contestability",
-    "Sign-off",
+    "Safety and performance",
+    "Impact",
+    "Appendix: technical identifiers",
 )
+#: Training's plots: name -> (title, alt text).
 PLOTS = {
-    "roc": "ROC curves",
-    "precision_recall": "Precision-recall curves",
-    "calibration": "Reliability curve (calibration)",
-    "capacity_over_time": "Precision at capacity per quarter",
-    "importance": "Feature importance (gain)",
-    "shap_summary": "SHAP summary",
+    "roc": ("ROC curves", "ROC curves of LightGBM and the two baselines on the test window."),
+    "precision_recall": (
+        "Precision-recall curves",
+        "Precision-recall curves of LightGBM and the two baselines on the test window.",
+    ),
+    "calibration": (
+        "Reliability curve (calibration)",
+        "Mean predicted probability against observed rate in score bins, with the diagonal.",
+    ),
+    "capacity_over_time": (
+        "Precision at capacity per quarter",
+        "Line chart of precision at capacity per test quarter for each model.",
+    ),
+    "importance": (
+        "Feature importance (gain)",
+        "Horizontal bars: the inputs that contributed most to the trees' splits.",
+    ),
+    "shap_summary": (
+        "SHAP summary",
+        "Each input's SHAP values for the test window's children, coloured by value.",
+    ),
 }
-CALIBRATION_BY_GROUP = "calibration_by_group"
-DPO_CONTACT = todo("the data protection officer's contact details")
+RATIONALE_PLOTS = ("importance", "shap_summary")
 ERR_TEMPLATE = "card template {name} not found in {folder}"
-Mode = Literal["markdown", "html"]
 
 
 def _env() -> jinja2.Environment:
@@ -108,106 +102,28 @@ def _render(name: str, context: dict[str, Any]) -> str:
         raise FileNotFoundError(ERR_TEMPLATE.format(name=name, folder=TEMPLATE_DIR)) from None
 
 
-def _src(name: str, images: dict[str, bytes], mode: Mode) -> str | None:
-    if name not in images:
-        return None
-    if mode == "markdown":
-        return f"{name}.png"
-    return "data:image/png;base64," + base64.b64encode(images[name]).decode("ascii")
-
-
-def _fairness(audit: AuditResult, policy: Policy) -> dict[str, Any]:
-    proxy = proxy_tables(audit)
-    reference = (
-        "the largest group of its dimension"
-        if policy.fairness.reference == "largest"
-        else "the overall figure"
-    )
-    return {
-        "fairness": audit.verdict.to_dict(),
-        "settings": audit.settings,
-        "reference_words": reference,
-        "help_table": help_table(audit),
-        "calibration_table": calibration_table(audit),
-        "ratio_table": ratio_table(audit),
-        "checks_table": checks_table(audit),
-        "true_need_table": true_need_table(audit),
-        "proxy": None if proxy is None else {"auc": proxy[0], "features": proxy[1]},
-        "what_if": what_if_tables(audit),
-        "synthetic": audit.true_need is not None,
-    }
-
-
-LABELS_NOT_MEASURED = (
-    "The share of training labels touched by contacts from earlier outreach lists was not "
-    "measured for this card."
-)
-
-
-def card_context(
-    *,
-    evaluation: Evaluation,
-    run: RegisteredRun | None,
-    audit: AuditResult,
-    policy: Policy,
-    metadata: dict[str, Any],
-    images: dict[str, bytes],
-    mode: Mode = "markdown",
-) -> dict[str, Any]:
-    """Return everything the card template needs (images as file names or data URIs)."""
-    target = evaluation.target
-    point, label = decision_point(target, evaluation.horizon_months)
-    table, overall = criteria(evaluation)
-    plots = [{"title": t, "src": _src(n, images, mode)} for n, t in PLOTS.items()]
-    return {
-        "model_name": evaluation.model_name,
-        "version": "not registered" if run is None else run.version,
-        "capacity": evaluation.capacity,
-        "details": details(evaluation, run, metadata),
-        "decision_point": point,
-        "label": label,
-        "splits": splits(evaluation, metadata),
-        "base_rates": base_rates(audit),
-        "n_boot": evaluation.n_boot,
-        "has_ceiling": "ceiling" in evaluation.metrics,
-        "ceiling": ceiling(evaluation),
-        "headline": headline(evaluation),
-        "threshold": operating_threshold(evaluation),
-        "eligible_rule": ELIGIBLE,
-        "eligibility": eligibility(evaluation),
-        "learn_from": evaluation.eligibility.learn_from,
-        "champion": champion(evaluation),
-        "backtest": backtest(evaluation),
-        "stepdown": stepdown_backtest(evaluation),
-        "horizon": evaluation.horizon_months,
-        "performance": performance(evaluation),
-        "lift": lift(evaluation),
-        "per_quarter": per_quarter(evaluation),
-        "plots": plots,
-        "criteria": table,
-        "performance_overall": overall,
-        "calibration_src": _src(CALIBRATION_BY_GROUP, images, mode),
-        "catalogue": catalogue(target, list(evaluation.features)),
-        "unavailable": describe(metadata.get("unavailable", [])),
-        "dpo_contact": DPO_CONTACT,
-        "labels_touched": metadata.get("labels_touched", LABELS_NOT_MEASURED),
-        **_fairness(audit, policy),
-    }
-
-
 def to_html(markdown_text: str) -> str:
     """Return the card's Markdown as one self-contained HTML page (CSS inline)."""
-    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    # raw HTML is the template's own (<section>, <details>): every figure and word in
+    # the tables is written by stratify itself, never taken from the records
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
     title = next((line[2:] for line in markdown_text.splitlines() if line.startswith("# ")), "")
-    return _render("model_card.html.j2", {"title": title, "body": md.render(markdown_text)})
+    body = accessible(md.render(markdown_text))
+    return _render("model_card.html.j2", {"title": title, "body": body})
 
 
-def _images(plots: dict[str, Path], audit: AuditResult) -> dict[str, bytes]:
+def _images(
+    plots: dict[str, Path], audit: AuditResult, evaluation: Evaluation
+) -> tuple[dict[str, bytes], dict[str, Picture | None]]:
+    """Return every image's PNG bytes by name, and the card's own pictures."""
     out = {n: Path(p).read_bytes() for n, p in plots.items() if n in PLOTS and Path(p).is_file()}
+    words = labelled(audit)
     buf = io.BytesIO()
-    plot_calibration(audit.calibration, buf, list(audit.settings.get("groups", [])))
+    plot_calibration(words.calibration, buf, list(words.settings.get("groups", [])))
     out[CALIBRATION_BY_GROUP] = buf.getvalue()
-    return out
+    pictures = {GROUPS: groups_picture(audit.groups), BACKTEST: backtest_picture(evaluation)}
+    out |= {name: pic.png for name, pic in pictures.items() if pic is not None}
+    return out, pictures
 
 
 def _backtest_csv(evaluation: Evaluation) -> bytes:
@@ -254,6 +170,7 @@ def write_card(
     plots: dict[str, Path],
     policy: Policy,
     metadata: dict[str, Any],
+    history: History | None = None,
 ) -> dict[str, Path]:
     """Write the model card, the ATRS record, the audit JSON and the PNGs into ``out_dir``.
 
@@ -274,6 +191,8 @@ def write_card(
         The working group's bar.
     metadata : dict
         The feature table's ``metadata.json``.
+    history : History, optional
+        The approval (if any) and the previous version's evaluation, for the first page.
 
     Returns
     -------
@@ -282,7 +201,7 @@ def write_card(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = _images(plots, audit)
+    images, pictures = _images(plots, audit, evaluation)
     pages = {
         mode: _render(
             "model_card.md.j2",
@@ -292,8 +211,9 @@ def write_card(
                 audit=audit,
                 policy=policy,
                 metadata=metadata,
-                images=images,
+                art=Artwork(images, pictures, PLOTS),
                 mode=mode,
+                history=history or History(),
             ),
         )
         for mode in ("markdown", "html")

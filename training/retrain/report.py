@@ -19,6 +19,7 @@ import pandas as pd
 from stratify.core.files import write_files_atomic
 from stratify.core.text import fmt, fmt_ci
 from stratify.features.catalogue import FEATURE_BY_NAME
+from stratify.features.labels import dimension_label, group_label
 from stratify.training.card.formatting import md_table
 from stratify.training.card.render import to_html
 from stratify.training.evaluation import Evaluation
@@ -142,7 +143,8 @@ def _fairness(c: Comparison) -> str:
     top = d.reindex(d["change"].abs().sort_values(ascending=False).index).head(8)
     shown = pd.concat([changed, top]).drop_duplicates(["dimension", "group", "criterion"])
     rows = [
-        (r.dimension, r.group, r.criterion, fmt(r.champion), r.champion_outcome,
+        (dimension_label(str(r.dimension)), group_label(str(r.dimension), r.group), r.criterion,
+         fmt(r.champion), r.champion_outcome,
          fmt(r.challenger), r.challenger_outcome, fmt(r.change))
         for r in shown.itertuples()
     ]  # fmt: skip

@@ -29,8 +29,15 @@ def test_one_small_group_hides_the_next_smallest_too():
 
 
 def test_group_labels_are_words():
-    assert list(group_label("sex", pd.Series(["1", "2", None]))) == ["Male", "Female", "Unknown"]
+    assert list(group_label("sex", pd.Series(["1", "2", None]))) == ["Male", "Female", "Not known"]
     assert list(group_label("has_disability", pd.Series([True, False]))) == [
         "Disabled", "Not disabled"
     ]  # fmt: skip
-    assert list(group_label("imd_quintile", pd.Series([1, None], dtype="Int8"))) == ["1", "Unknown"]
+    assert list(group_label("imd_quintile", pd.Series([1, None], dtype="Int8"))) == [
+        "Most deprived fifth of areas",
+        "Not known",
+    ]
+    assert list(group_label("age_band", pd.Series(["<1", "16+"]))) == [
+        "Under 1 year",
+        "16 years and over",
+    ]

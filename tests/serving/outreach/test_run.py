@@ -18,7 +18,7 @@ from markupsafe import escape
 from stratify.features.catalogue import FEATURE_BY_NAME
 from stratify.features.config import PROTECTED_COLUMNS
 from stratify.serving.outreach.excel import FAIRNESS_SHEET, GUIDE_SHEET, LIST_SHEET
-from stratify.serving.outreach.fairness import SUPPRESSED, group_label
+from stratify.serving.outreach.fairness import DIMENSION_NAMES, SUPPRESSED, group_label
 from stratify.serving.outreach.ranking import UNSHOWN_REASONS, build_list
 from stratify.serving.outreach.run import card_path
 from stratify.serving.scoring import Scorer
@@ -99,9 +99,7 @@ def test_fairness_sheet_matches_the_cohort_and_suppresses_small_groups(outcome, 
     header, *rows = _sheet(outcome.workbook, FAIRNESS_SHEET)
     assert header[:5] == ("Characteristic", "Group", "Eligible children", "Share of eligible",
                           "Listed children")  # fmt: skip
-    dims = {"Ethnic group": "ethnic_group", "Sex": "sex", "Disability": "has_disability",
-            "Age band": "age_band", "IMD quintile (1 = most deprived)": "imd_quintile",
-            "Locality": "locality"}  # fmt: skip
+    dims = {words: dim for dim, words in DIMENSION_NAMES.items()}
     hidden: dict[str, int] = defaultdict(int)
     for dim, group, n_eligible, _, n_listed, *_ in rows:
         labels = group_label(dims[dim], eligible[dims[dim]])

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from stratify.core.text import SUPPRESSED, fmt_ci
 from stratify.features.catalogue import features_for
+from stratify.features.labels import group_label
 from stratify.training.audit.report import audit
 from stratify.training.card.atrs import TO_COMPLETE, atrs_record, unknown_fields
 from stratify.training.card.render import SECTIONS, write_card
@@ -92,7 +93,9 @@ def test_every_section_heading(card):
     md, page = card["markdown"].read_text(), card["html"].read_text()
     for name in SECTIONS:
         assert f"\n## {name}\n" in md
-        assert f"<h2>{html.escape(name, quote=False)}</h2>" in page
+        assert re.search(
+            f'<h2 id="[a-z0-9-]+">{re.escape(html.escape(name, quote=False))}</h2>', page
+        )
 
 
 def test_performance_figures_equal_the_evaluation(card):
@@ -165,21 +168,29 @@ def test_html_is_self_contained(card):
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
     assert "<link" not in page and "<script" not in page
     srcs = re.findall(r'<img src="([^"]+)"', page)
-    assert len(srcs) == 2  # the ROC plot and calibration by group; the others are missing
+    # the ROC plot, calibration by group and the card's own two pictures; the others are missing
+    assert len(srcs) == 4
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<style>" in page
     md = card["markdown"].read_text()
-    assert "](roc.png)" in md and "](calibration_by_group.png)" in md
+    for name in ("roc", "calibration_by_group", "groups_chart", "backtest_chart"):
+        assert f"]({name}.png)" in md
+        assert card[name].is_file()
     assert md.count("_Plot not available for this run._") == 5
     assert card["roc"].is_file() and card["calibration_by_group"].is_file()
+
+
+HIDDEN_ROWS = [["Age", group_label("age_band", g)] for g in HIDDEN_AGE] + [
+    ["Sex", group_label("sex", "9")]
+]
 
 
 def _hidden_rows_clean(rows: list[list[str]]) -> int:
     seen = 0
     for r in rows:
-        if r[:2] in (["age_band", g] for g in HIDDEN_AGE) or r[:2] == ["sex", "9"]:
+        if r[:2] in HIDDEN_ROWS:
             seen += 1
             if "not assessable" in r:  # a check: its figure is suppressed
                 assert r[5] == SUPPRESSED
@@ -195,7 +206,7 @@ def test_no_suppressed_figure_leaks_into_the_card(card):
     assert _hidden_rows_clean(_md_rows(_section(md, "Training and evaluation data"))) == 3
     page = card["html"].read_text()
     rows = [
-        [html.unescape(c) for c in re.findall(r"<t[dh]>(.*?)</t[dh]>", tr, re.S)]
+        [html.unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S)]
         for tr in re.findall(r"<tr>(.*?)</tr>", page, re.S)
     ]
     assert _hidden_rows_clean(rows) >= 15
@@ -219,7 +230,7 @@ def test_fairness_section_content(card):
         "recall at capacity ratio",
         "observed/expected",
         "| Recall ratio |",
-        "required dimensions (ethnic_group, sex, age_band, locality)",
+        "required dimensions (Ethnic group, Sex, Age, Locality)",
     ):
         assert words in fair
     assert "Overall fairness: **not met**" in fair
