@@ -38,6 +38,11 @@ from stratify.features.config import (
     scenario_preset,
 )
 from stratify.features.simulate.realism import compute_figures, realism_table
+from stratify.features.simulate.realism_mechanisms import (
+    mechanism_figures,
+    mechanism_table,
+    plot_deciles,
+)
 from stratify.features.simulate.realism_period import realism_with_chance, recent_figures
 from stratify.features.simulate.state import ContinuationError, saved_config
 from stratify.features.warehouse.ingest import (
@@ -129,7 +134,43 @@ def realism_report(
     n_pass = int(table["passed"].sum())
     colour = "green" if n_pass == len(table) else "red"
     console.print(f"[{colour}]{n_pass} of {len(table)} figures within tolerance[/]")
+    if months is None:
+        mechanisms_report(tables, end_date, out, console)
     return n_pass == len(table)
+
+
+def mechanisms_report(
+    tables: Mapping[str, pd.DataFrame], end_date: Any, out: Path | None, console: Console
+) -> bool:
+    """Print the mechanism figures with their 95 % CIs; write them and the decile plot.
+
+    Returns whether no figure failed (figures too small to judge do not fail).
+    """
+    figures, deciles = mechanism_figures(tables, end_date)
+    table = mechanism_table(figures)
+    if out is not None:
+        table.to_csv(out.with_name("realism_mechanisms.csv"), index=False)
+        deciles.to_csv(out.with_name("realism_deciles.csv"))
+        plot_deciles(deciles, out.with_name("realism_deciles.png"))
+    view = Table(title="Mechanisms: pooled census years; 95 % CI from sampling error")
+    for col in ("figure", "simulated", "95% CI", "published", "tuned", "result"):
+        view.add_column(col, justify="left" if col == "figure" else "right")
+    colours = {"pass": "green", "FAIL": "red"}
+    for row in table.itertuples():
+        view.add_row(
+            str(row.figure),
+            f"{row.simulated:.1f}",
+            f"{row.ci_low:.1f}-{row.ci_high:.1f}",
+            str(row.published),
+            "tuned" if row.tuned else "check",
+            f"[{colours.get(str(row.result), 'yellow')}]{row.result}[/]",
+        )
+    console.print(view)
+    top = float(deciles["cp_rate"].max() + deciles["lac_rate"].max()) or 1.0
+    for d, r in deciles.iterrows():
+        bar = "#" * round(30 * r["cp_rate"] / top) + "+" * round(30 * r["lac_rate"] / top)
+        console.print(f"decile {d:>2}  CP {r['cp_rate']:5.1f}  care {r['lac_rate']:5.1f}  {bar}")
+    return not (table["result"] == "FAIL").any()
 
 
 def simulate_borough(
