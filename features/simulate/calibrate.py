@@ -34,7 +34,7 @@ TUNED_MAIN = frozenset(f.key for f in PUBLISHED)
 
 
 def _distance(value: float, se: float, low: float, high: float) -> float:
-    """Standard errors from ``value`` to the range ``low``-``high`` (0 inside it)."""
+    """Return the standard errors from ``value`` to the range ``low``-``high`` (0 inside it)."""
     if math.isnan(value) or not se:
         return math.nan
     gap = low - value if value < low else value - high if value > high else 0.0
@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     pd.set_option("display.max_rows", 200)
     print(table.to_string())
     fails = sum(int((r["result"] == "FAIL").sum()) for r in runs.values())
-    print(f"{fails} failures over {len(args.seeds)} seeds; tuned on {sorted(TUNED)} + the main table")
+    print(
+        f"{fails} failures over {len(args.seeds)} seeds; tuned on {sorted(TUNED)} + the main table"
+    )
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def _cin_month(w: World, month_index: int, kids: np.ndarray) -> None:
 
 
 def _cp_month(w: World, month_index: int, kids: np.ndarray) -> None:
-    """A month of child protection plans: escalation to care, and review conferences.
+    """Advance child protection plans a month: escalation to care, review conferences.
 
     Plans end at review conferences (the first within 3 months of the initial
     conference, then every 6 months: Working Together 2023), when the conference sees

@@ -75,7 +75,14 @@ class SimParams:
     # --- latent adversity: prevalence target (households), mean duration (months) --
     prevalence: dict[str, float] = field(
         default_factory=lambda: dict(
-            da=0.0295, mh=0.069, alc=0.021, drg=0.02, neg=0.02, phy=0.0095, oa_sm=0.0082, house=0.015
+            da=0.0295,
+            mh=0.069,
+            alc=0.021,
+            drg=0.02,
+            neg=0.02,
+            phy=0.0095,
+            oa_sm=0.0082,
+            house=0.015,
         )
     )
     duration: dict[str, float] = field(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.adversity import area_effects
+from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.pathway import end_for_leaving
 from stratify.features.simulate.world import World
 

@@ -110,8 +110,14 @@ SELECT count(*) AS n, count(*) FILTER (WHERE EXISTS (
   AS repeats
 FROM cp_plans c WHERE c.start_date BETWEEN $y0 AND $d
 """
-_OPEN = "SELECT date_diff('day', start_date, $d) AS days FROM cp_plans WHERE start_date <= $d AND (end_date IS NULL OR end_date > $d)"
-_ENDED = "SELECT date_diff('day', start_date, end_date) AS days FROM cp_plans WHERE end_date BETWEEN $y0 AND $d"
+_OPEN = (
+    "SELECT date_diff('day', start_date, $d) AS days FROM cp_plans"
+    " WHERE start_date <= $d AND (end_date IS NULL OR end_date > $d)"
+)
+_ENDED = (
+    "SELECT date_diff('day', start_date, end_date) AS days FROM cp_plans"
+    " WHERE end_date BETWEEN $y0 AND $d"
+)
 
 
 def duration_counts(days: np.ndarray) -> np.ndarray:
@@ -145,10 +151,11 @@ def gradient(rates: pd.DataFrame, col: str) -> tuple[float, float]:
 
 
 def _ratio(stock: pd.DataFrame, col: str, group: str) -> tuple[float, float]:
-    """Rate ratio of ``group`` against White children, and its standard error (log scale)."""
+    """Rate ratio of ``group`` against White children, and its standard error (delta method)."""
     g = stock.groupby("group")[[col, "children"]].sum()
-    a, na = g.loc[group] if group in g.index else (0, 1)
-    b, nb = g.loc["White"]
+    counts = dict(zip(g.index, g.to_numpy(float), strict=True))
+    a, na = counts.get(group, (0.0, 1.0))
+    b, nb = counts["White"]
     if a == 0 or b == 0:
         return math.nan, math.nan
     ratio = (a / na) / (b / nb)
@@ -179,8 +186,8 @@ def mechanism_figures(
         prm = {"d": d, "y0": d.replace(year=d.year - 1) + dt.timedelta(days=1)}
         stock.append(con.execute(_STOCK_BY, {"d": d}).fetchdf())
         repeat += np.asarray(con.execute(_REPEAT, prm).fetchone(), float)
-        opened += duration_counts(con.execute(_OPEN, {"d": d}).fetchnumpy()["days"])
-        ended += duration_counts(con.execute(_ENDED, prm).fetchnumpy()["days"])
+        opened += duration_counts(np.asarray(con.execute(_OPEN, {"d": d}).fetchnumpy()["days"]))
+        ended += duration_counts(np.asarray(con.execute(_ENDED, prm).fetchnumpy()["days"]))
     all_stock = pd.concat(stock)
     all_stock["group"] = all_stock["ethnicity"].str[0].map(ETHNIC_PREFIX)
     deciles = all_stock.groupby("decile")[["children", "cin", "cp", "lac"]].sum()
@@ -214,7 +221,7 @@ def mechanism_table(figures: pd.DataFrame, z: float = Z) -> pd.DataFrame:
     """
     rows = []
     for t in TARGETS:
-        value, se = (float(v) for v in figures.loc[t.key, ["value", "se"]])
+        value, se = figures.loc[t.key, ["value", "se"]].to_numpy(float)
         half = 1.96 * se
         if math.isnan(value) or half > TOO_SMALL * t.high:
             result = "too small to judge"

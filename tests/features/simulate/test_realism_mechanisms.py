@@ -58,5 +58,5 @@ def test_judged_by_standard_errors_not_a_flat_tolerance():
 
 def test_some_figures_are_held_out_of_tuning():
     keys = {t.key for t in TARGETS}
-    assert TUNED < keys
-    assert {"gradient_lac", "cp_open_<=3m", "eth_cin_Asian"} <= keys - TUNED
+    assert keys > TUNED
+    assert {"gradient_lac", "cp_open_<=3m", "eth_cp_Asian", "eth_lac_Black"} <= keys - TUNED
