@@ -1,9 +1,11 @@
 """Parameters of the synthetic borough: rates per month unless a name says otherwise.
 
-The defaults were calibrated by hand, by running the realism report
-(``stratify simulate``) on candidate values at several seeds until every published
-figure fell inside its range at the default size; they are fixed numbers here, never
-fitted at run time. ``tests/features/test_realism.py`` holds them to that at three seeds.
+The defaults were calibrated by hand against a named set of published figures, with
+others held out as a check (``features/data/simulator_calibration.md``, scored by
+:mod:`stratify.features.simulate.calibrate`); they are fixed numbers here, never fitted
+at run time. No outcome rate is set per IMD decile, ethnic group or plan length: the mechanisms
+and their sources are in ``features/data/simulator_mechanisms.md``.
+``tests/features/simulate/test_realism.py`` holds them to both at three seeds.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class SimParams:
     #: log buffer of a child's need by ethnic group: extended family close by (Bywaters
     #: et al. 2017 find Asian children's low rates persist after deprivation is allowed for)
     ethnic_support: dict[str, float] = field(
-        default_factory=lambda: dict(White=0.0, Mixed=-0.1, Asian=0.8, Black=0.0, Other=0.1)
+        default_factory=lambda: dict(White=0.0, Mixed=-0.1, Asian=0.4, Black=0.0, Other=0.1)
     )
     #: share of moves within the same or a neighbouring IMD decile (the rest go anywhere)
     local_moves: float = 0.85
@@ -147,7 +149,7 @@ class SimParams:
     # --- detection and referral -----------------------------------------------------
     deprivation_bias: float = 0.35  # log detection multiplier, most vs middle deprivation
     ethnic_bias: dict[str, float] = field(
-        default_factory=lambda: dict(White=0.0, Mixed=0.25, Asian=-0.8, Black=0.25, Other=0.0)
+        default_factory=lambda: dict(White=0.0, Mixed=0.25, Asian=-1.1, Black=0.25, Other=0.0)
     )
     #: household-level referral affinities by source (household latents)
     hh_affinity: dict[str, dict[str, float]] = field(
@@ -183,17 +185,17 @@ class SimParams:
     )
     source_weight: dict[str, float] = field(
         default_factory=lambda: dict(
-            police=0.00912,
-            schools=0.00530,
-            health=0.00392,
-            la_services=0.00636,
-            individual=0.00551,
-            other=0.00382,
-            other_legal=0.00307,
-            education=0.00223,
-            anonymous=0.00339,
-            unknown=0.00159,
-            housing=0.00223,
+            police=0.00948,
+            schools=0.00551,
+            health=0.00408,
+            la_services=0.00661,
+            individual=0.00573,
+            other=0.00397,
+            other_legal=0.00319,
+            education=0.00232,
+            anonymous=0.00353,
+            unknown=0.00165,
+            housing=0.00232,
         )
     )
     #: referrals per child per month regardless of need (the "false alarm" share)
@@ -275,7 +277,8 @@ class SimParams:
     cp_after_icpc: float = 0.92
     cin_end: float = 1 / 8.5
     cin_s47_on_incident: float = 0.25
-    #: review conferences: months from the plan's start to the first, then between reviews
+    #: review conferences: the first falls in this month of the plan or the next (within
+    #: three months of the initial conference), then one every cp_review_every months
     cp_first_review: int = 2
     cp_review_every: int = 6
     cp_end_below: float = 1.2  # assessed need under which a review ends the plan

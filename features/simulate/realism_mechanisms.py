@@ -135,6 +135,8 @@ def gradient(rates: pd.DataFrame, col: str) -> tuple[float, float]:
     """
     x = rates.index.to_numpy(float)
     y = rates[col].to_numpy(float)
+    if y.sum() == 0 or (y > 0).sum() < 2:  # no slope to fit from one decile or none
+        return math.nan, math.nan
     off = np.log(rates["children"].to_numpy(float))
     design = np.column_stack([np.ones_like(x), x])
     beta = np.array([math.log(max(y.sum(), 0.5) / np.exp(off).sum()), 0.0])

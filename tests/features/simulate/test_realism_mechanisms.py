@@ -35,6 +35,13 @@ def test_gradient_recovers_an_exact_exponential():
     assert se_big == pytest.approx(se / 10, rel=1e-6)
 
 
+def test_gradient_of_too_few_events_is_not_a_number():
+    rates = pd.DataFrame(
+        {"children": [500.0, 400.0, 300.0], "cp": [2.0, 0.0, 0.0]}, index=[1, 2, 10]
+    )
+    assert all(math.isnan(v) for v in gradient(rates, "cp"))
+
+
 def _figures(**values: tuple[float, float]) -> pd.DataFrame:
     base = {t.key: ((t.low + t.high) / 2, 0.01) for t in TARGETS}
     base.update(values)
