@@ -43,7 +43,11 @@ from stratify.features.simulate.realism_mechanisms import (
     mechanism_table,
     plot_deciles,
 )
-from stratify.features.simulate.realism_period import realism_with_chance, recent_figures
+from stratify.features.simulate.realism_period import (
+    realism_with_chance,
+    recent_figures,
+    standard_error,
+)
 from stratify.features.simulate.state import ContinuationError, saved_config
 from stratify.features.warehouse.ingest import (
     ExtractInvalid,
@@ -100,6 +104,10 @@ def realism_report(
 ) -> bool:
     """Print the simulated-against-published table; return whether every figure passed.
 
+    Each figure is printed with a 95 % CI of sampling error at the borough's size
+    (:func:`~stratify.features.simulate.realism_period.standard_error`, pooled over the
+    census years); the mechanism figures follow (:func:`mechanisms_report`).
+
     With ``months``, the figures are those of the last ``months`` months to ``end_date``
     (a continuation's new months: flows annualised, each range widened by chance,
     :mod:`stratify.features.simulate.realism_period`); otherwise the mean of the last
@@ -117,19 +125,25 @@ def realism_report(
             f"Realism of the new months {figures.columns[0]} (flows annualised; accepted"
             " ranges widened by 3 standard errors of chance)"
         )
-    if out is not None:
-        table.to_csv(out, index=False)
     view = Table(title=title)
-    for col in ("figure", "simulated", "published", "accepted", "result"):
+    # the chance error of each figure: counts pooled over the census years (or the period)
+    pooled = figures.sum(axis=1)
+    pooled["annualised"] = figures.loc["annualised"].mean()
+    table["se"] = table["key"].map(lambda key: standard_error(key, pooled))
+    for col in ("figure", "simulated", "95% CI", "published", "accepted", "result"):
         view.add_column(col, justify="left" if col == "figure" else "right")
     for row in table.itertuples():
+        value, half = float(row.simulated), 1.96 * float(row.se)  # type: ignore[arg-type]
         view.add_row(
             str(row.figure),
-            f"{row.simulated:.1f}",
+            f"{value:.1f}",
+            f"{max(value - half, 0):.1f}-{value + half:.1f}",
             str(row.published),
             f"{row.accepted_low:.1f}-{row.accepted_high:.1f}",
             "[green]pass[/]" if row.passed else "[red]FAIL[/]",
         )
+    if out is not None:
+        table.to_csv(out, index=False)
     console.print(view)
     n_pass = int(table["passed"].sum())
     colour = "green" if n_pass == len(table) else "red"
