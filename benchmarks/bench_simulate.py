@@ -1,8 +1,7 @@
-"""Simulation speed: the demo borough and a region-sized one (issue 2 targets).
+"""Simulation speed: the demo borough and a region-sized one (issue 15's targets).
 
 Targets: 40,000 children over 8 years <= 40 s; 1,000,000 children over 8 years
-<= 10 minutes and <= 8 GB peak memory, on 2 cores (issue 15's targets). Both runs
-include the ground
+<= 10 minutes and <= 8 GB peak memory, on 2 cores. Both runs include the ground
 truth as configured by default (up to 12,000 eligible decision points per target in the
 test window; 200 re-simulations each for escalation, 50 for re-referral) and writing the
 extract and the truth files, exactly as ``stratify simulate`` does.
