@@ -1,7 +1,7 @@
-"""Simulation speed: the demo borough and a region-sized one (issue 2 targets).
+"""Simulation speed: the demo borough and a region-sized one (issue 15's targets).
 
-Targets: 40,000 children over 8 years <= 60 s; 1,000,000 children over 8 years
-<= 15 minutes and <= 8 GB peak memory, on 2 cores. Both runs include the ground
+Targets: 40,000 children over 8 years <= 40 s; 1,000,000 children over 8 years
+<= 10 minutes and <= 8 GB peak memory, on 2 cores. Both runs include the ground
 truth as configured by default (up to 12,000 eligible decision points per target in the
 test window; 200 re-simulations each for escalation, 50 for re-referral) and writing the
 extract and the truth files, exactly as ``stratify simulate`` does.
@@ -21,7 +21,7 @@ from stratify.features.simulate import simulate
 r = simulate(SimulationConfig(children={children}, years=8), Path({out!r}))
 print(len(r.tables["referrals"]), len(r.tables["agency_events"]), len(r.truth))
 """
-TARGETS = {40_000: (60.0, None), 1_000_000: (15 * 60.0, 8 * 1024.0)}
+TARGETS = {40_000: (40.0, None), 1_000_000: (10 * 60.0, 8 * 1024.0)}
 
 
 def main(sizes: tuple[int, ...] = (40_000, 1_000_000)) -> None:

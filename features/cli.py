@@ -39,7 +39,16 @@ from stratify.features.config import (
     scenario_preset,
 )
 from stratify.features.simulate.realism import compute_figures, realism_table
-from stratify.features.simulate.realism_period import realism_with_chance, recent_figures
+from stratify.features.simulate.realism_mechanisms import (
+    mechanism_figures,
+    mechanism_table,
+    plot_deciles,
+)
+from stratify.features.simulate.realism_period import (
+    realism_with_chance,
+    recent_figures,
+    standard_error,
+)
 from stratify.features.simulate.state import ContinuationError, saved_config
 from stratify.features.warehouse.cin_load import CinReturnsInvalid
 from stratify.features.warehouse.ingest import (
@@ -102,6 +111,10 @@ def realism_report(
 ) -> bool:
     """Print the simulated-against-published table; return whether every figure passed.
 
+    Each figure is printed with a 95 % CI of sampling error at the borough's size
+    (:func:`~stratify.features.simulate.realism_period.standard_error`, pooled over the
+    census years); the mechanism figures follow (:func:`mechanisms_report`).
+
     With ``months``, the figures are those of the last ``months`` months to ``end_date``
     (a continuation's new months: flows annualised, each range widened by chance,
     :mod:`stratify.features.simulate.realism_period`); otherwise the mean of the last
@@ -119,24 +132,66 @@ def realism_report(
             f"Realism of the new months {figures.columns[0]} (flows annualised; accepted"
             " ranges widened by 3 standard errors of chance)"
         )
-    if out is not None:
-        table.to_csv(out, index=False)
     view = Table(title=title)
-    for col in ("figure", "simulated", "published", "accepted", "result"):
+    # the chance error of each figure: counts pooled over the census years (or the period)
+    pooled = figures.sum(axis=1)
+    pooled["annualised"] = figures.loc["annualised"].mean()
+    table["se"] = table["key"].map(lambda key: standard_error(key, pooled))
+    for col in ("figure", "simulated", "95% CI", "published", "accepted", "result"):
         view.add_column(col, justify="left" if col == "figure" else "right")
     for row in table.itertuples():
+        value, half = float(row.simulated), 1.96 * float(row.se)  # type: ignore[arg-type]
         view.add_row(
             str(row.figure),
-            f"{row.simulated:.1f}",
+            f"{value:.1f}",
+            f"{max(value - half, 0):.1f}-{value + half:.1f}",
             str(row.published),
             f"{row.accepted_low:.1f}-{row.accepted_high:.1f}",
             "[green]pass[/]" if row.passed else "[red]FAIL[/]",
         )
+    if out is not None:
+        table.to_csv(out, index=False)
     console.print(view)
     n_pass = int(table["passed"].sum())
     colour = "green" if n_pass == len(table) else "red"
     console.print(f"[{colour}]{n_pass} of {len(table)} figures within tolerance[/]")
+    if months is None:
+        mechanisms_report(tables, end_date, out, console)
     return n_pass == len(table)
+
+
+def mechanisms_report(
+    tables: Mapping[str, pd.DataFrame], end_date: Any, out: Path | None, console: Console
+) -> bool:
+    """Print the mechanism figures with their 95 % CIs; write them and the decile plot.
+
+    Returns whether no figure failed (figures too small to judge do not fail).
+    """
+    figures, deciles = mechanism_figures(tables, end_date)
+    table = mechanism_table(figures)
+    if out is not None:
+        table.to_csv(out.with_name("realism_mechanisms.csv"), index=False)
+        deciles.to_csv(out.with_name("realism_deciles.csv"))
+        plot_deciles(deciles, out.with_name("realism_deciles.png"))
+    view = Table(title="Mechanisms: pooled census years; 95 % CI from sampling error")
+    for col in ("figure", "simulated", "95% CI", "published", "tuned", "result"):
+        view.add_column(col, justify="left" if col == "figure" else "right")
+    colours = {"pass": "green", "FAIL": "red"}
+    for row in table.itertuples():
+        view.add_row(
+            str(row.figure),
+            f"{row.simulated:.1f}",
+            f"{row.ci_low:.1f}-{row.ci_high:.1f}",
+            str(row.published),
+            "tuned" if row.tuned else "check",
+            f"[{colours.get(str(row.result), 'yellow')}]{row.result}[/]",
+        )
+    console.print(view)
+    top = float(deciles["cp_rate"].max() + deciles["lac_rate"].max()) or 1.0
+    for d, r in deciles.iterrows():
+        bar = "#" * round(30 * r["cp_rate"] / top) + "+" * round(30 * r["lac_rate"] / top)
+        console.print(f"decile {d:>2}  CP {r['cp_rate']:5.1f}  care {r['lac_rate']:5.1f}  {bar}")
+    return not (table["result"] == "FAIL").any()
 
 
 def simulate_borough(

@@ -30,6 +30,12 @@ def test_simulate_writes_extract_truth_and_report(tmp_path, monkeypatch):
     assert (sim / "truth" / "decision_points.parquet").exists()
     report = pd.read_csv(sim / "realism.csv")
     assert len(report) == 51 and set(report.columns) >= {"key", "simulated", "passed"}
+    mech = pd.read_csv(sim / "realism_mechanisms.csv")
+    assert {"gradient_cp", "repeat_cp_pct", "cp_open_2y+"} <= set(mech["key"])
+    # 800 children: a handful on a plan, so most figures cannot be judged
+    assert "too small to judge" in set(mech["result"])
+    assert (sim / "realism_deciles.png").stat().st_size > 0
+    assert "decile 10" in result.output
 
 
 def test_bad_config_is_one_short_error(tmp_path):

@@ -231,8 +231,12 @@ def calibrated_pipeline(
     method: Literal["sigmoid", "isotonic", "temperature"],
 ) -> Pipeline:
     """Return encoder + the frozen LightGBM calibrated on the (raw) calibration slice."""
-    cal = CalibratedClassifierCV(FrozenEstimator(model), method=method)
-    cal.fit(enc.transform(X_cal), np.asarray(y_cal))
+    y_cal = np.asarray(y_cal)
+    # the default five stratified folds need five of each class: a small borough's slice
+    # may hold fewer positives (scikit-learn warns, then the folds are unbalanced)
+    fewest = int(np.bincount(y_cal.astype(int)).min()) if len(np.unique(y_cal)) > 1 else 0
+    cal = CalibratedClassifierCV(FrozenEstimator(model), method=method, cv=min(5, max(2, fewest)))
+    cal.fit(enc.transform(X_cal), y_cal)
     return Pipeline([("encode", enc), ("model", cal)])
 
 

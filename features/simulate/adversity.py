@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stratify.features.simulate.params import HOUSEHOLD_LATENTS, LATENTS
+from stratify.features.simulate.params import ETHNIC_GROUPS, HOUSEHOLD_LATENTS, LATENTS
 from stratify.features.simulate.records import code
 from stratify.features.simulate.world import World
 
@@ -28,21 +28,38 @@ def _household_step(w: World, month_index: int) -> None:
     present = np.stack([h[a] for a in HOUSEHOLD_LATENTS])
     n_present = present.sum(0)
     support = np.where(h["supported"] | (h["eh_open"] & h["eh_eff"]), p.support_remission, 1.0)
+    # a child protection plan's core group brings specialist help (domestic abuse,
+    # substance misuse, parenting) that ends difficulties faster still
+    support = np.where(h["protected"], p.cp_support_remission, support)
     new_adult = (month_index - h["new_adult"]) < 12
+    onset_area, persist_area = area_effects(w, h["lsoa"])
     u = rng.random((len(HOUSEHOLD_LATENTS), len(h)))
     for i, a in enumerate(HOUSEHOLD_LATENTS):
         on = present[i]
         others = n_present - on
-        onset = w.onset_base[a] * h["frailty"] ** p.frailty_power[a]
+        onset = w.onset_base[a] * h["frailty"] ** p.frailty_power[a] * onset_area
         onset = onset * (1 + p.co_occurrence) ** np.minimum(others, 3)
         if a in ("da", "alc", "drg", "phy"):
             onset = onset * np.where(new_adult, p.new_adult_risk, 1.0)
         if a == "neg":
             onset = onset * (1 + 1.5 * (h["alc"] | h["drg"]))
-        remission = support / p.duration[a]
+        remission = support / (p.duration[a] * persist_area)
         nxt = np.where(on, u[i] >= remission, u[i] < onset)
         h[a][:] = nxt & act
         h[f"last_{a}"][h[a]] = month_index
+
+
+def area_effects(w: World, lsoa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the onset and duration multipliers of living in each of ``lsoa``.
+
+    Deprivation acts on adversity where the family lives now, not only through who the
+    family is (its frailty): money worries, insecure and crowded housing and fewer
+    services start difficulties (onset) and keep them going (persistence). See
+    ``features/data/simulator_mechanisms.md``.
+    """
+    dep = w.deprivation(lsoa)
+    p = w.p
+    return np.exp(p.onset_deprivation * dep), np.exp(p.persistence_deprivation * dep)
 
 
 def _child_step(w: World, month_index: int) -> None:
@@ -100,6 +117,11 @@ def need(w: World, kids: np.ndarray, month_index: int) -> np.ndarray:
     s += p.need_trio_bonus * (trio >= 2)
     infant = w.age_months(month_index, kids) < 24
     s += p.need_infant_bonus * infant * (h["da"][hh] | h["drg"][hh] | h["neg"][hh])
+    # informal support (family nearby, money for childcare, a car, a quiet home) buffers
+    # a child from the same adversity more in better-off areas
+    s *= np.exp(p.informal_support * w.deprivation(h["lsoa"][hh]))
+    # and extended family living close by buffers it more in some communities
+    s *= np.exp(-np.array([p.ethnic_support[g] for g in ETHNIC_GROUPS], np.float32))[h["eg"][hh]]
     # a looked-after child is away from the household's harm
     s *= np.where(w.persons["st"][kids] == 4, 0.3, 1.0)
     return s.astype(np.float32)

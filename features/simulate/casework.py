@@ -142,13 +142,39 @@ def _cin_month(w: World, month_index: int, kids: np.ndarray) -> None:
 
 
 def _cp_month(w: World, month_index: int, kids: np.ndarray) -> None:
+    """Advance child protection plans a month: escalation to care, review conferences.
+
+    Plans end at review conferences (the first within 3 months of the initial
+    conference, then every 6 months: Working Together 2023), when the conference sees
+    the risk of significant harm reduced (assessed need under ``cp_end_below``; under
+    ``cp_first_review_below`` at the first review, as change must have lasted), or, for
+    a plan over ``cp_long_months``, when it decides the plan has run its course (care
+    proceedings, or a step down) with ``cp_long_end`` chance. Between reviews a child
+    whose need stays grave comes into care. A plan ended is stepped down to a child in
+    need plan or closed; adversity still present then is what brings a child back.
+    """
     p, pp, rng = w.p, w.persons, w.rng
-    end = rng.random(len(kids)) < p.cp_end
-    u = rng.random(len(kids))
-    need = pp["need"][kids]
-    care = end & (u < p.cp_to_lac * np.where(need > 2, 2.0, 0.5))
-    cin = end & ~care & (u < p.cp_to_lac + p.cp_to_cin)
-    close = end & ~care & ~cin
+    months = month_index - pp["st_until"][kids]
+    # the first review falls in the plan's third or fourth month, as the conference diary
+    # allows (alternate children, so that no state is needed); then every few months
+    first = p.cp_first_review + (kids + pp["st_until"][kids]) % 2
+    review = (months == first) | ((months > first) & ((months - first) % p.cp_review_every == 0))
+    seen = _seen(w, kids)
+    long = months >= p.cp_long_months
+    # the first review wants change that has lasted: a lower bar than later ones
+    bar = np.where(months == first, p.cp_first_review_below, p.cp_end_below)
+    ended = review & ((seen < bar) | (long & (rng.random(len(kids)) < p.cp_long_end)))
+    grave = seen > p.s47_above
+    # pre-proceedings work comes first: care between reviews only after the first review
+    later = months > first
+    care = (~ended & grave & later & (rng.random(len(kids)) < p.cp_care_hazard)) | (
+        ended & long & grave
+    )
+    ended &= ~care
+    # change achieved under a plan mostly lasts: the family is less prone to relapse
+    w.households["frailty"][pp["hh"][kids[ended]]] *= p.cp_lasting_change
+    cin = ended & (rng.random(len(kids)) < p.cp_to_cin)
+    close = ended & ~cin
     for sel, state in ((care, LAC), (cin, CIN)):
         k = kids[sel]
         start_plan(w, k, month_index, state, _stamp(w, k, month_index, gap=1))

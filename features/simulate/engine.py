@@ -35,6 +35,9 @@ def step(w: World, month_index: int) -> None:
     supported = np.zeros(len(w.households), bool)
     supported[pp["hh"][kids[(st == CIN) | (st == CP)]]] = True
     w.households["supported"][:] = supported
+    protected = np.zeros(len(w.households), bool)
+    protected[pp["hh"][kids[st == CP]]] = True
+    w.households["protected"][:] = protected
     seen = (st != NONE) | (pp["eh"][kids] >= 0) | contact[kids]
     pp["last_contact"][kids[seen]] = month_index
 

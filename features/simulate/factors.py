@@ -26,7 +26,7 @@ FACTOR_RULES: dict[str, tuple[Rule, float]] = {
     "4B": (_has("mh"), 0.80),
     "4A": (_has("cmh"), 0.85),
     "4C": (lambda lat, age, male, oa: (lat[:, L["mh"]] > 0) & oa, 0.60),
-    "1B": (_has("alc"), 0.65),
+    "1B": (_has("alc"), 0.72),
     "2B": (_has("drg"), 0.62),
     "1C": (_has("oa_sm"), 0.15),
     "2C": (_has("oa_sm"), 0.22),
@@ -34,12 +34,12 @@ FACTOR_RULES: dict[str, tuple[Rule, float]] = {
     "2A": (lambda lat, age, male, oa: (lat[:, L["teen"]] > 0) & (age >= 12), 0.40),
     "16A": (_has("neg"), 0.60),
     "17A": (_has("da", "mh", "sab"), 0.30),
-    "18C": (_has("phy"), 0.60),
+    "18C": (_has("phy"), 0.68),
     "18B": (_has("teen"), 0.10),
     "19C": (_has("sab"), 0.70),
     "19B": (_has("sab"), 0.25),
     "5A": (_has("ld"), 0.90),
-    "15A": (lambda lat, age, male, oa: (lat[:, L["cmh"]] > 0) & (age >= 11), 0.35),
+    "15A": (lambda lat, age, male, oa: (lat[:, L["cmh"]] > 0) & (age >= 11), 0.42),
     "14A": (_has("teen"), 0.50),
     "10A": (_has("teen"), 0.25),
     "24A": (lambda lat, age, male, oa: (lat[:, L["teen"]] > 0) & male, 0.28),
@@ -127,8 +127,8 @@ def cp_category(lat: np.ndarray, rng: np.random.Generator, substance_neglect: fl
     substance = (has["alc"] | has["drg"]) & (rng.random(n) < substance_neglect)
     toxic = has["da"] | has["mh"]
     cat[(has["neg"] & (~toxic | (rng.random(n) < 0.6))) | substance] = code("cp_category", "NEG")
-    cat[has["phy"] & ~has["neg"] & (rng.random(n) < 0.8)] = code("cp_category", "PHY")
+    cat[has["phy"] & ~has["neg"] & (rng.random(n) < 0.7)] = code("cp_category", "PHY")
     several = has["neg"].astype(int) + has["phy"] + has["sab"] >= 2
     cat[several & (rng.random(n) < 0.07)] = code("cp_category", "MUL")
-    cat[has["sab"] & (rng.random(n) < 0.9)] = code("cp_category", "SAB")
+    cat[has["sab"] & (rng.random(n) < 0.6)] = code("cp_category", "SAB")
     return cat

@@ -1,9 +1,11 @@
 """Parameters of the synthetic borough: rates per month unless a name says otherwise.
 
-The defaults were calibrated by hand, by running the realism report
-(``stratify simulate``) on candidate values at several seeds until every published
-figure fell inside its range at the default size; they are fixed numbers here, never
-fitted at run time. ``tests/features/test_realism.py`` holds them to that at three seeds.
+The defaults were calibrated by hand against a named set of published figures, with
+others held out as a check (``features/data/simulator_calibration.md``, scored by
+:mod:`stratify.features.simulate.calibrate`); they are fixed numbers here, never fitted
+at run time. No outcome rate is set per IMD decile, ethnic group or plan length: the mechanisms
+and their sources are in ``features/data/simulator_mechanisms.md``.
+``tests/features/simulate/test_realism.py`` holds them to both at three seeds.
 """
 
 from __future__ import annotations
@@ -75,7 +77,14 @@ class SimParams:
     # --- latent adversity: prevalence target (households), mean duration (months) --
     prevalence: dict[str, float] = field(
         default_factory=lambda: dict(
-            da=0.025, mh=0.06, alc=0.018, drg=0.017, neg=0.015, phy=0.01, oa_sm=0.007, house=0.013
+            da=0.0295,
+            mh=0.069,
+            alc=0.021,
+            drg=0.02,
+            neg=0.02,
+            phy=0.0095,
+            oa_sm=0.0082,
+            house=0.015,
         )
     )
     duration: dict[str, float] = field(
@@ -84,18 +93,32 @@ class SimParams:
         )
     )
     frailty_sigma: float = 1.3
-    frailty_deprivation: float = 0.55  # log-frailty shift between least and most deprived
+    frailty_deprivation: float = 0.65  # log-frailty shift between least and most deprived
     frailty_power: dict[str, float] = field(
         default_factory=lambda: dict(
             da=1.0, mh=0.6, alc=0.9, drg=1.1, neg=1.3, phy=1.0, oa_sm=0.9, house=1.0
         )
     )
+    #: log onset / duration multiplier of where a family lives now, per unit of deprivation
+    #: (-1 least to 1 most deprived): poverty starts and prolongs adversity
+    onset_deprivation: float = 0.1
+    persistence_deprivation: float = 0.05
+    #: log multiplier of a child's need per unit of deprivation: informal support
+    #: (family, money, space) buffers the same adversity more in better-off areas
+    informal_support: float = 0.1
+    #: log buffer of a child's need by ethnic group: extended family close by (Bywaters
+    #: et al. 2017 find Asian children's low rates persist after deprivation is allowed for)
+    ethnic_support: dict[str, float] = field(
+        default_factory=lambda: dict(White=0.0, Mixed=-0.1, Asian=0.4, Black=0.0, Other=0.1)
+    )
+    #: share of moves within the same or a neighbouring IMD decile (the rest go anywhere)
+    local_moves: float = 0.85
     co_occurrence: float = 1.5  # onset multiplier per other adversity present
     new_adult_risk: float = 2.5  # onset multiplier for DA/drugs/alcohol after a new adult joins
     support_remission: float = 1.8  # remission multiplier while a plan or effective EH is open
     # child-level: prevalence among eligible children, duration, minimum age (years)
     child_prevalence: dict[str, float] = field(
-        default_factory=lambda: dict(sab=0.011, cmh=0.09, teen=0.05, ld=0.035)
+        default_factory=lambda: dict(sab=0.0085, cmh=0.095, teen=0.05, ld=0.035)
     )
     child_duration: dict[str, float] = field(default_factory=lambda: dict(sab=8, cmh=16, teen=14))
     child_min_age: dict[str, int] = field(default_factory=lambda: dict(sab=2, cmh=8, teen=11))
@@ -126,7 +149,7 @@ class SimParams:
     # --- detection and referral -----------------------------------------------------
     deprivation_bias: float = 0.35  # log detection multiplier, most vs middle deprivation
     ethnic_bias: dict[str, float] = field(
-        default_factory=lambda: dict(White=0.0, Mixed=0.20, Asian=-0.30, Black=0.25, Other=0.0)
+        default_factory=lambda: dict(White=0.0, Mixed=0.25, Asian=-1.1, Black=0.25, Other=0.0)
     )
     #: household-level referral affinities by source (household latents)
     hh_affinity: dict[str, dict[str, float]] = field(
@@ -162,17 +185,17 @@ class SimParams:
     )
     source_weight: dict[str, float] = field(
         default_factory=lambda: dict(
-            police=0.0086,
-            schools=0.0050,
-            health=0.0037,
-            la_services=0.0060,
-            individual=0.0052,
-            other=0.0036,
-            other_legal=0.0029,
-            education=0.0021,
-            anonymous=0.0032,
-            unknown=0.0015,
-            housing=0.0021,
+            police=0.00948,
+            schools=0.00551,
+            health=0.00408,
+            la_services=0.00661,
+            individual=0.00573,
+            other=0.00397,
+            other_legal=0.00319,
+            education=0.00232,
+            anonymous=0.00353,
+            unknown=0.00165,
+            housing=0.00232,
         )
     )
     #: referrals per child per month regardless of need (the "false alarm" share)
@@ -210,7 +233,7 @@ class SimParams:
         )
     )
     concern_stacking: float = 0.8  # referral hazard x (1 + this x (conditions present - 1))
-    known_boost: float = 2.2  # referral hazard multiplier within 12 months of a closed episode
+    known_boost: float = 2.6  # referral hazard multiplier within 12 months of a closed episode
     sibling_referral: float = 0.8  # a household concern refers each child with this chance
 
     #: chance a factor is recorded although the condition is not present now (past
@@ -227,7 +250,7 @@ class SimParams:
             "19B": 0.005,
             "19C": 0.01,
             "3A": 0.02,
-            "3C": 0.03,
+            "3C": 0.025,
             "4A": 0.04,
             "4C": 0.03,
             "5A": 0.02,
@@ -239,7 +262,7 @@ class SimParams:
     )
     factor_history: float = 0.6  # recording chance of a recent (not current) condition, relative
     factor_history_months: int = 24
-    cp_substance_neglect: float = 0.12  # chance parental substance misuse is categorised neglect
+    cp_substance_neglect: float = 0.35  # chance parental substance misuse is categorised neglect
 
     # --- the statutory pathway ------------------------------------------------------
     assessment_noise: float = 1.0
@@ -247,20 +270,29 @@ class SimParams:
     nfa_slope: float = -2.2
     not_in_need_below: float = 0.65  # assessed need under which a child is found not in need
     step_down_to_eh: float = 0.40  # share of not-in-need closures referred to early help (RC9)
-    s47_above: float = 2.5  # assessed need over which a section 47 enquiry starts
+    s47_above: float = 2.15  # assessed need over which a section 47 enquiry starts
     s47_on_incident: float = 0.45
-    icpc_intercept: float = -5.0
+    icpc_intercept: float = -3.6
     icpc_slope: float = 1.1
-    cp_after_icpc: float = 0.86
-    cin_end: float = 1 / 7.5
+    cp_after_icpc: float = 0.92
+    cin_end: float = 1 / 8.5
     cin_s47_on_incident: float = 0.25
-    cp_end: float = 1 / 10.5
-    cp_to_lac: float = 0.30
-    cp_to_cin: float = 0.45
-    lac_from_s47: float = 0.20
+    #: review conferences: the first falls in this month of the plan or the next (within
+    #: three months of the initial conference), then one every cp_review_every months
+    cp_first_review: int = 2
+    cp_review_every: int = 6
+    cp_end_below: float = 1.2  # assessed need under which a review ends the plan
+    cp_first_review_below: float = 0.6  # the same at the first review (change must last)
+    cp_long_months: int = 26  # a plan this old is ended at review with cp_long_end chance
+    cp_long_end: float = 0.25
+    cp_care_hazard: float = 0.06  # monthly chance a child whose need stays grave enters care
+    cp_support_remission: float = 5.0  # remission multiplier while a child is on a CP plan
+    cp_lasting_change: float = 0.82  # frailty multiplier of a family whose plan ended
+    cp_to_cin: float = 0.6  # share of ended plans stepped down to a child in need plan
+    lac_from_s47: float = 0.30
     lac_teen_s20: float = 0.0060  # monthly section 20 accommodation of a teen with need
     lac_short_end: float = 1 / 5
-    lac_long_end: float = 0.036
+    lac_long_end: float = 0.018
     lac_long_share: float = 0.75
 
     # --- early help ---------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stratify.features.simulate.adversity import area_effects
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.pathway import end_for_leaving
 from stratify.features.simulate.world import World
@@ -27,11 +28,12 @@ def counts(w: World, role: int) -> np.ndarray:
     return np.bincount(p["hh"][sel], minlength=len(w.households))
 
 
-def init_adversity_rates(w: World, frailty: np.ndarray) -> None:
+def init_adversity_rates(w: World, frailty: np.ndarray, lsoa: np.ndarray) -> None:
     """Set each adversity's onset rate so its prevalence settles near the target."""
     p = w.p
+    onset_area, persist_area = area_effects(w, lsoa)
     for a in HOUSEHOLD_LATENTS:
-        norm = float(np.mean(frailty ** p.frailty_power[a]))
+        norm = float(np.mean(frailty ** p.frailty_power[a] * onset_area * persist_area))
         prev, dur = p.prevalence[a], p.duration[a]
         w.onset_base[a] = prev / (1 - prev) / dur / norm / (1 + p.co_occurrence * 0.3)
 
@@ -48,7 +50,7 @@ def add_households(w: World, n: int, month_index: int, *, oldest_max_years: floa
     noise = np.clip(rng.normal(0, 1, n), -2.5, 2.5) * p.frailty_sigma
     frailty = np.exp(p.frailty_deprivation * dep + noise)
     if not w.onset_base:
-        init_adversity_rates(w, frailty)
+        init_adversity_rates(w, frailty, lsoa)
     hh = w.households.add(
         n,
         frailty=frailty,
@@ -60,9 +62,10 @@ def add_households(w: World, n: int, month_index: int, *, oldest_max_years: floa
         eh_until=-1,
         **{f"last_{a}": -1000 for a in HOUSEHOLD_LATENTS},
     )
+    onset_area, persist_area = area_effects(w, lsoa)
     for a in HOUSEHOLD_LATENTS:
         norm = w.onset_base[a] * p.duration[a] * (1 + p.co_occurrence * 0.3)
-        prob = np.minimum(0.9, norm * frailty ** p.frailty_power[a])
+        prob = np.minimum(0.9, norm * frailty ** p.frailty_power[a] * onset_area * persist_area)
         w.households[a][hh] = rng.random(n) < prob
     # the starting population has lived here since before month 0; newcomers arrive in t
     join = (
@@ -204,13 +207,31 @@ def _moves(w: World, month_index: int) -> None:
     hh = np.flatnonzero(h["active"] & (rng.random(len(h)) < rate))
     if len(hh) == 0:
         return
-    n_lsoa = len(w.lsoa["imd"])
-    new = rng.integers(0, n_lsoa, len(hh)).astype(np.int32)
+    new = _new_home(w, h["lsoa"][hh])
     w.set_residence(hh, new, w.day_in(month_index, len(hh)))
     h["house"][hh] &= rng.random(len(hh)) < 0.5
     pp = w.persons
     mover = pp["active"] & np.isin(pp["hh"], hh)
     pp["last_lsoa"][mover] = h["lsoa"][pp["hh"][mover]]
+
+
+def _new_home(w: World, old: np.ndarray) -> np.ndarray:
+    """Draw each moving household's new LSOA: most moves stay in similar areas.
+
+    Families move locally and within what they can afford (social housing transfers,
+    private renting in the same market), so a move changes deprivation little; a share
+    ``1 - local_moves`` moves anywhere in the borough.
+    """
+    rng, imd = w.rng, w.lsoa["imd"]
+    new = rng.integers(0, len(imd), len(old)).astype(np.int32)
+    local = rng.random(len(old)) < w.p.local_moves
+    want = np.clip(imd[old] + rng.integers(-1, 2, len(old)), 1, 10)
+    for d in range(1, 11):
+        pool = np.flatnonzero(imd == d)
+        sel = local & (want == d)
+        if len(pool) and sel.any():
+            new[sel] = pool[rng.integers(0, len(pool), int(sel.sum()))]
+    return new
 
 
 def _migrate_out(w: World, month_index: int) -> None:

@@ -35,7 +35,7 @@ from stratify.features.simulate.scenario import Timeline
 from stratify.features.simulate.store import Store
 from stratify.features.simulate.world import HOUSEHOLD_SPEC, PERSON_SPEC, World
 
-FORMAT = 1
+FORMAT = 2  # 2: households gained "protected", SimParams the mechanisms of issue 15
 STATE_DIR = "state"
 #: The decision-point settings ground truth depends on (a continuation must keep them).
 TRUTH_SETTINGS = ("horizon_months", "lookback_months", "snapshot_months")

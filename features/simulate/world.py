@@ -59,6 +59,7 @@ HOUSEHOLD_SPEC = dict(
     new_adult=I32,
     bias=F32,
     supported=B,
+    protected=B,  # a child of the household is on a child protection plan
     eh_open=B,
     eh_until=I32,
     eh_eff=B,

@@ -8,6 +8,7 @@ import pytest
 from stratify.features.config import SimulationConfig
 from stratify.features.simulate import run
 from stratify.features.simulate.realism import PUBLISHED, compute_figures, realism_table
+from stratify.features.simulate.realism_mechanisms import mechanism_figures, mechanism_table
 
 D = pd.Timestamp
 
@@ -146,3 +147,9 @@ def test_default_borough_is_realistic(seed):
     table = realism_table(compute_figures(res.tables, cfg.end_date))
     failed = table.loc[~table["passed"], ["key", "simulated", "accepted_low", "accepted_high"]]
     assert failed.empty, failed.to_string()
+    # the mechanisms' figures (gradient, repeat plans, durations, ethnicity) within 3
+    # standard errors of chance at this size; the looked-after gradient may be too small
+    mech = mechanism_table(mechanism_figures(res.tables, cfg.end_date)[0])
+    assert not (mech["result"] == "FAIL").any(), mech.to_string()
+    judged = mech.loc[mech["result"] == "pass", "key"]
+    assert {"gradient_cp", "repeat_cp_pct", "cp_open_1-2y", "cp_ended_6-12m"} <= set(judged)
