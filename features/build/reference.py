@@ -196,7 +196,7 @@ def _escalation(rows: Rows, cfg: FeaturesConfig, start: dt.date, end: dt.date) -
             known = any(_active(e, window_start, as_of) for e in episodes[pid]) or any(
                 window_start <= ev["event_date"] < as_of for ev in events[pid]
             )
-            open_now = any(_valid_on(e, as_of) for e in statutory[pid])
+            open_now = any(_open(e, "start_date", "end_date", as_of) for e in statutory[pid])
             if household is not None and known and not open_now:
                 points.append({"person_id": pid, "as_of_date": as_of, "household_id": household})
     return points
@@ -257,6 +257,34 @@ class Index:
         for table in ("section47", "cp_plans", "looked_after"):
             for e in rows[table]:
                 self.outcomes[e["person_id"]].append(e["start_date"])
+
+
+#: each table whose open episodes make a household ineligible: its start and end columns
+_OPEN = {
+    "referrals": ("referral_date", "closure_date"),
+    "cin_plans": ("start_date", "end_date"),
+    "cp_plans": ("start_date", "end_date"),
+    "looked_after": ("start_date", "end_date"),
+}
+
+
+def _open(episode: Row, start: str, end: str, day: dt.date) -> bool:
+    """Return whether the episode is open on day: started before it, not ended by it."""
+    return episode[start] < day and (episode[end] is None or episode[end] > day)
+
+
+def _eligible(ix: Index, point: Row) -> bool:
+    """Whether nobody in the point's household (or the child alone, without one) is open."""
+    as_of, household = point["as_of_date"], point["household_id"]
+    if household is None:
+        people = {point["person_id"]}
+    else:
+        people = {m["person_id"] for m in ix.members.get(household, []) if _valid_on(m, as_of)}
+    for table, (start, end) in _OPEN.items():
+        for e in ix.rows[table]:
+            if e["person_id"] in people and _open(e, start, end, as_of):
+                return False
+    return True
 
 
 def _label(
@@ -403,6 +431,7 @@ def reference_build(
                 "as_of_date": point["as_of_date"],
                 "household_id": point["household_id"],
                 "label": _label(ix, point, target, config, extract_date),
+                "eligible": _eligible(ix, point),
                 **{f.name: values[f.name] for f in feats},
             }
         )
