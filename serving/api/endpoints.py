@@ -7,19 +7,23 @@ log needs (target, pseudonymous record ids, model version) in ``audit``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from stratify.core.targets import model_name
 from stratify.serving.api.schema import (
     ERR_BATCH,
+    ERR_BODY,
     ERR_EMPTY,
     ERR_INVALID,
     ERR_TARGET,
+    ScoreEnvelope,
+    problems,
     record_ids,
     record_model,
     validate_records,
@@ -31,6 +35,9 @@ BAND_DEFINITION = (
     "band 1-10: the decile of the probability among the model's training population "
     "(band 10 holds the highest-scored tenth)"
 )
+ERR_MEDIA = "the body must be application/json, not {media}"
+ERR_BODY_SIZE = "the body is larger than {limit:,} bytes; send fewer records per request"
+ERR_JSON = "the body is not valid JSON (UTF-8)"
 ERR_NO_CARD = "no model card has been written for {name} version {version}"
 CARD_PATH = "model_cards/{target}/v{version}/model_card.html"
 
@@ -56,8 +63,29 @@ class Served:
         return model_name(self.scorer.target)
 
 
-def _problem(field: str, problem: str) -> dict[str, Any]:
-    return {"record": None, "field": field, "problem": problem, "type": "value_error"}
+def _problem(field: str | None, problem: str, kind: str = "value_error") -> dict[str, Any]:
+    return {"record": None, "field": field, "problem": problem, "type": kind}
+
+
+@dataclass(frozen=True)
+class ScoreBody:
+    """A ``/score`` body whose envelope is valid (its records are checked later)."""
+
+    target: str
+    records: list[Any]
+
+
+def parse_score_body(body: bytes) -> ScoreBody | tuple[int, dict[str, Any]]:
+    """Parse a ``/score`` body, or return (400, the problems)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return 400, {"error": ERR_JSON, "detail": [_problem(None, ERR_JSON, "json_invalid")]}
+    try:
+        envelope = ScoreEnvelope.model_validate(data)
+    except ValidationError as err:
+        return 400, {"error": ERR_BODY, "detail": problems(err)}
+    return ScoreBody(envelope.target, envelope.records)
 
 
 def score(

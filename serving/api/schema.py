@@ -4,7 +4,7 @@ One pydantic model per served model: a field per input column, typed and bounded
 catalogue declares it (:func:`stratify.features.catalogue.request_schema`), codes restricted to
 their lists (the catalogue's, else the model's recorded categories), plus a
 pseudonymous ``record_id``. Validation is strict: no unknown fields, no coercion of
-``"3"`` to 3 or of 1 to true. Ages are limited to childhood (0-18 years) even where the
+``"3"`` to 3 or of 1 to true (a whole number written ``3.0`` is 3, as JSON Schema reads it). Ages are limited to childhood (0-18 years) even where the
 catalogue allows more. Nothing here echoes a submitted value back: an error names the
 record (by position), the field and what is wrong.
 """
@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from stratify.features.catalogue import FEATURE_BY_NAME, Feature
 
 #: The oldest a child can be, in months; tighter than the catalogue's ``age_months`` limit.
 MAX_AGE_MONTHS = 18 * 12
+#: The largest count accepted where the catalogue sets no upper bound (no family has
+#: 100,000 referrals; an unbounded integer would overflow the model's arrays).
+MAX_COUNT = 100_000
 RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 ERR_INVALID = "{n} invalid field(s); nothing was scored"
 ERR_BATCH = "{n} records in one request; the limit is {limit}"
@@ -31,13 +34,28 @@ _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_err
 RecordId = Annotated[str, Field(pattern=RECORD_ID_PATTERN, description="pseudonymous id")]
 
 
-class ScoreRequest(BaseModel):
-    """The body of ``POST /score``: a target and its records (validated per record later)."""
+class ScoreEnvelope(BaseModel):
+    """The outside of a ``POST /score`` body: a target and its records (checked per record).
+
+    The document describes the body precisely, per target
+    (:func:`score_request_model`); the service checks this envelope first and then
+    each record, so a problem is reported with its record's position.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
 
     target: str = Field(description="escalation or rereferral")
-    records: list[dict[str, Any]] = Field(description="family-context records, one per child")
+    records: list[Any] = Field(description="family-context records, one per child")
+
+
+def _whole(value: Any) -> Any:
+    """Read a JSON number with no fractional part (``3.0``) as the integer it is.
+
+    An integer as JSON Schema means it: ``3`` or ``3.0``, never ``"3"``, ``3.5`` or ``true``.
+    """
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
 
 
 def _field(feature: Feature | None, name: str, allowed: Sequence[str] | None) -> tuple[Any, Any]:
@@ -47,17 +65,19 @@ def _field(feature: Feature | None, name: str, allowed: Sequence[str] | None) ->
         kind: Any = Literal[codes] if codes else str
         nullable = feature is None or feature.nullable
         return (kind | None if nullable else kind), Field(description=_describe(feature, name))
-    kind = bool if feature.dtype == "bool" else int
     limits: dict[str, Any] = {}
     if feature.dtype == "int":
         if feature.minimum is not None:
             limits["ge"] = feature.minimum
-        high = feature.maximum
+        high = feature.maximum if feature.maximum is not None else MAX_COUNT
         if name == "age_months":
             high = MAX_AGE_MONTHS if high is None else min(high, MAX_AGE_MONTHS)
         if high is not None:
             limits["le"] = high
-    info = Field(description=_describe(feature, name), **limits)
+    # the bounds go on the integer itself, so they stay bounds when null is allowed too
+    whole = Annotated[int, Field(**limits), BeforeValidator(_whole)]
+    kind = bool if feature.dtype == "bool" else whole
+    info = Field(description=_describe(feature, name))
     return (kind | None if feature.nullable else kind), info
 
 
@@ -84,6 +104,23 @@ def record_model(
         fields[c] = _field(FEATURE_BY_NAME.get(c), c, categories.get(c))
     name = f"{target.title()}Record"
     model: type[BaseModel] = create_model(name, __config__=_STRICT, **fields)
+    return model
+
+
+def score_request_model(target: str, record: type[BaseModel], max_batch: int) -> type[BaseModel]:
+    """Return the model of a ``/score`` body for ``target``: 1 to ``max_batch`` records."""
+    fields: dict[str, Any] = {
+        "target": (Literal[target], Field(description=f"the prediction target: {target}")),
+        "records": (
+            list[record],  # type: ignore[valid-type]
+            Field(min_length=1, max_length=max_batch,
+                  description=f"family-context records, one per child (1 to {max_batch})"),
+        ),
+    }  # fmt: skip
+    model: type[BaseModel] = create_model(
+        f"{target.title()}ScoreRequest", __config__=_STRICT, __doc__=f"Score {target} records.",
+        **fields,
+    )  # fmt: skip
     return model
 
 
