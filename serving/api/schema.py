@@ -4,9 +4,12 @@ One pydantic model per served model: a field per input column, typed and bounded
 catalogue declares it (:func:`stratify.features.catalogue.request_schema`), codes restricted to
 their lists (the catalogue's, else the model's recorded categories), plus a
 pseudonymous ``record_id``. Validation is strict: no unknown fields, no coercion of
-``"3"`` to 3 or of 1 to true (a whole number written ``3.0`` is 3, as JSON Schema reads it). Ages are limited to childhood (0-18 years) even where the
-catalogue allows more. Nothing here echoes a submitted value back: an error names the
-record (by position), the field and what is wrong.
+``"3"`` to 3 or of 1 to true (a whole number written ``3.0`` is 3, as JSON Schema reads
+it). Ages are limited to childhood (0-18 years) even where the catalogue allows more;
+counts the catalogue leaves unbounded stop at :data:`MAX_COUNT`. The per-target body
+models (:func:`score_request_model`) put them in the OpenAPI document. Nothing here
+echoes a submitted value back: an error names the record (by position), the field and
+what is wrong.
 """
 
 from __future__ import annotations
