@@ -66,7 +66,8 @@ def _digest(salt: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
+    """Return the current UTC time (the clock expiry is checked against)."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -85,13 +86,13 @@ def new_token(
             raise ValueError(ERR_ROLE.format(role=role))
     if not subject.strip() or len(subject) > 100:
         raise ValueError(ERR_SUBJECT)
-    if expires is not None and expires <= _now():
+    if expires is not None and expires <= now_utc():
         raise ValueError(ERR_EXPIRY)
     token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
     entry = {
         "id": token_id, "subject": subject.strip(), "roles": sorted(set(roles)), "salt": salt,
         "sha256": _digest(salt, secret),
-        "created": _now().isoformat(timespec="seconds"),
+        "created": now_utc().isoformat(timespec="seconds"),
     }  # fmt: skip
     if expires is not None:
         entry["expires"] = expires.astimezone(dt.UTC).isoformat(timespec="seconds")
@@ -131,7 +132,7 @@ def revoke_token(path: Path, token_id: str) -> dict[str, Any]:
     found = [e for e in entries if e.get("id") == token_id]
     if not found:
         raise LookupError(ERR_NO_TOKEN.format(token_id=token_id, path=path))
-    found[0].setdefault("revoked", _now().isoformat(timespec="seconds"))
+    found[0].setdefault("revoked", now_utc().isoformat(timespec="seconds"))
     _write_entries(path, entries)
     return listed(found[0])
 
@@ -249,6 +250,6 @@ class TokenStore:
         salt = entry["salt"] if entry else self._dummy_salt
         expected = entry["sha256"] if entry else "0" * 64
         matched = hmac.compare_digest(_digest(salt, parts[2]), expected)
-        if entry is None or not matched or not usable(entry, _now()):
+        if entry is None or not matched or not usable(entry, now_utc()):
             return None
         return Principal(entry["id"], entry["subject"], frozenset(entry["roles"]))

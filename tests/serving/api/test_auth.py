@@ -107,7 +107,7 @@ def test_an_expired_token_is_refused(tokens_file, monkeypatch):
     store = TokenStore(tokens_file)
     assert store.authenticate(f"Bearer {token}") is not None
     later = soon + dt.timedelta(seconds=1)
-    monkeypatch.setattr(auth, "_now", lambda: later)
+    monkeypatch.setattr(auth, "now_utc", lambda: later)
     assert store.authenticate(f"Bearer {token}") is None
     with pytest.raises(ValueError, match=ERR_EXPIRY):
         add_token(tokens_file, "x", ["scorer"], expires=later - dt.timedelta(hours=2))
