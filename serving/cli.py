@@ -76,7 +76,7 @@ def import_model_cmd(
     cfg = _config(config)
     try:
         champion = store.import_champion(cfg.work_dir, target.value, mlflow_uri=cfg.mlflow_uri)
-    except LookupError as err:
+    except (LookupError, store.RegistryError) as err:
         raise _fail(err, EXIT_MISSING) from None
     typer.echo(
         f"Imported {champion.tag} (MLflow version {champion.mlflow_version}, "
@@ -91,9 +91,15 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (one per core).")] = 2,
 ) -> None:
     """Start the scoring service (bentoml serve) on the imported champions."""
+    from stratify.serving.api.endpoints import ServingError, load_served
+
     work_dir = _config(config).work_dir
     if not store.read_pointers(work_dir):
         raise _fail(ERR_NOTHING_IMPORTED, EXIT_MISSING)
+    try:  # what each worker will load, loaded once here: a damaged store stops start-up
+        load_served(work_dir)
+    except ServingError as err:
+        raise _fail(err, EXIT_MISSING) from None
     env = serve_env(os.environ, work_dir, config, workers)
     cmd = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
     typer.echo(f"Serving on http://{host}:{port} (Ctrl-C stops it)")

@@ -31,38 +31,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from stratify.serving import store
 from stratify.serving.api import document, endpoints
 from stratify.serving.api.endpoints import Served
 from stratify.serving.api.guard import DOCS_PATH, ASGIApp, Guard
-from stratify.serving.scoring import Scorer
 from stratify.serving.settings import DEFAULT_WORKERS, SERVICE_NAME, Settings
 
 JSON = "application/json"
 
 #: requests with at most this many records are scored on the event loop
 INLINE_RECORDS = 20
-ERR_NOTHING_IMPORTED = (
-    "no model has been imported into {work}/bentoml: run "
-    "`stratify import-model --target escalation` (and rereferral) first"
-)
-
-
-def load_served(settings: Settings, threads: int = 1) -> dict[str, Served]:
-    """Load every imported champion (one LightGBM thread each: a worker per core).
-
-    Raises
-    ------
-    RuntimeError
-        If no model has been imported.
-    """
-    served: dict[str, Served] = {}
-    for target in sorted(store.read_pointers(settings.work_dir)):
-        stored = store.locate_champion(settings.work_dir, target)
-        served[target] = Served.build(Scorer.from_stored(stored, threads), stored.champion)
-    if not served:
-        raise RuntimeError(ERR_NOTHING_IMPORTED.format(work=settings.work_dir))
-    return served
 
 
 @functools.cache
@@ -192,7 +169,7 @@ class Stratify:
 
     def __init__(self) -> None:
         self.settings = from_environment()
-        self.served = load_served(self.settings)
+        self.served = endpoints.load_served(self.settings.work_dir)
 
     def __is_ready__(self) -> bool:
         """Ready when at least one champion is loaded."""
