@@ -1,4 +1,8 @@
-"""The BentoML service: ``POST /score``, ``GET /model``, health and metrics.
+"""The BentoML service: ``POST /score``, ``GET /model``, ``/docs.json``, health and metrics.
+
+The endpoints are plain Starlette routes mounted on the BentoML service, so the OpenAPI
+document (:mod:`.document`, built with :mod:`.contract`) alone says what each accepts
+and answers, including its errors; BentoML runs the workers, health and metrics.
 
 ``stratify serve`` (or ``bentoml serve stratify.serving.api.service:Stratify``) starts it.
 Each worker loads, for every target imported with ``stratify import-model``, exactly the
