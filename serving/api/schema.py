@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from stratify.features.catalogue import FEATURE_BY_NAME, Feature
 
@@ -51,16 +51,6 @@ class ScoreEnvelope(BaseModel):
     records: list[Any] = Field(description="family-context records, one per child")
 
 
-def _whole(value: Any) -> Any:
-    """Read a JSON number with no fractional part (``3.0``) as the integer it is.
-
-    An integer as JSON Schema means it: ``3`` or ``3.0``, never ``"3"``, ``3.5`` or ``true``.
-    """
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return value
-
-
 def _field(feature: Feature | None, name: str, allowed: Sequence[str] | None) -> tuple[Any, Any]:
     """Return (type, FieldInfo) of one input column."""
     if feature is None or feature.dtype == "category":
@@ -78,8 +68,7 @@ def _field(feature: Feature | None, name: str, allowed: Sequence[str] | None) ->
         if high is not None:
             limits["le"] = high
     # the bounds go on the integer itself, so they stay bounds when null is allowed too
-    whole = Annotated[int, Field(**limits), BeforeValidator(_whole)]
-    kind = bool if feature.dtype == "bool" else whole
+    kind = bool if feature.dtype == "bool" else Annotated[int, Field(**limits)]
     info = Field(description=_describe(feature, name))
     return (kind | None if feature.nullable else kind), info
 
@@ -156,8 +145,32 @@ def validate_records(
         try:
             rows.append(model.model_validate(raw).__dict__)
         except ValidationError as err:
-            found += problems(err, record=i)
+            whole = _whole_numbers(raw, err)
+            try:
+                if whole is None:
+                    raise
+                rows.append(model.model_validate(whole).__dict__)
+            except ValidationError as again:
+                found += problems(again, record=i)
     return rows, found
+
+
+def _whole_numbers(raw: Any, err: ValidationError) -> dict[str, Any] | None:
+    """Return ``raw`` with whole numbers written as ``3.0`` read as 3, if it had any.
+
+    An integer as JSON Schema means it: ``3`` or ``3.0``, never ``"3"``, ``3.5`` or
+    ``true``. Strict validation refuses ``3.0``; rather than run a converter on every
+    field of every record, only a record refused for it is read again.
+    """
+    if not isinstance(raw, dict):
+        return None
+    fixes = {
+        e["loc"][0]: int(e["input"])
+        for e in err.errors(include_url=False, include_context=False)
+        if e["type"] == "int_type" and e["loc"] and type(e["input"]) is float
+        and e["input"].is_integer()
+    }  # fmt: skip
+    return {**raw, **fixes} if fixes else None
 
 
 def record_ids(records: Sequence[Any]) -> list[str]:
