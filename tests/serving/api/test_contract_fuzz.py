@@ -68,7 +68,9 @@ def _fuzz(server: dict, name: str, headers: list[str]) -> dict:
            "--report", "json", "--report-json-path", str(report)]  # fmt: skip
     for header in headers:
         cmd += ["-H", header]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    # in the run's folder: schemathesis keeps a cache (.schemathesis/) where it runs
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False,
+                          cwd=server["dir"])  # fmt: skip
     print(proc.stdout[-20_000:], proc.stderr[-5_000:])
     assert report.exists(), f"schemathesis wrote no report (exit {proc.returncode})"
     return json.loads(report.read_text())
