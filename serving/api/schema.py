@@ -165,7 +165,7 @@ def _whole_numbers(raw: Any, err: ValidationError) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         return None
     fixes = {
-        e["loc"][0]: int(e["input"])
+        str(e["loc"][0]): int(e["input"])
         for e in err.errors(include_url=False, include_context=False)
         if e["type"] == "int_type" and e["loc"] and type(e["input"]) is float
         and e["input"].is_integer()
