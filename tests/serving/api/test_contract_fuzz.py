@@ -3,10 +3,11 @@
 ``bentoml serve`` runs the service on the session's two champions (one worker);
 schemathesis reads ``/docs.json`` (served without a token) and generates valid and
 invalid requests for every operation: once with a token holding both roles, once
-with none. Every response must be documented (status, content type, headers, body
-schema), valid requests must be accepted, invalid ones refused with a 4xx, none may
-be a 5xx. If the document stops describing what the service does, or the service
-stops enforcing what the document says, a check fails and its report is shown.
+with none, and once with a forged one. Every response must be documented (status,
+content type, headers, body schema), valid requests must be accepted, invalid ones
+refused with a 4xx, none may be a 5xx. If the document stops describing what the
+service does, or the service stops enforcing what the document says, a check fails and
+its report is shown.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ ST = Path(sys.executable).with_name("st")
 #: per run: schemathesis's phases and its cases per operation in the fuzzing phase. With
 #: the token, the coverage phase also tries each field's boundaries and wrong types
 #: (some 1,900 cases); without one, every answer is the same 401, so fuzzing suffices.
-RUNS = {"token": ("coverage,fuzzing", 50), "anonymous": ("fuzzing", 30)}
+RUNS = {"token": ("coverage,fuzzing", 50), "anonymous": ("fuzzing", 30),
+        "forged": ("fuzzing", 15)}  # fmt: skip
 MIN_CASES = 500
 SEED = 20261202
 
@@ -76,12 +78,19 @@ def _fuzz(server: dict, name: str, headers: list[str]) -> dict:
     return json.loads(report.read_text())
 
 
-def test_the_contract_survives_fuzzing_with_and_without_a_token(server):
+def _forged(token: str) -> str:
+    """The token with the end of its secret changed."""
+    return token[:-4] + ("BBBB" if token.endswith("AAAA") else "AAAA")
+
+
+def test_the_contract_survives_fuzzing_with_and_without_a_valid_token(server):
     doc = httpx.get(f"{server['url']}/docs.json", timeout=10).json()  # no token needed
     assert set(doc["paths"]) == {"/score", "/model", "/model/card"}
     runs = {
         "token": _fuzz(server, "token", [f"Authorization: Bearer {server['token']}"]),
         "anonymous": _fuzz(server, "anonymous", []),
+        # a well-formed token whose secret is wrong: refused like none at all
+        "forged": _fuzz(server, "forged", [f"Authorization: Bearer {_forged(server['token'])}"]),
     }
     for name, report in runs.items():
         assert report["operations"]["tested"] == 3, name
