@@ -414,6 +414,12 @@ class ServingConfig(Frozen):
     audit_max_bytes: int = Field(
         100_000_000, ge=1_000, description="with audit_rotation size: a new file from this size"
     )
+    max_body_bytes: int = Field(
+        10_000_000, ge=1_000, description="the largest /score body accepted (413 above it)"
+    )
+    rate_limit: int = Field(
+        6_000, ge=0, description="requests per minute per token and worker (429 above; 0: none)"
+    )
 
 
 class Config(Frozen):

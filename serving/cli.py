@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -30,7 +30,7 @@ from stratify.features.config import HOME_ENV, Config, ConfigError, load_config
 from stratify.features.warehouse.store import WarehouseError
 from stratify.serving import store
 from stratify.serving.api.audit_verify import verify
-from stratify.serving.api.auth import ROLES, add_token
+from stratify.serving.api.auth import ROLES, add_token, list_tokens, now_utc, revoke_token, usable
 from stratify.serving.settings import (
     AUDIT_KEY_ENV,
     CONFIG_ENV,
@@ -76,7 +76,7 @@ def import_model_cmd(
     cfg = _config(config)
     try:
         champion = store.import_champion(cfg.work_dir, target.value, mlflow_uri=cfg.mlflow_uri)
-    except LookupError as err:
+    except (LookupError, store.RegistryError) as err:
         raise _fail(err, EXIT_MISSING) from None
     typer.echo(
         f"Imported {champion.tag} (MLflow version {champion.mlflow_version}, "
@@ -91,9 +91,15 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (one per core).")] = 2,
 ) -> None:
     """Start the scoring service (bentoml serve) on the imported champions."""
+    from stratify.serving.api.endpoints import ServingError, load_served
+
     work_dir = _config(config).work_dir
     if not store.read_pointers(work_dir):
         raise _fail(ERR_NOTHING_IMPORTED, EXIT_MISSING)
+    try:  # what each worker will load, loaded once here: a damaged store stops start-up
+        load_served(work_dir)
+    except ServingError as err:
+        raise _fail(err, EXIT_MISSING) from None
     env = serve_env(os.environ, work_dir, config, workers)
     cmd = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
     typer.echo(f"Serving on http://{host}:{port} (Ctrl-C stops it)")
@@ -122,17 +128,55 @@ def serve_env(
 def tokens_add_cmd(
     subject: Annotated[str, typer.Option(help="Who the token is for (a person or a system).")],
     role: Annotated[list[RoleName], typer.Option(help="A role; repeat for several.")],
+    expires_days: Annotated[
+        int | None, typer.Option(min=1, help="Days until it stops working (default: never).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Create a bearer token; it is printed once and stored only as a salted hash."""
     settings = Settings.from_config(_config(config))
+    expires = None if expires_days is None else now_utc() + timedelta(days=expires_days)
     try:
-        token, entry = add_token(settings.tokens_file, subject, [r.value for r in role])
+        token, entry = add_token(
+            settings.tokens_file, subject, [r.value for r in role], expires=expires
+        )
     except ValueError as err:
         raise _fail(err, EXIT_ERROR) from None
-    typer.echo(f"Token {entry['id']} for {entry['subject']} ({', '.join(entry['roles'])}):")
+    until = f", expires {entry['expires']}" if "expires" in entry else ""
+    typer.echo(f"Token {entry['id']} for {entry['subject']} ({', '.join(entry['roles'])}{until}):")
     typer.echo(token)
     typer.echo("It is shown only now; keep it secret.", err=True)
+
+
+def tokens_revoke_cmd(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from `tokens list`).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Revoke a token: the service refuses it within a second; its entry stays listed."""
+    settings = Settings.from_config(_config(config))
+    try:
+        entry = revoke_token(settings.tokens_file, token_id)
+    except (LookupError, ValueError) as err:
+        raise _fail(err, EXIT_ERROR) from None
+    typer.echo(f"Revoked token {entry['id']} of {entry['subject']} at {entry['revoked']}.")
+
+
+def tokens_list_cmd(config: ConfigOpt = None) -> None:
+    """List the tokens: id, subject, roles, created, expiry, revocation (never a secret)."""
+    settings = Settings.from_config(_config(config))
+    try:
+        entries = list_tokens(settings.tokens_file)
+    except ValueError as err:
+        raise _fail(err, EXIT_ERROR) from None
+    now = now_utc()
+    for e in entries:
+        state = "revoked" if e.get("revoked") else ("active" if usable(e, now) else "expired")
+        typer.echo(
+            f"{e['id']}  {state:<7}  {','.join(e['roles']):<15}  created {e.get('created', '?')}"
+            f"  expires {e.get('expires', 'never')}  {e['subject']}"
+        )
+    if not entries:
+        typer.echo(f"no tokens in {settings.tokens_file}")
 
 
 def outreach_cmd(
@@ -251,6 +295,8 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_cmd)
     tokens = typer.Typer(help="Manage the service's bearer tokens.", no_args_is_help=True)
     tokens.command("add")(tokens_add_cmd)
+    tokens.command("revoke")(tokens_revoke_cmd)
+    tokens.command("list")(tokens_list_cmd)
     app.add_typer(tokens, name="tokens")
     app.command("outreach")(outreach_cmd)
     audit = typer.Typer(help="Check the service's audit log.", no_args_is_help=True)

@@ -82,6 +82,10 @@ class Settings:
         When the audit log starts a new file (``serving.audit_rotation``).
     audit_max_bytes : int
         The size that starts a new file under rotation by size (``serving.audit_max_bytes``).
+    max_body_bytes : int
+        The largest ``/score`` body accepted (``serving.max_body_bytes``).
+    rate_limit : int
+        Requests per minute per token in each worker (``serving.rate_limit``; 0: none).
     tokens_json : str or None
         Tokens given as JSON by the environment; they replace the file when set.
     """
@@ -96,6 +100,8 @@ class Settings:
     audit_key: bytes = field(default=DEMO_KEY, repr=False)
     audit_rotation: Rotation = DEFAULT_ROTATION
     audit_max_bytes: int = DEFAULT_MAX_BYTES
+    max_body_bytes: int = 10_000_000
+    rate_limit: int = 0
 
     @classmethod
     def from_config(
@@ -121,6 +127,8 @@ class Settings:
             # The run config gains these keys with ServingConfig; until then the defaults.
             audit_rotation=s.audit_rotation,
             audit_max_bytes=s.audit_max_bytes,
+            max_body_bytes=s.max_body_bytes,
+            rate_limit=s.rate_limit,
         )
 
     @classmethod

@@ -37,10 +37,18 @@ STORE_DIR = "bentoml"
 #: where BentoML's MLflow importer keeps the MLflow model inside a stored model
 MODEL_FOLDER = "mlflow_model"
 
+ERR_REGISTRY = (
+    "the MLflow registry at {uri} could not be used ({reason}); nothing was imported and "
+    "the served champion is unchanged"
+)
 ERR_NO_CHAMPION = (
     "{name} has no champion in the registry at {uri}: promote a version first (stratify promote)"
 )
 ERR_NOT_IMPORTED = "no model imported for {target}: run `stratify import-model --target {target}`"
+ERR_NOT_IN_STORE = (
+    "the {target} champion {tag} is recorded in {pointers} but missing from the BentoML "
+    "store {store}: run `stratify import-model --target {target}` again"
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,8 @@ def import_champion(work_dir: Path, target: Target, *, mlflow_uri: str) -> Champ
     ------
     LookupError
         If the registry has no champion for ``target``.
+    RegistryError
+        If the registry cannot be reached or read (the pointers are left as they were).
     """
     from bentoml.exceptions import NotFound
     from mlflow import MlflowClient
@@ -140,17 +150,37 @@ def import_champion(work_dir: Path, target: Target, *, mlflow_uri: str) -> Champ
     client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     try:
         mv = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        raise LookupError(ERR_NO_CHAMPION.format(name=name, uri=mlflow_uri)) from None
+    except MlflowException as err:
+        if err.error_code in _NOT_FOUND:
+            raise LookupError(ERR_NO_CHAMPION.format(name=name, uri=mlflow_uri)) from None
+        raise RegistryError(_registry_error(mlflow_uri, err)) from err
+    except Exception as err:  # a registry that cannot be reached: connection errors
+        raise RegistryError(_registry_error(mlflow_uri, err)) from err
     tags = {k: str(v) for k, v in mv.tags.items()}
     champion = Champion(target, f"{name}:v{mv.version}", int(mv.version), str(mv.run_id), tags)
     store = _model_store(work_dir)
     try:
         store.get(champion.tag)
     except NotFound:
-        _import(store, champion, mlflow_uri, store_home(work_dir))
+        try:
+            _import(store, champion, mlflow_uri, store_home(work_dir))
+        except Exception as err:  # the pointer is written only after a complete import
+            raise RegistryError(_registry_error(mlflow_uri, err)) from err
     _write_pointer(work_dir, champion)
     return champion
+
+
+class RegistryError(RuntimeError):
+    """The registry could not be read; nothing was imported, the pointers are unchanged."""
+
+
+#: MLflow's codes for "no such model or alias" (anything else is the registry failing)
+_NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+def _registry_error(uri: str, err: BaseException) -> str:
+    reason = " ".join(str(err).split())
+    return ERR_REGISTRY.format(uri=uri, reason=f"{type(err).__name__}: {reason[:160]}")
 
 
 @contextmanager
@@ -224,5 +254,7 @@ def locate_champion(work_dir: Path, target: Target) -> StoredModel:
     try:
         model = _model_store(work_dir).get(champion.tag)
     except NotFound:
-        raise LookupError(ERR_NOT_IMPORTED.format(target=target)) from None
+        raise LookupError(ERR_NOT_IN_STORE.format(
+            target=target, tag=champion.tag, pointers=_pointers_file(work_dir),
+            store=store_home(work_dir) / "models")) from None  # fmt: skip
     return StoredModel(champion, Path(model.path_of(MODEL_FOLDER)))

@@ -204,10 +204,17 @@ class AuditLog:
             )  # fmt: skip
             mac = seal(body + b"}", self._key)
             data = body + b',"mac":"%s"}\n' % mac.encode()
-            if os.write(f.fd, data) != len(data):
-                raise OSError("short write")
-            if self.fsync:
-                os.fsync(f.fd)
+            try:
+                if os.write(f.fd, data) != len(data):
+                    raise OSError("short write")
+                if self.fsync:
+                    os.fsync(f.fd)
+            except OSError:
+                # a full disk may take part of the line: cut it off, so the chain ends
+                # on a whole line and continues once there is room again
+                with contextlib.suppress(OSError):
+                    os.ftruncate(f.fd, size)
+                raise
             f.cached = (size + len(data), seq + 1, mac)
         finally:
             fcntl.flock(f.fd, fcntl.LOCK_UN)

@@ -12,13 +12,17 @@ call with the list id, the pseudonymous families and the model version.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stratify.features.decisions import Decision, DecisionStore, StoreError
+from stratify.serving.api.contract import Invalid, Operation, Reply, errors
+from stratify.serving.api.schema import problems
 from stratify.serving.decisions.check import MAX_NOTE, Submitted, check_header, check_rows
 
 SOURCE_API = "api"
@@ -58,27 +62,52 @@ class DecisionsResponse(BaseModel):
     unchanged: int = Field(description="equal to the family's current decision: not written")
 
 
-class Problem(BaseModel):
-    """One problem, named by its field."""
-
-    field: str
-    problem: str
+ERR_JSON = "the body is not valid JSON (UTF-8)"
+ERR_BODY = "the body is not a decisions request"
+_INDEX = re.compile(r"^decisions(?:\[|\.)(\d+)")
 
 
-class DecisionsError(BaseModel):
-    """The body of a refused ``POST /decisions``."""
-
-    error: str
-    detail: list[Problem] = []
-
-
-def _refuse(status: int, error: str, problems: list[Problem]) -> tuple[int, dict[str, Any]]:
-    return status, DecisionsError(error=error, detail=problems).model_dump()
+def _problem(field: str | None, problem: str, kind: str = "value_error") -> dict[str, Any]:
+    """One problem in the contract's shape (:class:`~.contract.Problem`)."""
+    at = _INDEX.match(field or "")
+    record = int(at.group(1)) if at else None
+    return {"record": record, "field": field, "problem": problem, "type": kind}
 
 
-def _problem(text: str) -> Problem:
+def _refuse(status: int, error: str, found: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    return status, {"error": error, "detail": found}
+
+
+def _named(text: str) -> dict[str, Any]:
     field, _, problem = text.partition(": ")
-    return Problem(field=field, problem=problem)
+    return _problem(field, problem)
+
+
+def parse_body(body: bytes) -> DecisionsRequest | tuple[int, dict[str, Any]]:
+    """Parse a ``/decisions`` body, or return (400, the problems)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return _refuse(400, ERR_JSON, [_problem(None, ERR_JSON, "json_invalid")])
+    try:
+        return DecisionsRequest.model_validate(data)
+    except ValidationError as err:
+        found = [{**p, "record": _problem(p["field"], "")["record"]} for p in problems(err)]
+        return _refuse(400, ERR_BODY, found)
+
+
+def operation() -> Operation:
+    """Declare ``POST /decisions`` for the service's OpenAPI document."""
+    return Operation(
+        "post", "/decisions", "Record managers' decisions on an outreach list",
+        "What was done with each listed family (the workbook's drop-down values), for "
+        "case-management systems. All or nothing: any problem records nothing. A decision "
+        "equal to the family's current one is not written again.",
+        role="decisions", body=[DecisionsRequest], tags=["decisions"],
+        replies={200: Reply("What was recorded.", DecisionsResponse),
+                 404: Reply("No list with this id was written by stratify.", Invalid),
+                 **errors(400, 401, 403, 413, 415, 429, 503)},
+    )  # fmt: skip
 
 
 def record_decisions(
@@ -96,7 +125,7 @@ def record_decisions(
     try:
         record = store.get_list(request.list_id)
     except LookupError as err:
-        return _refuse(404, str(err), [Problem(field="list_id", problem=str(err))])
+        return _refuse(404, str(err), [_problem("list_id", str(err), "not_found")])
     found = check_header(record, record.as_of, request.model_version,
                          where_date="list_id", where_version="model_version")  # fmt: skip
     rows = [Submitted(d.rank, d.family, d.decision, d.note) for d in request.decisions]
@@ -105,11 +134,11 @@ def record_decisions(
     )
     found += problems
     if found:
-        return _refuse(400, ERR_INVALID.format(n=len(found)), [_problem(p) for p in found])
+        return _refuse(400, ERR_INVALID.format(n=len(found)), [_named(p) for p in found])
     try:
         added = store.append(record.list_id, decided, source=SOURCE_API, submitted_by=submitted_by)
     except StoreError:
-        return _refuse(503, ERR_BUSY, [])
+        return 503, {"error": ERR_BUSY}
     body = DecisionsResponse(list_id=record.list_id, families_on_list=len(record.families),
                              received=len(decided), recorded=added,
                              unchanged=len(decided) - added)  # fmt: skip

@@ -7,29 +7,44 @@ log needs (target, pseudonymous record ids, model version) in ``audit``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from stratify.core.targets import model_name
 from stratify.serving.api.schema import (
     ERR_BATCH,
+    ERR_BODY,
     ERR_EMPTY,
     ERR_INVALID,
     ERR_TARGET,
+    ScoreEnvelope,
+    problems,
     record_ids,
     record_model,
     validate_records,
 )
 from stratify.serving.scoring import Scorer
-from stratify.serving.store import Champion
+from stratify.serving.store import Champion, locate_champion, read_pointers, store_home
 
 BAND_DEFINITION = (
     "band 1-10: the decile of the probability among the model's training population "
     "(band 10 holds the highest-scored tenth)"
+)
+ERR_MEDIA = "the body must be application/json, not {media}"
+ERR_BODY_SIZE = "the body is larger than {limit:,} bytes; send fewer records per request"
+ERR_JSON = "the body is not valid JSON (UTF-8)"
+ERR_NOTHING_IMPORTED = (
+    "no model has been imported into {work}/bentoml: run "
+    "`stratify import-model --target escalation` (and rereferral) first"
+)
+ERR_MODEL_BROKEN = (
+    "the {target} champion {tag} in the BentoML store ({path}) cannot be loaded ({reason}); "
+    "nothing is served: run `stratify import-model --target {target}` again"
 )
 ERR_NO_CARD = "no model card has been written for {name} version {version}"
 CARD_PATH = "model_cards/{target}/v{version}/model_card.html"
@@ -56,8 +71,62 @@ class Served:
         return model_name(self.scorer.target)
 
 
-def _problem(field: str, problem: str) -> dict[str, Any]:
-    return {"record": None, "field": field, "problem": problem, "type": "value_error"}
+class ServingError(RuntimeError):
+    """The imported champions cannot be served: the service must not start."""
+
+
+def load_served(work_dir: Path, threads: int = 1) -> dict[str, Served]:
+    """Load every imported champion (one LightGBM thread each: a worker per core).
+
+    A pointer to a model missing from the store, or a model that does not load,
+    stops everything: a service must not start with one of its champions silently
+    absent or replaced.
+
+    Raises
+    ------
+    ServingError
+        If no model has been imported, or one cannot be found or loaded.
+    """
+    served: dict[str, Served] = {}
+    for target, champion in sorted(read_pointers(work_dir).items()):
+        try:
+            stored = locate_champion(work_dir, target)
+            served[target] = Served.build(Scorer.from_stored(stored, threads), stored.champion)
+        except LookupError as err:
+            raise ServingError(str(err)) from None
+        except Exception as err:  # any damage to the stored files: one clear message
+            reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+            path = store_home(work_dir) / "models" / champion.tag.replace(":", "/")
+            raise ServingError(ERR_MODEL_BROKEN.format(
+                target=target, tag=champion.tag, path=path, reason=reason)) from err  # fmt: skip
+    if not served:
+        raise ServingError(ERR_NOTHING_IMPORTED.format(work=work_dir))
+    return served
+
+
+def _problem(field: str | None, problem: str, kind: str = "value_error") -> dict[str, Any]:
+    return {"record": None, "field": field, "problem": problem, "type": kind}
+
+
+@dataclass(frozen=True)
+class ScoreBody:
+    """A ``/score`` body whose envelope is valid (its records are checked later)."""
+
+    target: str
+    records: list[Any]
+
+
+def parse_score_body(body: bytes) -> ScoreBody | tuple[int, dict[str, Any]]:
+    """Parse a ``/score`` body, or return (400, the problems)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return 400, {"error": ERR_JSON, "detail": [_problem(None, ERR_JSON, "json_invalid")]}
+    try:
+        envelope = ScoreEnvelope.model_validate(data)
+    except ValidationError as err:
+        return 400, {"error": ERR_BODY, "detail": problems(err)}
+    return ScoreBody(envelope.target, envelope.records)
 
 
 def score(

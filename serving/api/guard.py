@@ -1,12 +1,14 @@
-"""The ASGI middleware in front of the service: bearer-token roles and the audit log.
+"""The ASGI middleware in front of the service: bearer-token roles, rate limit, audit log.
 
-Health and metrics paths (:data:`OPEN_PATHS`) pass untouched. Every other request needs
-a valid token (401 without one); ``/score`` needs the ``scorer`` role, ``/model`` the
-``reviewer`` role and ``/decisions`` the ``decisions`` role (403 otherwise); anything
-else (``/schema.json``, the docs) needs any valid token. Every guarded request, refused
-or not, gets one audit line. The response is held until its line is written: if the
-line cannot be written, the client gets a 500 instead, so nothing is served unaudited.
-The endpoint adds what only it knows (target, record ids, model version, list id) to
+Health, metrics and the API documents (:data:`OPEN_PATHS`: they hold no data) pass
+untouched. Every other request needs a valid token (401 without one); ``/score`` needs
+the ``scorer`` role, ``/model`` the ``reviewer`` role and ``/decisions`` the
+``decisions`` role (403 otherwise); a token over
+its rate limit gets 429. Every guarded request, refused or not, gets one audit line.
+The response is held until its line is written: if the line cannot be written (an
+unwritable file, a full disk), the client gets a 503 instead, so nothing is served
+unaudited. If the tokens file cannot be read, no token is accepted (503). The endpoint
+adds what only it knows (target, record ids, model version, list id) to
 ``request.state.audit``.
 """
 
@@ -20,7 +22,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from stratify.serving.api.audit_log import ERR_WRITE, AuditError, AuditLog
-from stratify.serving.api.auth import Principal, TokenStore
+from stratify.serving.api.auth import (
+    ERR_TOKENS_UNREADABLE,
+    Principal,
+    TokenStore,
+    TokensUnavailable,
+)
+from stratify.serving.api.limits import RateLimiter
 from stratify.serving.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -29,10 +37,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
+#: the OpenAPI document (where BentoML's index page looks for it)
+DOCS_PATH = "/docs.json"
+OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", DOCS_PATH, "/schema.json"})
 ROLE_OF = {"/score": "scorer", "/model": "reviewer", "/decisions": "decisions"}
 ERR_UNAUTHENTICATED = "a valid bearer token is required (Authorization: Bearer <token>)"
 ERR_FORBIDDEN = "this token lacks the {role} role needed for {path}"
+ERR_RATE = "this token has sent more than {limit} requests a minute; retry in {wait} s"
+#: seconds a client is asked to wait after a 503
+RETRY_SECONDS = 30
 ERR_INTERNAL = "the request failed; quote request id {request_id} to the service's operators"
 REQUEST_ID_HEADER = b"x-request-id"
 AUDIT_KEYS = ("target", "record_ids", "model_version", "list_id")
@@ -65,6 +78,19 @@ def _json_messages(
     ]
 
 
+Refusal = tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]
+
+
+def _refused(status: int, error: str, retry_after: int = RETRY_SECONDS) -> Refusal:
+    """Return a refusal with the headers it carries: how to authenticate, or when to retry."""
+    headers: list[tuple[bytes, bytes]] = []
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    elif status in (429, 503):
+        headers.append((b"retry-after", str(retry_after).encode()))
+    return status, {"error": error}, headers
+
+
 class Guard:
     """Authenticate, authorise and audit every request that is not a health check.
 
@@ -80,6 +106,7 @@ class Guard:
         self.app = app
         self.tokens = TokenStore(settings.tokens_file, settings.tokens_json)
         self.audit = AuditLog.from_settings(settings)
+        self.limiter = RateLimiter(settings.rate_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -89,17 +116,18 @@ class Guard:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
         path = scope["path"]
-        principal = self.tokens.authenticate(_header(scope, b"authorization"))
         entry: dict[str, Any] = {"request_id": request_id, "endpoint": path}
+        extra = [(REQUEST_ID_HEADER, request_id.encode())]
+        try:
+            principal = self.tokens.authenticate(_header(scope, b"authorization"))
+            refusal = self._refusal(principal, path)
+        except TokensUnavailable:
+            principal, refusal = None, _refused(503, ERR_TOKENS_UNREADABLE)
         if principal is not None:
             entry.update(subject=principal.subject, token_id=principal.token_id)
-        extra = [(REQUEST_ID_HEADER, request_id.encode())]
-        refusal = self._refusal(principal, path)
         if refusal is not None:
-            status, body = refusal
-            if status == 401:
-                extra.append((b"www-authenticate", b"Bearer"))
-            messages = _json_messages(status, body, [])
+            status = refusal[0]
+            messages = _json_messages(*refusal)
         else:
             messages = await self._run(scope, receive, principal, entry, request_id)
             status = int(messages[0]["status"]) if messages else 500
@@ -107,17 +135,20 @@ class Guard:
         try:
             self.audit.write(**entry)
         except AuditError:
-            messages = _json_messages(500, {"error": ERR_WRITE}, [])
+            messages = _json_messages(*_refused(503, ERR_WRITE))
         messages[0]["headers"] = [*messages[0].get("headers", ()), *extra]
         for message in messages:
             await send(message)
 
-    def _refusal(self, principal: Principal | None, path: str) -> tuple[int, dict[str, Any]] | None:
+    def _refusal(self, principal: Principal | None, path: str) -> Refusal | None:
         if principal is None:
-            return 401, {"error": ERR_UNAUTHENTICATED}
+            return _refused(401, ERR_UNAUTHENTICATED)
         role = required_role(path)
         if role is not None and role not in principal.roles:
-            return 403, {"error": ERR_FORBIDDEN.format(role=role, path=path)}
+            return _refused(403, ERR_FORBIDDEN.format(role=role, path=path))
+        wait = self.limiter.acquire(principal.token_id)
+        if wait is not None:
+            return _refused(429, ERR_RATE.format(limit=self.limiter.per_minute, wait=wait), wait)
         return None
 
     async def _run(

@@ -4,9 +4,12 @@ One pydantic model per served model: a field per input column, typed and bounded
 catalogue declares it (:func:`stratify.features.catalogue.request_schema`), codes restricted to
 their lists (the catalogue's, else the model's recorded categories), plus a
 pseudonymous ``record_id``. Validation is strict: no unknown fields, no coercion of
-``"3"`` to 3 or of 1 to true. Ages are limited to childhood (0-18 years) even where the
-catalogue allows more. Nothing here echoes a submitted value back: an error names the
-record (by position), the field and what is wrong.
+``"3"`` to 3 or of 1 to true (a whole number written ``3.0`` is 3, as JSON Schema reads
+it). Ages are limited to childhood (0-18 years) even where the catalogue allows more;
+counts the catalogue leaves unbounded stop at :data:`MAX_COUNT`. The per-target body
+models (:func:`score_request_model`) put them in the OpenAPI document. Nothing here
+echoes a submitted value back: an error names the record (by position), the field and
+what is wrong.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from stratify.features.catalogue import FEATURE_BY_NAME, Feature
 
 #: The oldest a child can be, in months; tighter than the catalogue's ``age_months`` limit.
 MAX_AGE_MONTHS = 18 * 12
+#: The largest count accepted where the catalogue sets no upper bound (no family has
+#: 100,000 referrals; an unbounded integer would overflow the model's arrays).
+MAX_COUNT = 100_000
 RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 ERR_INVALID = "{n} invalid field(s); nothing was scored"
 ERR_BATCH = "{n} records in one request; the limit is {limit}"
@@ -31,13 +37,18 @@ _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_err
 RecordId = Annotated[str, Field(pattern=RECORD_ID_PATTERN, description="pseudonymous id")]
 
 
-class ScoreRequest(BaseModel):
-    """The body of ``POST /score``: a target and its records (validated per record later)."""
+class ScoreEnvelope(BaseModel):
+    """The outside of a ``POST /score`` body: a target and its records (checked per record).
+
+    The document describes the body precisely, per target
+    (:func:`score_request_model`); the service checks this envelope first and then
+    each record, so a problem is reported with its record's position.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
 
     target: str = Field(description="escalation or rereferral")
-    records: list[dict[str, Any]] = Field(description="family-context records, one per child")
+    records: list[Any] = Field(description="family-context records, one per child")
 
 
 def _field(feature: Feature | None, name: str, allowed: Sequence[str] | None) -> tuple[Any, Any]:
@@ -47,17 +58,18 @@ def _field(feature: Feature | None, name: str, allowed: Sequence[str] | None) ->
         kind: Any = Literal[codes] if codes else str
         nullable = feature is None or feature.nullable
         return (kind | None if nullable else kind), Field(description=_describe(feature, name))
-    kind = bool if feature.dtype == "bool" else int
     limits: dict[str, Any] = {}
     if feature.dtype == "int":
         if feature.minimum is not None:
             limits["ge"] = feature.minimum
-        high = feature.maximum
+        high = feature.maximum if feature.maximum is not None else MAX_COUNT
         if name == "age_months":
             high = MAX_AGE_MONTHS if high is None else min(high, MAX_AGE_MONTHS)
         if high is not None:
             limits["le"] = high
-    info = Field(description=_describe(feature, name), **limits)
+    # the bounds go on the integer itself, so they stay bounds when null is allowed too
+    kind = bool if feature.dtype == "bool" else Annotated[int, Field(**limits)]
+    info = Field(description=_describe(feature, name))
     return (kind | None if feature.nullable else kind), info
 
 
@@ -84,6 +96,23 @@ def record_model(
         fields[c] = _field(FEATURE_BY_NAME.get(c), c, categories.get(c))
     name = f"{target.title()}Record"
     model: type[BaseModel] = create_model(name, __config__=_STRICT, **fields)
+    return model
+
+
+def score_request_model(target: str, record: type[BaseModel], max_batch: int) -> type[BaseModel]:
+    """Return the model of a ``/score`` body for ``target``: 1 to ``max_batch`` records."""
+    fields: dict[str, Any] = {
+        "target": (Literal[target], Field(description=f"the prediction target: {target}")),
+        "records": (
+            list[record],  # type: ignore[valid-type]
+            Field(min_length=1, max_length=max_batch,
+                  description=f"family-context records, one per child (1 to {max_batch})"),
+        ),
+    }  # fmt: skip
+    model: type[BaseModel] = create_model(
+        f"{target.title()}ScoreRequest", __config__=_STRICT, __doc__=f"Score {target} records.",
+        **fields,
+    )  # fmt: skip
     return model
 
 
@@ -116,8 +145,32 @@ def validate_records(
         try:
             rows.append(model.model_validate(raw).__dict__)
         except ValidationError as err:
-            found += problems(err, record=i)
+            whole = _whole_numbers(raw, err)
+            try:
+                if whole is None:
+                    raise
+                rows.append(model.model_validate(whole).__dict__)
+            except ValidationError as again:
+                found += problems(again, record=i)
     return rows, found
+
+
+def _whole_numbers(raw: Any, err: ValidationError) -> dict[str, Any] | None:
+    """Return ``raw`` with whole numbers written as ``3.0`` read as 3, if it had any.
+
+    An integer as JSON Schema means it: ``3`` or ``3.0``, never ``"3"``, ``3.5`` or
+    ``true``. Strict validation refuses ``3.0``; rather than run a converter on every
+    field of every record, only a record refused for it is read again.
+    """
+    if not isinstance(raw, dict):
+        return None
+    fixes = {
+        str(e["loc"][0]): int(e["input"])
+        for e in err.errors(include_url=False, include_context=False)
+        if e["type"] == "int_type" and e["loc"] and type(e["input"]) is float
+        and e["input"].is_integer()
+    }  # fmt: skip
+    return {**raw, **fixes} if fixes else None
 
 
 def record_ids(records: Sequence[Any]) -> list[str]:

@@ -1,4 +1,8 @@
-"""The BentoML service: ``POST /score``, ``GET /model``, health and metrics.
+"""The BentoML service: ``POST /score`` and ``/decisions``, ``GET /model``, docs, health.
+
+The endpoints are plain Starlette routes mounted on the BentoML service, so the OpenAPI
+document (:mod:`.document`, built with :mod:`.contract`) alone says what each accepts
+and answers, including its errors; BentoML runs the workers, health and metrics.
 
 ``stratify serve`` (or ``bentoml serve stratify.serving.api.service:Stratify``) starts it.
 Each worker loads, for every target imported with ``stratify import-model``, exactly the
@@ -31,38 +35,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from stratify.serving import store
 from stratify.serving.api import decisions as decisions_api
-from stratify.serving.api import endpoints
+from stratify.serving.api import document, endpoints
 from stratify.serving.api.endpoints import Served
-from stratify.serving.api.guard import ASGIApp, Guard
-from stratify.serving.api.schema import ScoreRequest
-from stratify.serving.scoring import Scorer
+from stratify.serving.api.guard import DOCS_PATH, ASGIApp, Guard
 from stratify.serving.settings import DEFAULT_WORKERS, SERVICE_NAME, Settings
+
+JSON = "application/json"
 
 #: requests with at most this many records are scored on the event loop
 INLINE_RECORDS = 20
-ERR_NOTHING_IMPORTED = (
-    "no model has been imported into {work}/bentoml: run "
-    "`stratify import-model --target escalation` (and rereferral) first"
-)
-
-
-def load_served(settings: Settings, threads: int = 1) -> dict[str, Served]:
-    """Load every imported champion (one LightGBM thread each: a worker per core).
-
-    Raises
-    ------
-    RuntimeError
-        If no model has been imported.
-    """
-    served: dict[str, Served] = {}
-    for target in sorted(store.read_pointers(settings.work_dir)):
-        stored = store.locate_champion(settings.work_dir, target)
-        served[target] = Served.build(Scorer.from_stored(stored, threads), stored.champion)
-    if not served:
-        raise RuntimeError(ERR_NOTHING_IMPORTED.format(work=settings.work_dir))
-    return served
 
 
 @functools.cache
@@ -86,31 +68,127 @@ def _audit(request: Request) -> MutableMapping[str, Any]:
     return audit
 
 
-async def _model(request: Request) -> Response:
+def _served() -> tuple[dict[str, Served], Settings]:
     svc = bentoml.get_current_service()
+    return svc.served, svc.settings
+
+
+async def _json_body(request: Request, limit: int) -> bytes | Response:
+    """Return the request's JSON body, or the 415 or 413 reply (read no more than limit)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != JSON:
+        return JSONResponse({"error": endpoints.ERR_MEDIA.format(media=media[:60] or "none")},
+                            status_code=415)  # fmt: skip
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return JSONResponse({"error": endpoints.ERR_BODY_SIZE.format(limit=limit)}, 413)
+    return bytes(body)
+
+
+async def _score(request: Request) -> Response:
+    served, settings = _served()
+    audit = _audit(request)
+    body = await _json_body(request, settings.max_body_bytes)
+    if isinstance(body, Response):
+        return body
+    parsed = endpoints.parse_score_body(body)
+    if not isinstance(parsed, endpoints.ScoreBody):
+        return JSONResponse(parsed[1], status_code=parsed[0])
+    target, records = parsed.target, parsed.records
+    call = functools.partial(
+        endpoints.score, served, target, records, max_batch=settings.max_batch, audit=audit
+    )
+    # A few records are scored on the event loop (a thread hop costs ~9 % of a
+    # single-record request); larger batches go to one thread per worker, so health
+    # checks are answered while they run.
+    if len(records) <= INLINE_RECORDS:
+        status, out = call()
+    else:
+        status, out = await anyio.to_thread.run_sync(call, limiter=_limiter())
+    return JSONResponse(out, status_code=status)
+
+
+@functools.cache
+def _limiter() -> anyio.CapacityLimiter:
+    return anyio.CapacityLimiter(1)
+
+
+async def _decisions(request: Request) -> Response:
+    """Record managers' decisions on a list (:mod:`stratify.serving.api.decisions`)."""
+    _, settings = _served()
+    audit = _audit(request)
+    body = await _json_body(request, settings.max_body_bytes)
+    if isinstance(body, Response):
+        return body
+    parsed = decisions_api.parse_body(body)
+    if not isinstance(parsed, decisions_api.DecisionsRequest):
+        return JSONResponse(parsed[1], status_code=parsed[0])
+    principal = getattr(request.state, "principal", None)
+    call = functools.partial(
+        decisions_api.record_decisions, settings.work_dir, parsed,
+        submitted_by=principal.subject if principal else "unknown", audit=audit,
+    )  # fmt: skip
+    status, out = await anyio.to_thread.run_sync(call)
+    return JSONResponse(out, status_code=status)
+
+
+async def _model(request: Request) -> Response:
+    served, settings = _served()
     status, body = endpoints.model_info(
-        svc.served, request.query_params.get("target"), svc.settings.work_dir, _audit(request)
+        served, request.query_params.get("target"), settings.work_dir, _audit(request)
     )
     return JSONResponse(body, status_code=status)
 
 
 async def _card(request: Request) -> Response:
-    svc = bentoml.get_current_service()
+    served, settings = _served()
     status, body = endpoints.card_html(
-        svc.served, request.query_params.get("target"), svc.settings.work_dir, _audit(request)
+        served, request.query_params.get("target"), settings.work_dir, _audit(request)
     )
     if isinstance(body, str):
         return HTMLResponse(body, status_code=status)
     return JSONResponse(body, status_code=status)
 
 
-#: GET routes (BentoML API methods are POST only).
-model_app = Starlette(
-    routes=[Route("/model", _model, methods=["GET"]), Route("/model/card", _card, methods=["GET"])]
+@functools.cache
+def _document() -> dict[str, Any]:
+    """Return this worker's OpenAPI document (its models are fixed at start-up)."""
+    served, settings = _served()
+    ops = [*document.operations(served, settings.max_batch), decisions_api.operation()]
+    return document.document(ops, version())
+
+
+async def _docs(request: Request) -> Response:
+    return JSONResponse(_document())
+
+
+def version() -> str:
+    """Return the installed stratify version (the document's version)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("stratify")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+#: The service's routes: plain Starlette routes, so the contract (contract.py, document.py)
+#: alone says what each accepts and answers; BentoML runs them, their metrics and health.
+routes_app = Starlette(
+    routes=[
+        Route("/score", _score, methods=["POST"]),
+        Route("/decisions", _decisions, methods=["POST"]),
+        Route("/model", _model, methods=["GET"]),
+        Route("/model/card", _card, methods=["GET"]),
+        Route(DOCS_PATH, _docs, methods=["GET"]),
+    ]
 )
 
 
-@bentoml.asgi_app(model_app, path="/")
+@bentoml.asgi_app(routes_app, path="/")
 @bentoml.service(
     name=SERVICE_NAME,
     workers=DEFAULT_WORKERS,  # stratify serve --workers overrides it (see the module doc)
@@ -124,51 +202,11 @@ class Stratify:
 
     def __init__(self) -> None:
         self.settings = from_environment()
-        self.served = load_served(self.settings)
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.served = endpoints.load_served(self.settings.work_dir)
 
     def __is_ready__(self) -> bool:
         """Ready when at least one champion is loaded."""
         return bool(self.served)
-
-    @bentoml.api(route="/score", input_spec=ScoreRequest)
-    async def score(
-        self, target: str, records: list[dict[str, Any]], ctx: bentoml.Context
-    ) -> dict[str, Any]:
-        """Score family-context records: probability, band (1-10), top reasons, version."""
-        call = functools.partial(
-            endpoints.score, self.served, target, records, max_batch=self.settings.max_batch,
-            audit=_audit(ctx.request),
-        )  # fmt: skip
-        # A few records are scored on the event loop (a thread hop costs ~9 % of a
-        # single-record request); larger batches go to one thread per worker, so health
-        # checks are answered while they run.
-        if len(records) <= INLINE_RECORDS:
-            status, body = call()
-        else:
-            if self._limiter is None:
-                self._limiter = anyio.CapacityLimiter(1)
-            status, body = await anyio.to_thread.run_sync(call, limiter=self._limiter)
-        # BentoML sets the status of a method with a context from the context
-        ctx.response.status_code = status
-        return JSONResponse(body, status_code=status)  # type: ignore[return-value]
-
-    @bentoml.api(route="/decisions", input_spec=decisions_api.DecisionsRequest)
-    async def decisions(
-        self, list_id: str, model_version: int, decisions: list[Any], ctx: bentoml.Context
-    ) -> dict[str, Any]:
-        """Record managers' decisions on a list (:mod:`stratify.serving.api.decisions`)."""
-        request = decisions_api.DecisionsRequest(
-            list_id=list_id, model_version=model_version, decisions=decisions
-        )
-        principal = getattr(ctx.request.state, "principal", None)
-        status, body = await anyio.to_thread.run_sync(functools.partial(
-            decisions_api.record_decisions, self.settings.work_dir, request,
-            submitted_by=principal.subject if principal else "unknown",
-            audit=_audit(ctx.request),
-        ))  # fmt: skip
-        ctx.response.status_code = status
-        return JSONResponse(body, status_code=status)  # type: ignore[return-value]
 
 
 Stratify.add_asgi_middleware(_guard)  # type: ignore[attr-defined]

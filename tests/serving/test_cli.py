@@ -142,3 +142,32 @@ def test_outreach_without_a_champion_or_warehouse(borough_home, tmp_path: Path):
     bad.write_text("serving:\n  no_such_key: 1\n")
     result = _outreach(bad, "--as-of", "2024-10-01", "--capacity", "5")
     assert result.exit_code == 2 and "no_such_key" in result.output
+
+
+def test_tokens_list_and_revoke_never_print_a_secret(tmp_path: Path):
+    tokens = tmp_path / "t.json"
+    config = ["--config", str(factory.write_config(tmp_path / "c.yaml", tmp_path,
+                                                   tokens_file=str(tokens)))]  # fmt: skip
+    added = runner.invoke(app, ["tokens", "add", "--subject", "front door", "--role", "scorer",
+                                "--expires-days", "30", *config])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    token = next(line for line in added.stdout.splitlines() if line.startswith("stk_"))
+    token_id = token.split("_")[1]
+    runner.invoke(app, ["tokens", "add", "--subject", "reviewer", "--role", "reviewer", *config])
+    listed = runner.invoke(app, ["tokens", "list", *config])
+    assert listed.exit_code == 0, listed.output
+    rows = listed.stdout.splitlines()
+    assert len(rows) == 2 and rows[0].startswith(f"{token_id}  active ")
+    assert "front door" in rows[0] and "expires 20" in rows[0] and "expires never" in rows[1]
+    revoked = runner.invoke(app, ["tokens", "revoke", token_id, *config])
+    assert revoked.exit_code == 0 and f"Revoked token {token_id}" in revoked.stdout
+    rows = runner.invoke(app, ["tokens", "list", *config]).stdout.splitlines()
+    assert rows[0].startswith(f"{token_id}  revoked")
+    assert TokenStore(tokens).authenticate(f"Bearer {token}") is None
+    entries = json.loads(tokens.read_text())["tokens"]
+    printed = listed.stdout + revoked.stdout + "\n".join(rows)
+    for e in entries:
+        assert e["sha256"] not in printed and e["salt"] not in printed
+    assert token.split("_", 2)[2] not in printed
+    missing = runner.invoke(app, ["tokens", "revoke", "nope", *config])
+    assert missing.exit_code == 2 and "no token with id 'nope'" in missing.stderr

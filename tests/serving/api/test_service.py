@@ -59,7 +59,7 @@ def _one(target: str = "escalation", **change: object) -> dict:
     ("path", "role", "status"),
     [("/score", None, 401), ("/score", "bad", 401), ("/score", "reviewer", 403),
      ("/model", "scorer", 403), ("/model", None, 401), ("/model/card", "scorer", 403),
-     ("/schema.json", None, 401)],
+     ("/model/card", None, 401)],
 )  # fmt: skip
 def test_tokens_and_roles(svc: Service, path, role, status):
     client, tokens, audit_file = svc.client, svc.tokens, svc.audit_log
@@ -77,12 +77,14 @@ def test_tokens_and_roles(svc: Service, path, role, status):
     assert line["request_id"] == r.headers["x-request-id"]
 
 
-def test_health_is_open_and_schema_needs_any_token(svc: Service):
-    client, tokens = svc.client, svc.tokens
+def test_health_and_the_documents_are_open_and_not_audited(svc: Service):
+    client = svc.client
     assert client.get("/livez").status_code == 200
     assert client.get("/readyz").status_code == 200
-    r = client.get("/schema.json", headers=_auth(tokens["reviewer"]))
-    assert r.status_code == 200 and r.json()["name"] == "stratify"
+    r = client.get("/docs.json")
+    assert r.status_code == 200 and set(r.json()["paths"]) == {"/score", "/model", "/model/card"}
+    assert client.get("/schema.json").status_code == 200
+    assert svc.audit_log.read_text() == ""
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,13 @@ def test_bad_bodies_are_400(svc: Service):
     assert r.json()["detail"][0]["field"] == "target"
     r = client.post("/score", json={"target": "escalation", "records": []}, headers=h)
     assert r.status_code == 400 and r.json()["detail"][0]["field"] == "records"
-    assert client.post("/score", content=b"{not json", headers=h).status_code == 400
+    json_type = {**h, "Content-Type": "application/json"}
+    r = client.post("/score", content=b"{not json", headers=json_type)
+    assert r.status_code == 400 and r.json()["detail"][0]["type"] == "json_invalid"
+    for media in ("multipart/form-data", "text/plain", None):  # no boundary, none at all
+        headers = {**h, "Content-Type": media} if media else h
+        r = client.post("/score", content=b"{}", headers=headers)
+        assert r.status_code == 415 and "application/json" in r.json()["error"]
 
 
 def test_batches_over_the_limit_are_413(svc: Service):
@@ -151,8 +159,9 @@ def test_an_unwritable_audit_log_fails_the_request(svc: Service, monkeypatch):
 
     monkeypatch.setattr(AuditLog, "write", fail)
     r = svc.client.post("/score", json=_one(), headers=_auth(svc.tokens["scorer"]))
-    assert r.status_code == 500 and r.json() == {"error": ERR_WRITE}
+    assert r.status_code == 503 and r.json() == {"error": ERR_WRITE}
     r = svc.client.get("/model", params={"target": "escalation"},
                        headers=_auth(svc.tokens["reviewer"]))  # fmt: skip
-    assert r.status_code == 500 and "model_version" not in r.text
+    assert r.status_code == 503 and "model_version" not in r.text
+    assert r.headers["retry-after"] == "30"
     assert svc.client.get("/livez").status_code == 200
