@@ -56,6 +56,16 @@ class Verdicts(BaseModel):
     fairness: str
 
 
+class Unavailable(BaseModel):
+    """A feature group the model could not use: its source was absent from the records."""
+
+    model_config = _OUT
+    group: str = Field(description="the feature group")
+    source: str = Field(description="the warehouse table it needs")
+    reason: str = Field(description="why the table is absent")
+    features: list[str] = Field(description="the features left out")
+
+
 def _result_model(targets: Sequence[str]) -> type[BaseModel]:
     return create_model(
         "ScoreResult", __config__=_OUT, __doc__="The score of one record.",
@@ -94,6 +104,9 @@ def _model_reply(targets: Sequence[str]) -> type[BaseModel]:
         band_edges=(list[float] | None, None), catalogue_hash=optional,
         card=(str | None, Field(description="where the model card is (null: none written)")),
         card_missing=optional,
+        unavailable_feature_groups=(list[Unavailable], Field(
+            description="feature groups left out because the council's records lack their "
+                        "source (empty: none)")),
     )  # fmt: skip
 
 

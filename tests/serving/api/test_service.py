@@ -82,7 +82,12 @@ def test_health_and_the_documents_are_open_and_not_audited(svc: Service):
     assert client.get("/livez").status_code == 200
     assert client.get("/readyz").status_code == 200
     r = client.get("/docs.json")
-    assert r.status_code == 200 and set(r.json()["paths"]) == {"/score", "/model", "/model/card"}
+    assert r.status_code == 200 and set(r.json()["paths"]) == {
+        "/score",
+        "/decisions",
+        "/model",
+        "/model/card",
+    }
     assert client.get("/schema.json").status_code == 200
     assert svc.audit_log.read_text() == ""
 
