@@ -293,6 +293,19 @@ def _serving(
         listed = decide_and_import(cfg, outcomes, console)
     if "rereferral" in imported.champions:
         _stepdown(cfg, console)
+    _artefacts(cfg, versions, console)
+    if not imported.champions:
+        return listed
+    served: Target = next(iter(imported.champions))
+    token = demo.demo_token(cfg)
+    example = demo.write_example_request(cfg, served)
+    for line in demo.service_instructions(token, example, served, config):
+        console.print(line, soft_wrap=True, highlight=False)
+    return listed
+
+
+def _artefacts(cfg: Config, versions: dict[Target, int], console: Console) -> None:
+    """Print where the demo wrote what."""
     work = cfg.work_dir
     console.print("")
     console.print("Artefacts:")
@@ -308,11 +321,3 @@ def _serving(
         console.print(f"                  {_card_pdf(card)}")
     console.print(f"  outreach lists  {work / 'outreach'}/")
     console.print(f"  decisions       {work / 'decisions.duckdb'}")
-    if not imported.champions:
-        return listed
-    served: Target = next(iter(imported.champions))
-    token = demo.demo_token(cfg)
-    example = demo.write_example_request(cfg, served)
-    for line in demo.service_instructions(token, example, served, config):
-        console.print(line, soft_wrap=True, highlight=False)
-    return listed
