@@ -28,6 +28,7 @@ from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build import build, write_build
 from stratify.features.build.cohorts import CohortError
+from stratify.features.build.spark import SparkStageError
 from stratify.features.config import (
     ERR_SCENARIO_NAME,
     SCENARIO_PRESETS,
@@ -56,6 +57,8 @@ if TYPE_CHECKING:  # the simulator is imported only when a command needs it
 #: Violations printed in the terminal; the report file always holds all of them.
 MAX_SHOWN = 200
 WAREHOUSE_FILE = "warehouse.duckdb"
+#: The warehouse exported as Parquet (stratify export), what the Spark build reads.
+DATASET_DIR = "warehouse-parquet"
 REPORT_FILE = Path("reports") / "load-violations.csv"
 EXIT_INVALID = 1
 EXIT_ERROR = 2
@@ -64,6 +67,7 @@ ERR_NEEDS_CONTINUE = "--months and --scenario continue a simulation: give --cont
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
 _DOMAIN_ERRORS = (
     CohortError,
+    SparkStageError,
     IngestError,
     PseudonymKeyError,
     WarehouseError,
@@ -395,6 +399,8 @@ def build_features(
     name = TargetName(target).value
     source = warehouse or cfg.work_dir / WAREHOUSE_FILE
     dest = out or cfg.work_dir / "features" / name
+    if cfg.features.backend == "pyspark":
+        return _build_on_spark(cfg, name, warehouse, dest, console)
     with progress_bar(console, name) as bar:
         result = build(source, name, cfg.features, progress=bar.stage)  # type: ignore[arg-type]
         bar.stage("writing the files")
@@ -402,6 +408,50 @@ def build_features(
     size = sum(p.stat().st_size for p in paths.values())
     console.print(_summary(result.metadata, dest, size), soft_wrap=True)
     return result.metadata
+
+
+def _build_on_spark(
+    cfg: Config, name: str, dataset: Path | None, dest: Path, console: Console
+) -> dict[str, Any]:
+    """Build on Spark from the exported dataset (``--warehouse`` may name the folder)."""
+    from stratify.features.build.spark import build_on_spark
+
+    source = dataset or cfg.features.spark.dataset or cfg.work_dir / DATASET_DIR
+    with progress_bar(console, f"{name} (Spark)") as bar:
+        about = build_on_spark(source, name, cfg.features, dest, progress=bar.stage)  # type: ignore[arg-type]
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    console.print(_summary(about, dest, size), soft_wrap=True)
+    return about
+
+
+def export_cmd(
+    config: ConfigOpt = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option("--warehouse", help="Warehouse file (default: <work dir>/warehouse.duckdb)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help=f"Dataset folder (default: <work dir>/{DATASET_DIR})."),
+    ] = None,
+) -> None:
+    """Export the warehouse as a Parquet dataset that Spark (and DuckDB) read.
+
+    One folder of Parquet part files per table and meta.json; the folder is replaced
+    as a whole once the new one is complete. Copy it to the cluster's storage and set
+    features.backend: pyspark (features.spark.dataset: its path).
+    """
+    from stratify.features.warehouse.dataset import export_dataset
+
+    console = Console()
+    try:
+        cfg = resolve_config(config)
+        dest = out or cfg.features.spark.dataset or cfg.work_dir / DATASET_DIR
+        rows = export_dataset(warehouse or cfg.work_dir / WAREHOUSE_FILE, dest)
+    except _DOMAIN_ERRORS as err:
+        raise _fail(console, err) from None
+    total = sum(rows.values())
+    console.print(f"exported {len(rows)} tables ({total:,} rows) to {escape(str(dest))}")
 
 
 def features_cmd(
@@ -435,3 +485,4 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate_cmd)
     app.command("load")(load_cmd)
     app.command("features")(features_cmd)
+    app.command("export")(export_cmd)

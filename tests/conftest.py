@@ -24,3 +24,15 @@ def borough_home(shared_borough: Path, tmp_path: Path) -> tuple[Path, Path]:
     home = tmp_path / "work"
     home.mkdir()
     return home, copy_borough(shared_borough, home)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (2 cores, 2 shuffle partitions) for every Spark test."""
+    from stratify.features.build.spark import spark_session
+    from stratify.features.config import SparkConfig
+
+    session = spark_session(SparkConfig(master="local[2]", shuffle_partitions=2))
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

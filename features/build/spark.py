@@ -22,17 +22,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import queue
 import shutil
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from stratify.core.files import remove_stale, replace_paths, temporary_sibling
 from stratify.core.progress import StageCallback as Progress
@@ -110,12 +114,46 @@ def _reason(err: BaseException) -> str:
     return ((java or lines or [type(err).__name__])[0])[:300]
 
 
+class _ActionThread:
+    """One long-lived daemon thread that runs every Spark action of the process.
+
+    One thread keeps one Py4J connection (a thread per action would leave a socket
+    behind each time), and a daemon never holds the interpreter open behind a JVM
+    that stopped answering.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, action: Callable[[], Any]) -> Future[Any]:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._serve, name="stratify-spark", daemon=True)
+                self.thread.start()
+        done: Future[Any] = Future()
+        self.jobs.put((action, done))
+        return done
+
+    def _serve(self) -> None:
+        while True:
+            action, done = self.jobs.get()
+            try:
+                done.set_result(action())
+            except BaseException as err:  # handed to the waiting caller
+                done.set_exception(err)
+
+
+_ACTIONS = _ActionThread()
+
+
 class Watchdog:
     """Run Spark actions with a timeout, turning JVM failures into errors naming the stage.
 
-    Each action runs in its own thread under a Spark job group; past ``timeout`` the
-    group's jobs are cancelled and :class:`SparkStageError` is raised. ``stage`` is the
-    build stage the next action belongs to.
+    Each action runs under a Spark job group on the action thread; past ``timeout``
+    the group's jobs are cancelled and :class:`SparkStageError` is raised. ``stage``
+    is the build stage the next action belongs to.
     """
 
     def __init__(self, session: SparkSession, timeout: float) -> None:
@@ -128,27 +166,25 @@ class Watchdog:
             raise SparkStageError(ERR_STUCK.format(stage=self.stage))
         stage, group = self.stage, f"stratify-{uuid.uuid4().hex[:12]}"
         context = self.session.sparkContext
-        box: dict[str, Any] = {}
 
-        def work() -> None:
-            try:
-                context.setJobGroup(group, f"stratify: {stage}", interruptOnCancel=True)
-                box["value"] = action()
-            except BaseException as err:  # re-raised in the caller's thread
-                box["error"] = err
+        def work() -> T:
+            context.setJobGroup(group, f"stratify: {stage}", interruptOnCancel=True)
+            return action()
 
-        thread = threading.Thread(target=work, name=f"spark: {stage}", daemon=True)
-        thread.start()
-        thread.join(self.timeout)
-        if thread.is_alive():
+        done = _ACTIONS.submit(work)
+        try:
+            return done.result(self.timeout)
+        except FutureTimeout:
             with contextlib.suppress(Exception):
                 context.cancelJobGroup(group)
-            thread.join(CANCEL_GRACE_SECONDS)
-            self.stuck = thread.is_alive()
-            raise SparkStageError(ERR_STAGE_TIMEOUT.format(stage=stage, seconds=self.timeout))
-        if "error" in box:
-            raise _stage_error(stage, box["error"]) from box["error"]
-        return box["value"]
+            with contextlib.suppress(Exception):
+                done.exception(CANCEL_GRACE_SECONDS)
+            self.stuck = not done.done()
+            raise SparkStageError(
+                ERR_STAGE_TIMEOUT.format(stage=stage, seconds=self.timeout)
+            ) from None
+        except Exception as err:
+            raise _stage_error(stage, err) from err
 
 
 def _stage_error(stage: str, err: BaseException) -> BaseException:
@@ -229,7 +265,14 @@ def spark_tables(con: Any, path: Path) -> dict[str, ir.Table]:
     return tables
 
 
-def _counts(t: ir.Table, feats: tuple[Feature, ...], run: Watchdog) -> tuple[dict, dict]:
+def arrow(con: Any, expr: ir.Table) -> pa.Table:
+    """Return a small result (a scalar, an aggregate) through Arrow, not pandas."""
+    return typed_frame(con, expr).toArrow()
+
+
+def _counts(
+    con: Any, t: ir.Table, feats: tuple[Feature, ...], run: Watchdog
+) -> tuple[dict, dict]:
     """Return the metadata's counts and categories from Spark aggregates (one row each)."""
     as_int = ibis.literal(1, "int64")
     row = t.aggregate(
@@ -239,10 +282,10 @@ def _counts(t: ir.Table, feats: tuple[Feature, ...], run: Watchdog) -> tuple[dic
         eligible=ibis.ifelse(t.eligible, as_int, 0).sum(),
         eligible_positives=ibis.ifelse(t.eligible & (t.label == 1), as_int, 0).sum(),
     )
-    counts = run(lambda: row.to_pyarrow().to_pylist()[0])
+    counts = run(lambda: arrow(con, row).to_pylist()[0])
     categories = {
         f.name: sorted(
-            v for v in run(lambda f=f: t.select(f.name).distinct().to_pyarrow())[0].to_pylist() if v
+            v for v in run(lambda f=f: arrow(con, t.select(f.name).distinct())).column(0).to_pylist() if v
         )
         for f in feats
         if f.dtype == "category"
@@ -273,7 +316,7 @@ def _write(  # noqa: PLR0913  # what is written, where, and what describes it
         written = con._session.read.parquet(str(staged[out / FEATURES_FILE]))
         view = f"stratify_written_{uuid.uuid4().hex[:12]}"
         written.createOrReplaceTempView(view)
-        about = describe_as(*_counts(con.table(view), feats, run))
+        about = describe_as(*_counts(con, con.table(view), feats, run))
         con._session.catalog.dropTempView(view)
         if about["rows"] == 0:
             start, end = about["date_range"]["start"], about["date_range"]["end"]
@@ -340,14 +383,15 @@ def build_on_spark(  # noqa: PLR0913  # the build's inputs, where it writes, and
 
     feats = features_for(target)
     try:
-        tables = spark_tables(con, path)
+        stage("reading the warehouse dataset")
+        tables = run(lambda: spark_tables(con, path))
         exprs, dates = plan(
             tables,
             target,
             config,
             extract_date=extract_date,
             keep=keep,
-            scalar=lambda e: run(lambda: e.to_pyarrow().as_py()),
+            scalar=lambda e: run(lambda: arrow(con, e.as_table()).column(0)[0].as_py()),
             say=stage,
         )
         stage("writing the tables")
