@@ -8,6 +8,12 @@ import pytest
 
 from tests.borough import build_shared, copy_borough
 
+#: PySpark 4.0 leaves the local socket of an Arrow collect (toArrow) for the garbage
+#: collector to close; Spark tests ignore that ResourceWarning and nothing else.
+SPARK_SOCKETS = (
+    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
+)
+
 
 @pytest.fixture(scope="session")
 def shared_borough(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -201,20 +201,16 @@ def typed_frame(con: Any, expr: ir.Table) -> DataFrame:
 
     Registers the in-memory tables ``expr`` reads first (Ibis does so only in its own
     execute methods), and casts every column: Spark widens e.g. ``COALESCE`` of an int8
-    to int, which Ibis, thinking the type unchanged, does not cast back. Every column
-    is nullable, as in DuckDB's output.
+    to int, which Ibis, thinking the type unchanged, does not cast back. (A column
+    Spark knows has no nulls, e.g. ``target``, is written as a required field.)
     """
     from ibis.backends.pyspark.datatypes import PySparkSchema
     from pyspark.sql import functions as F  # noqa: N812
 
-    from pyspark.sql.types import StructField, StructType
-
     con._run_pre_execute_hooks(expr)
     schema = PySparkSchema.from_ibis(expr.schema())
     frame = con._session.sql(con.compile(expr))
-    cast = frame.select(*(F.col(f"`{f.name}`").cast(f.dataType) for f in schema.fields))
-    # Every column nullable, as DuckDB writes them (a literal column would be "required").
-    return cast.to(StructType([StructField(f.name, f.dataType, True) for f in schema.fields]))
+    return frame.select(*(F.col(f"`{f.name}`").cast(f.dataType) for f in schema.fields))
 
 
 class SparkKeep:
