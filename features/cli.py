@@ -251,6 +251,19 @@ ScenarioOpt = Annotated[
 ]
 
 
+BoroughsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=99,
+        help="Simulate a region: N boroughs of --children children each, with their own"
+        " LA codes (Greater Manchester's ten first), written as one extract (no ground"
+        " truth or state) to --out (default <work>/sim-region).",
+    ),
+]
+ERR_REGION_CONTINUE = "--boroughs simulates a new region: it cannot continue a simulation"
+
+
 def simulate_cmd(  # noqa: PLR0913, PLR0917 - one parameter per command-line option
     config: ConfigOpt = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default <work>/sim).")] = None,
@@ -260,15 +273,22 @@ def simulate_cmd(  # noqa: PLR0913, PLR0917 - one parameter per command-line opt
     continue_from: ContinueOpt = None,
     months: MonthsOpt = None,
     scenario: ScenarioOpt = None,
+    boroughs: BoroughsOpt = None,
 ) -> None:
     """Simulate the synthetic borough: writes a CSV extract, the ground truth and its state.
 
     With --continue-from, continue a simulated borough by some months instead (see
-    --scenario to change the world from then on, so that drift can be shown).
+    --scenario to change the world from then on, so that drift can be shown). With
+    --boroughs N, simulate a region of N boroughs as one extract instead.
     """
     console = Console()
     try:
         cfg = resolve_config(config)
+        if boroughs is not None:
+            if continue_from is not None:
+                raise ConfigError(ERR_REGION_CONTINUE)
+            simulate_boroughs(cfg, out, boroughs, seed=seed, children=children, console=console)
+            return
         if continue_from is None and (months is not None or scenario is not None):
             raise ConfigError(ERR_NEEDS_CONTINUE)
         if scenario is not None and scenario not in SCENARIO_PRESETS:
@@ -287,8 +307,35 @@ def simulate_cmd(  # noqa: PLR0913, PLR0917 - one parameter per command-line opt
             continue_from=continue_from,
             months=months or 3,
         )
-    except (ConfigError, ContinuationError, OSError) as err:
+    except (ConfigError, ContinuationError, OSError, ValueError) as err:
         raise _fail(console, err) from None
+
+
+def simulate_boroughs(  # noqa: PLR0913 - simulate_borough's options, and how many
+    cfg: Config,
+    out: Path | None,
+    boroughs: int,
+    *,
+    seed: int | None = None,
+    children: int | None = None,
+    console: Console | None = None,
+) -> SimulationResult:
+    """Simulate ``boroughs`` boroughs as one extract into ``out`` (default ``<work>/sim-region``)."""
+    from stratify.features.simulate.region import simulate_region
+
+    console = console or Console()
+    overrides = {"seed": seed, "children": children}
+    sim = cfg.simulation.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    out = out or cfg.work_dir / "sim-region"
+    label = f"Simulating {boroughs} boroughs of {sim.children:,} children"
+    with progress_bar(console, label) as bar:
+        result = simulate_region(sim, out, boroughs, cfg.features, progress=bar.stage)
+    console.print(
+        f"Simulated {boroughs} boroughs ({boroughs * sim.children:,} children) in "
+        f"{result.seconds:.1f} s: {len(result.tables['referrals']):,} referrals, "
+        f"{len(result.tables['agency_events']):,} agency events. Extract: {out / 'extract'}"
+    )
+    return result
 
 
 # --- stratify load -------------------------------------------------------------------
