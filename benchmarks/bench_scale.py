@@ -17,6 +17,7 @@ sizes are extrapolated from the measured ones, and the output says so).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -44,29 +45,36 @@ def _child(engine: str, dataset: str, out: str) -> None:
     if engine == "duckdb":
         from stratify.features.build.pipeline import build, write_build
 
-        result = build(dataset, TARGET, FeaturesConfig(), threads=DUCKDB_THREADS,
-                       memory_limit=DUCKDB_MEMORY)  # fmt: skip
+        result = build(
+            dataset, TARGET, FeaturesConfig(), threads=DUCKDB_THREADS, memory_limit=DUCKDB_MEMORY
+        )
         write_build(result, out)
         rows = result.features.num_rows
     else:
         from stratify.features.build.spark import build_on_spark
 
-        spark = SparkConfig(master="local[2]", shuffle_partitions=8, driver_memory="6g",
-                            action_timeout_seconds=3600)  # fmt: skip
+        spark = SparkConfig(
+            master="local[2]", shuffle_partitions=8, driver_memory="6g", action_timeout_seconds=3600
+        )
         config = FeaturesConfig(backend="pyspark", spark=spark)
         rows = build_on_spark(dataset, TARGET, config, out)["rows"]
     own = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"seconds": time.perf_counter() - began, "rows": rows,
-                      "cpu": own.ru_utime + own.ru_stime}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - began,
+                "rows": rows,
+                "cpu": own.ru_utime + own.ru_stime,
+            }
+        )
+    )
 
 
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):  # a child that just ended
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -74,8 +82,7 @@ def measure(engine: str, dataset: Path) -> dict[str, float]:
     """Build in a fresh process; return wall time, peak RSS of its process tree, rows."""
     with tempfile.TemporaryDirectory() as out:
         began = time.perf_counter()
-        cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--child", engine,
-               str(dataset), out]  # fmt: skip
+        cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--child", engine, str(dataset), out]
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         peak, watched = 0, psutil.Process(child.pid)
 
@@ -120,21 +127,56 @@ def _extrapolate(rows: float, seconds: float, peak_gb: float, engine: str) -> st
     )
 
 
+def summarise(rows: list[tuple[float, str, dict[str, float]]]) -> None:
+    """Print the table, the acceptance check and the extrapolation."""
+    print("\n| size | engine | decision points | wall s | peak GB | points/s |")
+    print("|---|---|---:|---:|---:|---:|")
+    for m, engine, f in rows:
+        rate = f["rows"] / f["wall"]
+        print(
+            f"| ~{m:g}M | {engine} | {int(f['rows']):,} | {f['wall']:.1f} | "
+            f"{f['peak_gb']:.2f} | {rate:,.0f} |"
+        )
+    duck = [f for m, e, f in rows if e == "duckdb"]
+    if duck:
+        big = max(duck, key=lambda f: f["rows"])
+        ok = big["wall"] <= LIMIT_SECONDS and big["peak_gb"] <= LIMIT_GB
+        print(
+            f"\nDuckDB at {int(big['rows']):,} points: {big['wall']:.0f} s (limit "
+            f"{LIMIT_SECONDS:.0f} s), {big['peak_gb']:.2f} GB (limit {LIMIT_GB:.0f} GB): "
+            f"{'met' if ok else 'NOT met'}"
+        )
+        print(f"national scale (~{NATIONAL_POINTS / 1e6:.0f}M points), extrapolated:")
+        print(_extrapolate(big["rows"], big["wall"], big["peak_gb"], "duckdb"))
+    spark = [f for m, e, f in rows if e == "pyspark"]
+    if spark and duck:
+        s = max(spark, key=lambda f: f["rows"])
+        d = next(f for f in duck if f["rows"] == s["rows"])
+        print(_extrapolate(s["rows"], s["wall"], s["peak_gb"], "pyspark local[2]"))
+        print(
+            f"  at {int(s['rows']):,} points Spark local[2] took {s['wall'] / d['wall']:.1f}x "
+            "DuckDB's time on the same 2 cores"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_scale")
     parser.add_argument("--millions", default="1,5,10", help="sizes, in millions of points")
     parser.add_argument("--spark-max", type=float, default=1, help="largest size run on Spark")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
-    parser.add_argument("--child", nargs=3, metavar=("ENGINE", "DATASET", "OUT"),
-                        help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument(
+        "--child", nargs=3, metavar=("ENGINE", "DATASET", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child:
         _child(*args.child)
         return
     sizes = [float(m) for m in args.millions.split(",")]
-    print(f"machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 1e9:.0f} GB; "
-          f"load average {psutil.getloadavg()[0]:.1f} at the start (shared machine)")  # fmt: skip
+    print(
+        f"machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 1e9:.0f} GB; "
+        f"load average {psutil.getloadavg()[0]:.1f} at the start (shared machine)"
+    )
     rows = []
     for m in sizes:
         data = dataset_for(m, args.folder)
@@ -143,31 +185,13 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             f = measure(engine, data)
             rows.append((m, engine, f))
-            print(f"  {engine:8} ~{m:g}M: {int(f['rows']):>11,} points  wall {f['wall']:7.1f} s  "
-                  f"build {f['seconds']:7.1f} s  peak {f['peak_gb']:5.2f} GB  "
-                  f"cpu {f['cpu']:6.0f} s", flush=True)  # fmt: skip
-    print("\n| size | engine | decision points | wall s | peak GB | points/s |")
-    print("|---|---|---:|---:|---:|---:|")
-    for m, engine, f in rows:
-        rate = f["rows"] / f["wall"]
-        print(f"| ~{m:g}M | {engine} | {int(f['rows']):,} | {f['wall']:.1f} | "
-              f"{f['peak_gb']:.2f} | {rate:,.0f} |")  # fmt: skip
-    duck = [f for m, e, f in rows if e == "duckdb"]
-    if duck:
-        big = max(duck, key=lambda f: f["rows"])
-        ok = big["wall"] <= LIMIT_SECONDS and big["peak_gb"] <= LIMIT_GB
-        print(f"\nDuckDB at {int(big['rows']):,} points: {big['wall']:.0f} s (limit "
-              f"{LIMIT_SECONDS:.0f} s), {big['peak_gb']:.2f} GB (limit {LIMIT_GB:.0f} GB): "
-              f"{'met' if ok else 'NOT met'}")  # fmt: skip
-        print(f"national scale (~{NATIONAL_POINTS / 1e6:.0f}M points), extrapolated:")
-        print(_extrapolate(big["rows"], big["wall"], big["peak_gb"], "duckdb"))
-    spark = [f for m, e, f in rows if e == "pyspark"]
-    if spark and duck:
-        s = max(spark, key=lambda f: f["rows"])
-        d = next(f for f in duck if f["rows"] == s["rows"])
-        print(_extrapolate(s["rows"], s["wall"], s["peak_gb"], "pyspark local[2]"))
-        print(f"  at {int(s['rows']):,} points Spark local[2] took {s['wall'] / d['wall']:.1f}x "
-              "DuckDB's time on the same 2 cores")  # fmt: skip
+            print(
+                f"  {engine:8} ~{m:g}M: {int(f['rows']):>11,} points  wall {f['wall']:7.1f} s  "
+                f"build {f['seconds']:7.1f} s  peak {f['peak_gb']:5.2f} GB  "
+                f"cpu {f['cpu']:6.0f} s",
+                flush=True,
+            )
+    summarise(rows)
 
 
 if __name__ == "__main__":

@@ -320,7 +320,7 @@ def simulate_boroughs(  # noqa: PLR0913 - simulate_borough's options, and how ma
     children: int | None = None,
     console: Console | None = None,
 ) -> SimulationResult:
-    """Simulate ``boroughs`` boroughs as one extract into ``out`` (default ``<work>/sim-region``)."""
+    """Simulate ``boroughs`` boroughs as one extract in ``out`` (default ``<work>/sim-region``)."""
     from stratify.features.simulate.region import simulate_region
 
     console = console or Console()

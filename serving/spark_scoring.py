@@ -53,7 +53,9 @@ def _reasons(scorer: Scorer, top: int) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             explained = scorer.explain(batch, top=top)
-            text = [json.dumps([[r.feature, r.text, r.contribution] for r in rs]) for rs in explained]
+            text = [
+                json.dumps([[r.feature, r.text, r.contribution] for r in rs]) for rs in explained
+            ]
             yield pd.DataFrame({"person_id": batch["person_id"].to_numpy(), "reasons": text})
 
     return run

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import duckdb

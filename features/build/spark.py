@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +131,9 @@ class _ActionThread:
     def submit(self, action: Callable[[], Any]) -> Future[Any]:
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._serve, name="stratify-spark", daemon=True)
+                self.thread = threading.Thread(
+                    target=self._serve, name="stratify-spark", daemon=True
+                )
                 self.thread.start()
         done: Future[Any] = Future()
         self.jobs.put((action, done))
@@ -266,9 +269,7 @@ def arrow(con: Any, expr: ir.Table) -> pa.Table:
     return typed_frame(con, expr).toArrow()
 
 
-def _counts(
-    con: Any, t: ir.Table, feats: tuple[Feature, ...], run: Watchdog
-) -> tuple[dict, dict]:
+def _counts(con: Any, t: ir.Table, feats: tuple[Feature, ...], run: Watchdog) -> tuple[dict, dict]:
     """Return the metadata's counts and categories from Spark aggregates (one row each)."""
     as_int = ibis.literal(1, "int64")
     row = t.aggregate(
@@ -279,10 +280,12 @@ def _counts(
         eligible_positives=ibis.ifelse(t.eligible & (t.label == 1), as_int, 0).sum(),
     )
     counts = run(lambda: arrow(con, row).to_pylist()[0])
+
+    def values(name: str) -> list[Any]:
+        return arrow(con, t.select(name).distinct()).column(0).to_pylist()
+
     categories = {
-        f.name: sorted(
-            v for v in run(lambda f=f: arrow(con, t.select(f.name).distinct())).column(0).to_pylist() if v
-        )
+        f.name: sorted(v for v in run(partial(values, f.name)) if v)
         for f in feats
         if f.dtype == "category"
     }
@@ -294,6 +297,7 @@ def _write(  # noqa: PLR0913  # what is written, where, and what describes it
     run: Watchdog,
     exprs: tuple[ir.Table, ir.Table],
     out: Path,
+    *,
     describe_as: Callable[[dict, dict], dict[str, Any]],
     feats: tuple[Feature, ...],
 ) -> dict[str, Any]:
@@ -307,7 +311,7 @@ def _write(  # noqa: PLR0913  # what is written, where, and what describes it
         for expr, name in zip(exprs, names, strict=False):
             frame = typed_frame(con, expr)
             where = str(staged[out / name])
-            run(lambda frame=frame, where=where: frame.write.parquet(where, compression="zstd"))
+            run(partial(frame.write.parquet, where, compression="zstd"))
         run.stage = "metadata from Spark aggregates"
         written = con._session.read.parquet(str(staged[out / FEATURES_FILE]))
         view = f"stratify_written_{uuid.uuid4().hex[:12]}"
@@ -398,7 +402,7 @@ def build_on_spark(  # noqa: PLR0913  # the build's inputs, where it writes, and
             about["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             return about
 
-        return _write(con, run, exprs, Path(out), describe_as, feats)
+        return _write(con, run, exprs, Path(out), describe_as=describe_as, feats=feats)
     finally:
         keep.release()
         if own and not run.stuck:

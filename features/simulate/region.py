@@ -97,7 +97,8 @@ def simulate_region(
     manifest["description"] = (
         f"stratify synthetic region of {boroughs} boroughs ("
         + ", ".join(f"{n} {c}" for c, n in codes)
-        + f"), {cfg.children} children each: " + manifest["description"]
+        + f"), {cfg.children} children each: "
+        + manifest["description"]
     )
     (tmp / "extract.json").write_text(json.dumps(manifest, indent=2) + "\n")
     replace_paths({out / "extract": tmp})

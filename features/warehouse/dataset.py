@@ -31,8 +31,7 @@ ARROW_TYPES = {
     "TINYINT": pa.int8(),
 }
 ERR_NO_DATASET = (
-    "no warehouse dataset at {path}: export the warehouse first "
-    "(stratify export --out {path})"
+    "no warehouse dataset at {path}: export the warehouse first (stratify export --out {path})"
 )
 ERR_DATASET_VERSION = (
     "warehouse dataset {path} has schema version {found}, this version of stratify needs "

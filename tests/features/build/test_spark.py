@@ -48,8 +48,17 @@ def _equal_within(a: pa.Table, b: pa.Table, tol: float = 1e-9) -> list[str]:
         for u, v in zip(x, y, strict=True):
             same = (
                 u == v
-                or (isinstance(u, float) and isinstance(v, float) and math.isclose(u, v, abs_tol=tol))
-                or (isinstance(u, float) and math.isnan(u) and isinstance(v, float) and math.isnan(v))
+                or (
+                    isinstance(u, float)
+                    and isinstance(v, float)
+                    and math.isclose(u, v, abs_tol=tol)
+                )
+                or (
+                    isinstance(u, float)
+                    and math.isnan(u)
+                    and isinstance(v, float)
+                    and math.isnan(v)
+                )
             )
             if not same:
                 bad.append(name)
@@ -61,8 +70,9 @@ def _equal_within(a: pa.Table, b: pa.Table, tol: float = 1e-9) -> list[str]:
 def test_the_spark_build_equals_the_duckdb_build(target, shared_borough, dataset, spark, tmp_path):
     config = FeaturesConfig()
     duck = build(shared_borough / "warehouse.duckdb", target, config)
-    about = build_on_spark(dataset, target, config.model_copy(update={"backend": "pyspark"}),
-                           tmp_path, session=spark)  # fmt: skip
+    about = build_on_spark(
+        dataset, target, config.model_copy(update={"backend": "pyspark"}), tmp_path, session=spark
+    )
     features = pq.read_table(tmp_path / "features.parquet")
     audit = pq.read_table(tmp_path / "audit.parquet")
     assert duck.features.num_rows > 1000

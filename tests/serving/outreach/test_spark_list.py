@@ -34,8 +34,15 @@ def test_the_spark_list_is_the_single_machine_list(champion, spark, monkeypatch)
         return original(self, records, top)
 
     monkeypatch.setattr(SparkScorer, "explain", spy)
-    on_spark = spark_outreach_list(spark, where / "features.parquet", where / "audit.parquet",
-                                   scorer, as_of=AS_OF, capacity=CAPACITY, dimensions=DIMENSIONS)  # fmt: skip
+    on_spark = spark_outreach_list(
+        spark,
+        where / "features.parquet",
+        where / "audit.parquet",
+        scorer,
+        as_of=AS_OF,
+        capacity=CAPACITY,
+        dimensions=DIMENSIONS,
+    )
 
     assert len(single.families) == CAPACITY
     pd.testing.assert_frame_equal(on_spark.families, single.families)
