@@ -78,8 +78,11 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measure(engine: str, dataset: Path) -> dict[str, float]:
-    """Build in a fresh process; return wall time, peak RSS of its process tree, rows."""
+def measure(engine: str, dataset: Path, budget: float) -> dict[str, float] | None:
+    """Build in a fresh process; return wall time, peak RSS of its process tree, rows.
+
+    None if the build outlasts ``budget`` seconds (its process tree is then killed).
+    """
     with tempfile.TemporaryDirectory() as out:
         began = time.perf_counter()
         cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--child", engine, str(dataset), out]
@@ -94,7 +97,14 @@ def measure(engine: str, dataset: Path) -> dict[str, float]:
 
         poller = threading.Thread(target=sample, daemon=True)
         poller.start()
-        stdout, stderr = child.communicate()
+        try:
+            stdout, stderr = child.communicate(timeout=budget)
+        except subprocess.TimeoutExpired:
+            for p in [*watched.children(recursive=True), watched]:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            child.communicate()
+            return None
         poller.join()
         wall = time.perf_counter() - began
     if child.returncode != 0:
@@ -165,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--millions", default="1,5,10", help="sizes, in millions of points")
     parser.add_argument("--spark-max", type=float, default=1, help="largest size run on Spark")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--budget", type=float, default=3600.0, help="seconds per build")
     parser.add_argument(
         "--child", nargs=3, metavar=("ENGINE", "DATASET", "OUT"), help=argparse.SUPPRESS
     )
@@ -178,12 +189,15 @@ def main(argv: list[str] | None = None) -> None:
         f"load average {psutil.getloadavg()[0]:.1f} at the start (shared machine)"
     )
     rows = []
-    for m in sizes:
-        data = dataset_for(m, args.folder)
-        for engine in ("duckdb", "pyspark"):
+    data = {m: dataset_for(m, args.folder) for m in sizes}
+    for engine in ("duckdb", "pyspark"):
+        for m in sizes:
             if engine == "pyspark" and m > args.spark_max:
                 continue
-            f = measure(engine, data)
+            f = measure(engine, data[m], args.budget)
+            if f is None:
+                print(f"  {engine:8} ~{m:g}M: did not finish within {args.budget:.0f} s (stopped)")
+                continue
             rows.append((m, engine, f))
             print(
                 f"  {engine:8} ~{m:g}M: {int(f['rows']):>11,} points  wall {f['wall']:7.1f} s  "

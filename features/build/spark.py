@@ -43,6 +43,7 @@ from stratify.core.files import remove_stale, replace_paths, temporary_sibling
 from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
 from stratify.features.build import cohorts
+from stratify.features.build.facts import warehouse_schema
 from stratify.features.build.output import AUDIT_FILE, FEATURES_FILE, METADATA_FILE, describe
 from stratify.features.build.pipeline import extract_date_of, plan
 from stratify.features.catalogue import Feature, features_for
@@ -256,10 +257,14 @@ class SparkKeep:
 
 def spark_tables(con: Any, path: Path) -> dict[str, ir.Table]:
     """Bind each warehouse table to the dataset's part files, as a temporary view."""
+    from ibis.backends.pyspark.datatypes import PySparkSchema
+
     tables = {}
     for tab in TABLES:
         name = f"stratify_{tab.name}"
-        con._session.read.parquet(str(path / tab.name)).createOrReplaceTempView(name)
+        # The schema is known (check_dataset checked it): no footer-reading job per table.
+        schema = PySparkSchema.from_ibis(warehouse_schema(tab))
+        con._session.read.schema(schema).parquet(str(path / tab.name)).createOrReplaceTempView(name)
         tables[tab.name] = con.table(name)
     return tables
 
