@@ -1,9 +1,10 @@
 """Where one machine stops: the feature build at 1M, 5M and 10M decision points, DuckDB and Spark.
 
-``python -m benchmarks.bench_scale`` generates (once, cached) warehouses with about 1M,
-5M and 10M escalation decision points with :mod:`benchmarks.bench_features`'s fast
-random generator (30,000 households and 5M agency events per million points), exports
-each as the Parquet dataset (``stratify export``), and builds the escalation feature
+``python -m benchmarks.bench_scale`` generates (once, cached) a warehouse with about 1M
+escalation decision points with :mod:`benchmarks.bench_features`'s fast random
+generator (30,000 households, 5M agency events), exports it as the Parquet dataset
+(``stratify export``), makes the 5M and 10M datasets as regions of 5 and 10 such
+boroughs (identifiers prefixed per borough), and builds the escalation feature
 table from that same dataset in a fresh process, on DuckDB (2 threads) and on PySpark
 ``local[2]``. Each build's wall time and peak memory (resident set of the process and
 all its children, the JVM included, sampled every 0.2 s) are printed as a table, then a
@@ -20,6 +21,7 @@ import argparse
 import contextlib
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,6 +130,45 @@ def dataset_for(millions: float, folder: Path) -> Path:
     return out
 
 
+def region_of(base: Path, copies: int) -> Path:
+    """Return ``copies`` boroughs like ``base``'s as one dataset (cached), as a region is.
+
+    Every identifier and LSOA of copy ``i`` is prefixed ``b<i>-`` (as ``stratify simulate
+    --boroughs`` prefixes LA codes), so the copies are disjoint boroughs of the same
+    volumes: the generator's cost grows faster than the build's, and this takes seconds.
+    """
+    import duckdb
+
+    from stratify.features.schema import TABLES
+    from stratify.features.warehouse.dataset import META_FILE
+
+    out = base.with_name(f"{base.name}-x{copies}")
+    if (out / META_FILE).exists():
+        return out
+    began, tmp = time.perf_counter(), out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    con = duckdb.connect()
+    for t in TABLES:
+        cols = ", ".join(
+            f"'b' || i || '-' || \"{c.name}\" AS \"{c.name}\""
+            if c.name.endswith("_id") or c.name == "lsoa"
+            else f'"{c.name}"'
+            for c in t.columns
+        )
+        source = f"read_parquet('{base / t.name}/*.parquet')"
+        query = f"SELECT {cols} FROM {source}, range({copies}) AS r(i)"
+        con.execute(
+            f"COPY ({query}) TO '{tmp / t.name}' "
+            "(FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '256MB')"
+        )
+    con.close()
+    shutil.copy(base / META_FILE, tmp / META_FILE)
+    tmp.rename(out)
+    print(f"  made {out.name} ({copies} boroughs) in {time.perf_counter() - began:.0f} s")
+    return out
+
+
 def _extrapolate(rows: float, seconds: float, peak_gb: float, engine: str) -> str:
     scale = NATIONAL_POINTS / rows
     return (
@@ -176,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spark-max", type=float, default=1, help="largest size run on Spark")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--budget", type=float, default=3600.0, help="seconds per build")
+    parser.add_argument("--base", type=float, default=1, help="generated size; larger: copies")
     parser.add_argument(
         "--child", nargs=3, metavar=("ENGINE", "DATASET", "OUT"), help=argparse.SUPPRESS
     )
@@ -189,7 +231,8 @@ def main(argv: list[str] | None = None) -> None:
         f"load average {psutil.getloadavg()[0]:.1f} at the start (shared machine)"
     )
     rows = []
-    data = {m: dataset_for(m, args.folder) for m in sizes}
+    base = dataset_for(args.base, args.folder)
+    data = {m: region_of(base, round(m / args.base)) if m != args.base else base for m in sizes}
     for engine in ("duckdb", "pyspark"):
         for m in sizes:
             if engine == "pyspark" and m > args.spark_max:
