@@ -102,6 +102,7 @@ def spark_session(settings: SparkConfig) -> SparkSession:
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")  # errors reach the user through the watchdog
     if settings.master.startswith("local"):
         # Local Python workers (memtables, mapInPandas) run this interpreter, not
         # whatever `python3` is on PATH; a cluster's workers have their own.
