@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 # The lock is universal (any OS, Python >= 3.12) with hashes; `make lock` keeps every pin
 # the ranges in pyproject.toml still allow, `make lock UPGRADE=1` moves all to the newest.
-LOCK_FLAGS := --extra dev --universal --python-version 3.12 --generate-hashes \
+LOCK_FLAGS := --extra dev --extra spark --universal --python-version 3.12 --generate-hashes \
 	--custom-compile-command 'make lock' --quiet $(if $(UPGRADE),--upgrade)
 
 ## Show this help
@@ -37,8 +37,9 @@ lock:
 demo: $(STAMP)
 	$(BIN)/stratify demo
 
-## Run the test suite
+## Run the test suite (the Spark tests need Java 17: stops with a message if it is missing)
 test: $(STAMP)
+	@scripts/check-java
 	$(BIN)/python -m pytest -n 2 -q
 
 ## Lint (ruff), type-check (mypy) and check the package rules (import-linter)

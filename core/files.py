@@ -107,3 +107,25 @@ def remove_stale(directory: Path, stem: str) -> list[Path]:
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+def replace_paths(staged: Mapping[Path, Path]) -> None:
+    """Move each staged file or folder onto its target, replacing what was there.
+
+    ``staged`` maps target -> a complete temporary sibling (:func:`temporary_sibling`),
+    in the order to move them (a reader's marker, e.g. metadata, last). A folder cannot
+    be replaced by one ``os.replace``, so an existing target is first renamed aside
+    and removed once the new one is in place.
+    """
+    for path, tmp in staged.items():
+        old = None
+        if path.is_dir() or (path.exists() and tmp.is_dir()):
+            old = temporary_sibling(path)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None and old.is_dir():
+            shutil.rmtree(old)
+        elif old is not None:
+            old.unlink()
+    for parent in {path.parent for path in staged}:
+        fsync(parent, directory=True)

@@ -28,6 +28,7 @@ from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
 from stratify.features.build import build, write_build
 from stratify.features.build.cohorts import CohortError
+from stratify.features.build.spark import SparkStageError
 from stratify.features.cli_cin import load_cin_warehouse, load_ssd_warehouse
 from stratify.features.config import (
     ERR_SCENARIO_NAME,
@@ -68,6 +69,8 @@ if TYPE_CHECKING:  # the simulator is imported only when a command needs it
 #: Violations printed in the terminal; the report file always holds all of them.
 MAX_SHOWN = 200
 WAREHOUSE_FILE = "warehouse.duckdb"
+#: The warehouse exported as Parquet (stratify export), what the Spark build reads.
+DATASET_DIR = "warehouse-parquet"
 REPORT_FILE = Path("reports") / "load-violations.csv"
 EXIT_INVALID = 1
 EXIT_ERROR = 2
@@ -80,6 +83,7 @@ ERR_NEEDS_CONTINUE = "--months and --scenario continue a simulation: give --cont
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")]
 _DOMAIN_ERRORS = (
     CohortError,
+    SparkStageError,
     IngestError,
     PseudonymKeyError,
     WarehouseError,
@@ -309,6 +313,19 @@ ScenarioOpt = Annotated[
 ]
 
 
+BoroughsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=99,
+        help="Simulate a region: N boroughs of --children children each, with their own"
+        " LA codes (Greater Manchester's ten first), written as one extract (no ground"
+        " truth or state) to --out (default <work>/sim-region).",
+    ),
+]
+ERR_REGION_CONTINUE = "--boroughs simulates a new region: it cannot continue a simulation"
+
+
 def simulate_cmd(  # noqa: PLR0913, PLR0917 - one parameter per command-line option
     config: ConfigOpt = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default <work>/sim).")] = None,
@@ -318,15 +335,22 @@ def simulate_cmd(  # noqa: PLR0913, PLR0917 - one parameter per command-line opt
     continue_from: ContinueOpt = None,
     months: MonthsOpt = None,
     scenario: ScenarioOpt = None,
+    boroughs: BoroughsOpt = None,
 ) -> None:
     """Simulate the synthetic borough: writes a CSV extract, the ground truth and its state.
 
     With --continue-from, continue a simulated borough by some months instead (see
-    --scenario to change the world from then on, so that drift can be shown).
+    --scenario to change the world from then on, so that drift can be shown). With
+    --boroughs N, simulate a region of N boroughs as one extract instead.
     """
     console = Console()
     try:
         cfg = resolve_config(config)
+        if boroughs is not None:
+            if continue_from is not None:
+                raise ConfigError(ERR_REGION_CONTINUE)
+            simulate_boroughs(cfg, out, boroughs, seed=seed, children=children, console=console)
+            return
         if continue_from is None and (months is not None or scenario is not None):
             raise ConfigError(ERR_NEEDS_CONTINUE)
         if scenario is not None and scenario not in SCENARIO_PRESETS:
@@ -345,8 +369,35 @@ def simulate_cmd(  # noqa: PLR0913, PLR0917 - one parameter per command-line opt
             continue_from=continue_from,
             months=months or 3,
         )
-    except (ConfigError, ContinuationError, OSError) as err:
+    except (ConfigError, ContinuationError, OSError, ValueError) as err:
         raise _fail(console, err) from None
+
+
+def simulate_boroughs(  # noqa: PLR0913 - simulate_borough's options, and how many
+    cfg: Config,
+    out: Path | None,
+    boroughs: int,
+    *,
+    seed: int | None = None,
+    children: int | None = None,
+    console: Console | None = None,
+) -> SimulationResult:
+    """Simulate ``boroughs`` boroughs as one extract in ``out`` (default ``<work>/sim-region``)."""
+    from stratify.features.simulate.region import simulate_region
+
+    console = console or Console()
+    overrides = {"seed": seed, "children": children}
+    sim = cfg.simulation.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    out = out or cfg.work_dir / "sim-region"
+    label = f"Simulating {boroughs} boroughs of {sim.children:,} children"
+    with progress_bar(console, label) as bar:
+        result = simulate_region(sim, out, boroughs, cfg.features, progress=bar.stage)
+    console.print(
+        f"Simulated {boroughs} boroughs ({boroughs * sim.children:,} children) in "
+        f"{result.seconds:.1f} s: {len(result.tables['referrals']):,} referrals, "
+        f"{len(result.tables['agency_events']):,} agency events. Extract: {out / 'extract'}"
+    )
+    return result
 
 
 # --- stratify load -------------------------------------------------------------------
@@ -483,6 +534,8 @@ def build_features(
     name = TargetName(target).value
     source = warehouse or cfg.work_dir / WAREHOUSE_FILE
     dest = out or cfg.work_dir / "features" / name
+    if cfg.features.backend == "pyspark":
+        return _build_on_spark(cfg, name, warehouse, dest, console)
     with progress_bar(console, name) as bar:
         result = build(source, name, cfg.features, progress=bar.stage)  # type: ignore[arg-type]
         bar.stage("writing the files")
@@ -490,6 +543,50 @@ def build_features(
     size = sum(p.stat().st_size for p in paths.values())
     console.print(_summary(result.metadata, dest, size), soft_wrap=True)
     return result.metadata
+
+
+def _build_on_spark(
+    cfg: Config, name: str, dataset: Path | None, dest: Path, console: Console
+) -> dict[str, Any]:
+    """Build on Spark from the exported dataset (``--warehouse`` may name the folder)."""
+    from stratify.features.build.spark import build_on_spark
+
+    source = dataset or cfg.features.spark.dataset or cfg.work_dir / DATASET_DIR
+    with progress_bar(console, f"{name} (Spark)") as bar:
+        about = build_on_spark(source, name, cfg.features, dest, progress=bar.stage)  # type: ignore[arg-type]
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    console.print(_summary(about, dest, size), soft_wrap=True)
+    return about
+
+
+def export_cmd(
+    config: ConfigOpt = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option("--warehouse", help="Warehouse file (default: <work dir>/warehouse.duckdb)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help=f"Dataset folder (default: <work dir>/{DATASET_DIR})."),
+    ] = None,
+) -> None:
+    """Export the warehouse as a Parquet dataset that Spark (and DuckDB) read.
+
+    One folder of Parquet part files per table and meta.json; the folder is replaced
+    as a whole once the new one is complete. Copy it to the cluster's storage and set
+    features.backend: pyspark (features.spark.dataset: its path).
+    """
+    from stratify.features.warehouse.dataset import export_dataset
+
+    console = Console()
+    try:
+        cfg = resolve_config(config)
+        dest = out or cfg.features.spark.dataset or cfg.work_dir / DATASET_DIR
+        rows = export_dataset(warehouse or cfg.work_dir / WAREHOUSE_FILE, dest)
+    except _DOMAIN_ERRORS as err:
+        raise _fail(console, err) from None
+    total = sum(rows.values())
+    console.print(f"exported {len(rows)} tables ({total:,} rows) to {escape(str(dest))}")
 
 
 def features_cmd(
@@ -523,3 +620,4 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate_cmd)
     app.command("load")(load_cmd)
     app.command("features")(features_cmd)
+    app.command("export")(export_cmd)

@@ -194,6 +194,22 @@ class SimulationConfig(Frozen):
         return self
 
 
+class SparkConfig(Frozen):
+    """Where and how the feature build runs when ``features.backend`` is ``pyspark``.
+
+    ``dataset`` is the warehouse exported as Parquet (``stratify export``; default
+    ``<work dir>/warehouse-parquet``). A Spark action (a kept table, a scalar, a write)
+    that takes longer than ``action_timeout_seconds`` is cancelled and reported with
+    the build stage it belonged to.
+    """
+
+    master: str = "local[2]"
+    shuffle_partitions: int = Field(8, ge=1, le=100_000)
+    driver_memory: str = "2g"
+    action_timeout_seconds: float = Field(1800.0, gt=0)
+    dataset: Path | None = None
+
+
 class FeaturesConfig(Frozen):
     """Decision points, labels and the family-context build."""
 
@@ -202,6 +218,9 @@ class FeaturesConfig(Frozen):
     lookback_months: int = Field(24, ge=1, le=120)
     start_date: dt.date | None = None
     end_date: dt.date | None = None
+    #: The engine under the same Ibis definitions: DuckDB on one machine, or Spark.
+    backend: Literal["duckdb", "pyspark"] = "duckdb"
+    spark: SparkConfig = SparkConfig()
 
 
 class Capacity(Frozen):

@@ -8,6 +8,12 @@ import pytest
 
 from tests.borough import build_shared, copy_borough
 
+#: PySpark 4.0 leaves the local socket of an Arrow collect (toArrow) for the garbage
+#: collector to close; Spark tests ignore that ResourceWarning and nothing else.
+SPARK_SOCKETS = (
+    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
+)
+
 
 @pytest.fixture(scope="session")
 def shared_borough(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -24,3 +30,15 @@ def borough_home(shared_borough: Path, tmp_path: Path) -> tuple[Path, Path]:
     home = tmp_path / "work"
     home.mkdir()
     return home, copy_borough(shared_borough, home)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (2 cores, 2 shuffle partitions) for every Spark test."""
+    from stratify.features.build.spark import spark_session
+    from stratify.features.config import SparkConfig
+
+    session = spark_session(SparkConfig(master="local[2]", shuffle_partitions=2))
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

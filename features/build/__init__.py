@@ -5,7 +5,9 @@ feature from facts dated strictly before each decision point (:mod:`.pipeline`, 
 child, household and timeline pieces in :mod:`.child`, :mod:`.household`,
 :mod:`.timeline` and :mod:`.facts`); :func:`write_build` writes the feature table, the
 audit table and the metadata atomically (:mod:`.output`). :mod:`.reference` is a slow,
-obvious reimplementation the tests compare the build with.
+obvious reimplementation the tests compare the build with. :mod:`.spark` runs the same
+definitions on PySpark (``features.backend: pyspark``; it imports PySpark, the optional
+extra ``stratify[spark]``, only when a Spark build runs).
 """
 
 from stratify.features.build.output import write_build

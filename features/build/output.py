@@ -93,23 +93,47 @@ def metadata(
 ) -> dict[str, Any]:
     """Describe a built feature table: sizes, labels, dates, config and hashes."""
     label = features.column("label")
-    labelled = len(label) - label.null_count
-    positives = int(pc.sum(label).as_py() or 0)
     eligible = features.column("eligible")
+    counts = {
+        "rows": features.num_rows,
+        "labelled": len(label) - label.null_count,
+        "positives": int(pc.sum(label).as_py() or 0),
+        "eligible": int(pc.sum(eligible).as_py() or 0),
+        "eligible_positives": int(pc.sum(pc.and_(eligible, pc.equal(label, 1))).as_py() or 0),
+    }
     categories = {
         f.name: sorted(v for v in pc.unique(features.column(f.name)).to_pylist() if v)
         for f in feats
         if f.dtype == "category"
     }
+    return describe(counts, categories, target, config, date_range, meta=meta, feats=feats)
+
+
+def describe(  # noqa: PLR0913  # the figures, and what the build was asked for
+    counts: dict[str, int],
+    categories: dict[str, list[str]],
+    target: Target,
+    config: FeaturesConfig,
+    date_range: tuple[dt.date, dt.date],
+    *,
+    meta: dict[str, str],
+    feats: tuple[Feature, ...],
+) -> dict[str, Any]:
+    """Return the metadata from the table's counts and categories, however computed.
+
+    ``counts`` holds ``rows``, ``labelled``, ``positives``, ``eligible`` and
+    ``eligible_positives``; ``categories`` each category feature's non-empty values.
+    """
+    labelled, positives = counts["labelled"], counts["positives"]
     return {
         "target": target,
-        "rows": features.num_rows,
+        "rows": counts["rows"],
         "labelled": labelled,
-        "unlabelled": features.num_rows - labelled,
+        "unlabelled": counts["rows"] - labelled,
         "positives": positives,
         "base_rate": positives / labelled if labelled else None,
-        "eligible": int(pc.sum(eligible).as_py() or 0),
-        "eligible_positives": int(pc.sum(pc.and_(eligible, pc.equal(label, 1))).as_py() or 0),
+        "eligible": counts["eligible"],
+        "eligible_positives": counts["eligible_positives"],
         "date_range": {"start": date_range[0].isoformat(), "end": date_range[1].isoformat()},
         "extract_date": meta.get("extract_date"),
         "config": config.model_dump(mode="json"),

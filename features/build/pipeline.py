@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,18 @@ from stratify.features.catalogue import Feature, Stat, features_for
 from stratify.features.config import FeaturesConfig
 from stratify.features.schema import TABLES
 from stratify.features.sources import absent_sources, unavailable, unavailable_features
+from stratify.features.warehouse import dataset
 from stratify.features.warehouse import store as warehouse
 
-__all__ = ["AUDIT_COLUMNS", "KEY_COLUMNS", "FeatureBuild", "build", "family_context", "write_build"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "KEY_COLUMNS",
+    "FeatureBuild",
+    "build",
+    "family_context",
+    "plan",
+    "write_build",
+]
 
 ERR_NO_EXTRACT_DATE = "warehouse {path} records no extract_date: load the extract again"
 
@@ -79,7 +89,7 @@ class _Keep:
 
 
 def _open(path: Path, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
-    con = warehouse.connect(path, read_only=True)
+    con = duckdb.connect() if path.is_dir() else warehouse.connect(path, read_only=True)
     con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = false")
     if threads:
@@ -89,7 +99,8 @@ def _open(path: Path, threads: int | None, memory_limit: str | None) -> duckdb.D
     return con
 
 
-def _extract_date(path: Path, meta: dict[str, str]) -> dt.date:
+def extract_date_of(path: Path, meta: dict[str, str]) -> dt.date:
+    """Return the extract date the warehouse (or its dataset) at ``path`` records."""
     try:
         return dt.date.fromisoformat(meta["extract_date"])
     except (KeyError, ValueError):
@@ -101,9 +112,9 @@ def _scalar(expr: ir.Scalar) -> Any:
     return expr.to_pyarrow().as_py()
 
 
-def _facts(rows: ir.Table, keep: _Keep) -> Facts:
+def _facts(rows: ir.Table, keep: Keep, scalar: Callable[[ir.Scalar], Any]) -> Facts:
     kept = keep(rows)
-    most = _scalar(kept.group_by("subject").aggregate(n=ibis._.count()).n.max())
+    most = scalar(kept.group_by("subject").aggregate(n=ibis._.count()).n.max())
     return Facts(kept, most or 0)
 
 
@@ -231,6 +242,52 @@ def _leave_out(
     return features.drop_columns(sorted(gone)), kept, groups
 
 
+def plan(  # noqa: PLR0913  # every input of the build, whichever engine runs it
+    tables: Tables,
+    target: Target,
+    config: FeaturesConfig,
+    *,
+    extract_date: dt.date,
+    keep: Keep,
+    scalar: Callable[[ir.Scalar], Any],
+    say: Progress,
+) -> tuple[tuple[ir.Table, ir.Table], tuple[dt.date, dt.date]]:
+    """Return the feature and audit expressions of ``target``, and the dates they cover.
+
+    The engine-independent middle of the build: ``keep`` materialises intermediate
+    tables and ``scalar`` runs a scalar expression on whichever backend the tables are
+    bound to (DuckDB here, Spark in :mod:`stratify.features.build.spark`).
+    """
+    say("person and household facts")
+    facts = _facts(person_facts(tables), keep, scalar)
+    date_range = cohorts.resolve_date_range(config, scalar(facts.rows.date.min()), extract_date)
+    household = _facts(household_facts(tables), keep, scalar)
+    exprs = family_context(
+        tables,
+        facts,
+        household,
+        target,
+        config,
+        date_range=date_range,
+        extract_date=extract_date,
+        keep=keep,
+        progress=say,
+    )
+    return exprs, date_range
+
+
+def _tables(ib: Any, path: Path) -> dict[str, ir.Table]:
+    """Bind the warehouse tables: the DuckDB file's, or a Parquet dataset folder's views."""
+    if not path.is_dir():
+        return {tab.name: ib.table(tab.name) for tab in TABLES}
+    for tab in TABLES:
+        ib.raw_sql(
+            f'CREATE TEMP VIEW "{tab.name}" AS SELECT * FROM '
+            f"read_parquet('{dataset.table_files(path, tab.name)}')"
+        )
+    return {tab.name: ib.table(tab.name) for tab in TABLES}
+
+
 def build(
     path: Path | str,
     target: Target,
@@ -245,7 +302,8 @@ def build(
     Parameters
     ----------
     path : Path or str
-        The warehouse file (opened read-only and checked against the schema).
+        The warehouse file (opened read-only and checked against the schema), or the
+        warehouse exported as a Parquet dataset folder (``stratify export``).
     target : {"escalation", "rereferral"}
     config : FeaturesConfig
         Horizon, snapshot frequency, look-back and date range.
@@ -267,28 +325,15 @@ def build(
     """
     began, path, say = time.perf_counter(), Path(path), progress or (lambda _: None)
     say("opening the warehouse")
-    meta = warehouse.read_meta(path)
-    extract_date = _extract_date(path, meta)
+    meta = dataset.check_dataset(path) if path.is_dir() else warehouse.read_meta(path)
+    extract_date = extract_date_of(path, meta)
     _check_sources(target, meta)
     con, keep = _open(path, threads, memory_limit), _Keep()
     try:
         ib = ibis.duckdb.from_connection(con)
-        tables = {tab.name: ib.table(tab.name) for tab in TABLES}
-        facts = _facts(person_facts(tables), keep)
-        date_range = cohorts.resolve_date_range(
-            config, _scalar(facts.rows.date.min()), extract_date
-        )
-        household = _facts(household_facts(tables), keep)
-        exprs = family_context(
-            tables,
-            facts,
-            household,
-            target,
-            config,
-            date_range=date_range,
-            extract_date=extract_date,
-            keep=keep,
-            progress=say,
+        tables = _tables(ib, path)
+        exprs, date_range = plan(
+            tables, target, config, extract_date=extract_date, keep=keep, scalar=_scalar, say=say
         )
         say("collecting the tables")
         features, audit = (e.to_pyarrow() for e in exprs)
