@@ -296,8 +296,7 @@ def _serving(
     if "rereferral" in imported.champions:
         _stepdown(cfg, console)
     work = cfg.work_dir
-    console.print("")
-    console.print("Artefacts:")
+    console.print("\nArtefacts:")
     console.print(f"  warehouse       {work / 'warehouse.duckdb'}")
     console.print(f"  feature tables  {work / 'features'}/<target>/")
     db = (work / "mlflow.db").resolve()

@@ -11,6 +11,7 @@ files are written under temporary names and moved into place together.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -35,6 +36,10 @@ def _swap(pattern: re.Pattern[str], text: str, new: str, path: Path) -> str:
     if found != 1:
         raise ValueError(ERR_PARAGRAPH.format(path=path, n=found))
     return pattern.sub(lambda _: new, text)
+
+
+def _writer(text: str) -> Callable[[Path], object]:
+    return lambda tmp: tmp.write_text(text)
 
 
 def stamp_approval(folder: Path, approval: Approval | None) -> list[Path]:
@@ -71,7 +76,7 @@ def stamp_approval(folder: Path, approval: Approval | None) -> list[Path]:
         md_path: _swap(_MD, md_path.read_text(), paragraph, md_path),
         html_path: _swap(_HTML, html_path.read_text(), rendered, html_path),
     }
-    write_files_atomic({p: (lambda tmp, t=t: tmp.write_text(t)) for p, t in texts.items()})
+    write_files_atomic({p: _writer(t) for p, t in texts.items()})
     written = [md_path, html_path]
     pdf = write_pdf(html_path)
     if pdf is not None:

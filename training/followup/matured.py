@@ -13,7 +13,8 @@ says so plainly, and when the earliest one will.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -69,7 +70,7 @@ def _outcomes(done: FollowUp, min_people: int) -> str:
     return md_table(heads, rows)
 
 
-def _ci(row: dict[str, object], name: str) -> str:
+def _ci(row: Mapping[Hashable, Any], name: str) -> str:
     return fmt_ci(row[name], row[f"{name}_low"], row[f"{name}_high"])
 
 
@@ -86,7 +87,7 @@ def _flagged(done: FollowUp) -> str:
     return "Groups set aside as not appropriate more often than the rest: " + "; ".join(words) + "."
 
 
-def _one(done: FollowUp, record: dict[str, object], min_people: int) -> list[str]:
+def _one(done: FollowUp, record: Mapping[Hashable, Any], min_people: int) -> list[str]:
     rate = "no decision yet" if not done.decided else f"{done.contact_rate:.0%} contacted"
     locality = record.get("locality")
     where = locality if isinstance(locality, str) and locality else "all localities"
