@@ -5,6 +5,7 @@
 - :mod:`.files`: atomic writes under unique temporary names (:func:`write_atomic`,
   :func:`write_files_atomic`) and the sweep of temporaries left by killed writers.
 - :mod:`.progress`: the one way a long-running command shows progress (rich).
+- :mod:`.html`: generated web pages finished for screen readers (:func:`accessible`).
 
 It imports nothing else from stratify, and nothing happens at import.
 """

@@ -128,6 +128,7 @@ def _train(cfg: Config, target: Target, console: Console) -> int:
 
 def _promote(cfg: Config, target: Target, version: int, console: Console, reason: str = "") -> None:
     from stratify.training import tracking
+    from stratify.training.run import stamp_card
 
     current = tracking.alias_version(cfg, target, CHAMPION)
     if current is not None and current >= version:
@@ -142,6 +143,7 @@ def _promote(cfg: Config, target: Target, version: int, console: Console, reason
         override_reason=DEMO_OVERRIDE,
         acknowledge_unassessable=DEMO_OVERRIDE,
     )
+    stamp_card(cfg, target, version)  # the card beside the champion names its approver
     console.print(
         f"- promote {target}: version {version} is the champion (approver '{DEMO_APPROVER}', "
         "verdict override and any unassessable fairness checks acknowledged and recorded)"
@@ -307,8 +309,7 @@ def _serving(
 def _artefacts(cfg: Config, versions: dict[Target, int], console: Console) -> None:
     """Print where the demo wrote what."""
     work = cfg.work_dir
-    console.print("")
-    console.print("Artefacts:")
+    console.print("\nArtefacts:")
     console.print(f"  warehouse       {work / 'warehouse.duckdb'}")
     console.print(f"  feature tables  {work / 'features'}/<target>/")
     db = (work / "mlflow.db").resolve()

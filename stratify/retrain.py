@@ -42,6 +42,7 @@ from stratify.features.model_input import model_frame
 from stratify.features.warehouse.store import read_meta, referrals_by_source_group
 from stratify.training import tracking
 from stratify.training.evaluation import Evaluation
+from stratify.training.followup.matured import LISTED_TARGET, followup_section
 from stratify.training.models import booster_of
 from stratify.training.policy import Policy
 from stratify.training.retrain import drift
@@ -378,6 +379,14 @@ def _compare(
     return compare(window, scores, rules, _why(champion, challenger))
 
 
+def _followups(cfg: Config, target: Target, extract: dt.date, say: Say) -> str | None:
+    """Return the report's follow-up of matured lists (the outreach lists' target only)."""
+    if target != LISTED_TARGET:  # the outreach lists, and so their decisions, are its own
+        return None
+    say(f"{target}: following up the earlier lists whose 12 months have passed")
+    return followup_section(cfg, extract, say=say)
+
+
 def retrain_target(
     cfg: Config, target: Target, policy: Policy, *, extract: dt.date, previous: str,
     truth: Path | None, say: Say,
@@ -423,7 +432,7 @@ def retrain_target(
         target=target, extract_date=extract.isoformat(), previous_extract_date=previous,
         champion=champion.side(), challenger=challenger.side(), comparison=comparison,
         recommendation=advice, drift_markdown=drift_markdown(drifted, sources), stability=lists,
-        seconds=time.perf_counter() - started,
+        followups=_followups(cfg, target, extract, say), seconds=time.perf_counter() - started,
     )  # fmt: skip
     paths = write_report(out, render(report))
     write_atomic(out / "comparison.json", lambda tmp: tmp.write_text(json.dumps(

@@ -21,6 +21,7 @@ from stratify.features.warehouse.ingest import load_extract
 from stratify.features.warehouse.store import referrals_by_source_group
 from stratify.retrain import REFERENCE_MONTHS, retrain
 from stratify.training import tracking
+from stratify.training.followup.matured import NO_LISTS
 from stratify.training.models import RULE_COLUMNS
 from stratify.training.policy import load_policy
 from stratify.training.retrain.drift import source_drift
@@ -87,6 +88,8 @@ def test_a_weakened_challenger_gets_keep_the_champion_and_nothing_is_promoted(qu
                     "## List stability", "## What changed between the cards"):  # fmt: skip
         assert heading in report
     assert "Features dropped:" in report and "cp_plans_ever" in report
+    # no list was written in this borough: the follow-up section says so plainly
+    assert f"## Follow-up of earlier outreach lists\n\n{NO_LISTS}\n" in report
     run = tracking.connect(cfg).get_run(outcome.run_id)
     assert run.data.tags["champion_version"] == str(champion.run.version)
     assert run.data.tags["challenger_version"] == str(outcome.challenger)

@@ -184,6 +184,23 @@ def promote_cmd(
         f"{model_name(name)} version {version} is now the champion{note}; "
         f"approved by {escape(approved_by)}; previous champion: {tags['previous_champion']}."
     )
+    _stamp(cfg, name, version)
+
+
+def _stamp(cfg: Config, target: Target, version: int) -> None:
+    """Rewrite the promoted version's card to name its approver, or say why it was not."""
+    from stratify.training.run import stamp_card
+
+    try:
+        written = stamp_card(cfg, target, version)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        console.print(
+            f"[yellow]The card was not updated: {escape(str(err))}. "
+            f"`stratify audit --target {target} --model-version {version}` rewrites it.[/]",
+            soft_wrap=True,
+        )
+        return
+    console.print(f"Model card (names the approval): {escape(str(written[1]))}")
 
 
 def audit_cmd(

@@ -25,7 +25,8 @@ from stratify.features.config import Config
 from stratify.features.model_input import input_columns
 from stratify.training import plots, tracking
 from stratify.training.audit.report import audit
-from stratify.training.card.history import card_history
+from stratify.training.card.approval import stamp_approval
+from stratify.training.card.history import approval_of, card_history
 from stratify.training.card.render import write_card
 from stratify.training.data import TrainingTable, load_table
 from stratify.training.evaluation import Evaluation, Lineage, RegisteredRun, registered_run_of
@@ -201,6 +202,20 @@ def card_metadata(cfg: Config, table: TrainingTable) -> dict[str, Any]:
 def card_dir_of(cfg: Config, target: str, version: int) -> Path:
     """Return where the card of one registered version is written."""
     return cfg.work_dir / CARDS_DIR / target / f"v{version}"
+
+
+def stamp_card(cfg: Config, target: Target, version: int) -> list[Path]:
+    """Rewrite a version's card to name its approver (after ``stratify promote``).
+
+    The card's Markdown, HTML and PDF in the card folder are rewritten together, and
+    the run's logged copy of the card is replaced when the version has a run.
+    """
+    info = tracking.version_info(cfg, target, version)
+    folder = card_dir_of(cfg, target, version)
+    written = stamp_approval(folder, approval_of(info["tags"]))
+    if info["run_id"]:
+        tracking.log_artifacts(cfg, info["run_id"], folder, "model_card")
+    return written
 
 
 def audit_and_card(

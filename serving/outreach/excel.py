@@ -44,6 +44,8 @@ _REPEAT = Font(color="8C8C8C")
 _GUIDE_WIDTH = 100
 #: Columns at least this wide hold sentences (reasons): wrapped, never cut off in print.
 WRAP_WIDTH = 30
+#: Points a line of 11-point Calibri takes in a row.
+LINE_HEIGHT = 15
 
 
 def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
@@ -61,8 +63,9 @@ def _finish(ws: Worksheet, columns: Sequence[Column], rows: int, freeze: str) ->
     """Freeze the header (and the first columns), add filters and print settings.
 
     Printing as a manager would for a team meeting: A4 landscape, narrow margins, the
-    header row on every page, long text (reasons) wrapped, one page wide and as many
-    pages long as needed.
+    header row on every page, long text (reasons) wrapped in narrow columns, so that one
+    page wide stays readable (about 70 % scale; see ``tests/serving/outreach``), and as
+    many pages long as needed.
     """
     ws.freeze_panes = freeze
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(rows + 1, 2)}"
@@ -75,10 +78,33 @@ def _finish(ws: Worksheet, columns: Sequence[Column], rows: int, freeze: str) ->
     ws.page_margins.top = ws.page_margins.bottom = 0.5
     ws.print_options.gridLines = True
     wrap = Alignment(wrap_text=True, vertical="top")
-    for j, col in enumerate(columns, start=1):
-        if col.width >= WRAP_WIDTH:
-            for (cell,) in ws.iter_rows(min_row=2, max_row=rows + 1, min_col=j, max_col=j):
-                cell.alignment = wrap
+    wrapped = [j for j, col in enumerate(columns, start=1) if col.wrap or col.width >= WRAP_WIDTH]
+    for j in wrapped:
+        for (cell,) in ws.iter_rows(min_row=2, max_row=rows + 1, min_col=j, max_col=j):
+            cell.alignment = wrap
+    for i in range(2, rows + 2):  # rows as tall as their longest wrapped text, in any viewer
+        lines = max((wrapped_lines(ws.cell(row=i, column=j).value, columns[j - 1].width)
+                     for j in wrapped), default=1)  # fmt: skip
+        if lines > 1:
+            ws.row_dimensions[i].height = LINE_HEIGHT * lines + 2
+
+
+def wrapped_lines(value: object, width: int) -> int:
+    """Return how many lines ``value`` takes wrapped at word breaks in a column ``width`` wide.
+
+    A column ``width`` characters wide holds at least ``width - 1`` characters of text a
+    line (Excel's width counts the widest digit; most letters are narrower), so the count
+    errs towards a taller row, never a cut-off one.
+    """
+    per_line = max(width - 1, 1)
+    lines, used = 1, 0
+    for word in str(value or "").split():
+        if used and used + 1 + len(word) > per_line:
+            lines, used = lines + 1, 0
+        used += (1 if used else 0) + len(word)
+        while used > per_line:  # a word longer than the line breaks anywhere
+            lines, used = lines + 1, used - per_line
+    return lines
 
 
 def _table(

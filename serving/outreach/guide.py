@@ -33,31 +33,32 @@ class Column:
     width: int
     format: Format = "text"
     family: bool = False  # the same on every row of a family
+    wrap: bool = False  # long text in a narrow column: wrapped over lines, never cut off
 
 
 LIST_COLUMNS = (
     Column("rank", "Rank", "The family's place on the list (1 = highest family score).",
-           7, "int", True),
-    Column("family", "Family", "The household's pseudonym.", 27, family=True),
+           6, "int", True),
+    Column("family", "Family", "The household's pseudonym.", 25, family=True),
     Column("family_score", "Family score", "The highest score of the family's children: the "
            "estimated chance (0 to 1) of a section 47 enquiry, a child protection plan or "
-           "becoming looked after within 12 months, given the records.", 13, "score", True),
+           "becoming looked after within 12 months, given the records.", 7, "score", True),
     Column("band", "Band", "1 to 10: where the family score falls among all children the "
-           "model learnt from (10 = the highest tenth).", 7, "int", True),
+           "model learnt from (10 = the highest tenth).", 6, "int", True),
     Column("children", "Children", "How many of the family's children are listed below it.",
-           10, "int", True),
-    Column("child", "Child", "The child's pseudonym.", 27),
-    Column("age_band", "Age", "The child's age band on the date.", 12),
+           8, "int", True),
+    Column("child", "Child", "The child's pseudonym.", 25),
+    Column("age_band", "Age", "The child's age band on the date.", 11, wrap=True),
     Column("child_score", "Child score", "The child's own score (the family score is the "
-           "highest).", 12, "score"),
-    Column("locality", "Locality", "Where the family lives.", 13),
+           "highest).", 7, "score"),
+    Column("locality", "Locality", "Where the family lives.", 10, wrap=True),
     *(Column(c, f"Reason {i + 1}", "A fact in the records that raised the score (statistical "
-             "association, not a finding).", 46, family=True)
+             "association, not a finding).", 23, family=True, wrap=True)
       for i, c in enumerate(REASON_COLUMNS)),
-    Column("model_version", "Model version", "The model that produced the score.", 22,
-           family=True),
+    Column("model_version", "Model version", "The model that produced the score.", 12,
+           family=True, wrap=True),
     Column("council_reference", "Council reference", "Left empty: for the council's own "
-           "case reference, to join the list back to its records.", 20),
+           "case reference, to join the list back to its records.", 12),
 )  # fmt: skip
 
 FAIRNESS_COLUMNS = (

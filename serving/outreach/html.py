@@ -2,7 +2,10 @@
 
 The same content as the workbook: a short summary, the list (one block per family: its
 rank, score, band and reasons beside its children), how to read it, and the fairness
-check. Every value is HTML-escaped (Jinja2 autoescape).
+check. Every value is HTML-escaped (Jinja2 autoescape). For screen readers, as on the
+model card (:func:`stratify.core.html.accessible`): the language (en-GB), one ``main``
+landmark, headings with ids, a caption on each table, ``scope="col"`` on column headings
+and each family's rank as the header of its rows (``scope="rowgroup"``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from stratify.core.html import accessible
 from stratify.serving.outreach.guide import (
     FAIRNESS_COLUMNS,
     LIST_COLUMNS,
@@ -39,14 +43,18 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.id{font-family:ui-monospace,Consolas,monospace;font-size:.82rem}
 ol.reasons{margin:0;padding-left:1.2rem}dt{font-weight:bold;margin-top:.8rem}dd{margin-left:0}
 .muted{color:#666}td.ref{min-width:8rem}
+caption{text-align:left;font-weight:bold;padding:.4rem 0;caption-side:top}
+tbody th{background:none;color:inherit;position:static;vertical-align:top;text-align:right;
+ padding:.35rem .4rem;border-bottom:1px solid #d0d7de}
 @media print{th{position:static}body{margin:0}}
 """
 
 _TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en-GB"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Outreach list {{ as_of }} ({{ scope }})</title><style>{{ css }}</style></head>
 <body>
+<main>
 <h1>Outreach list: {{ scope }}, {{ as_of }}</h1>
 <p class="muted">{{ model }}</p>
 <div class="notice"><strong>A prioritisation aid, not a decision.</strong> The score is how
@@ -55,13 +63,16 @@ is not a judgement about a family. The reasons are statistical associations, not
 A practitioner decides whether and how to offer help.</div>
 <div class="summary">{% for line in summary %}<p>{{ line }}</p>{% endfor %}</div>
 <h2>The list</h2>
-<table><thead><tr><th>Rank</th><th>Family</th><th>Family score</th><th>Band</th>
+<table>
+<caption>Families in rank order: the rank, family score, band and reasons of a family
+apply to each of its children, listed beside them</caption>
+<thead><tr><th>Rank</th><th>Family</th><th>Family score</th><th>Band</th>
 <th>Reasons (across the family's children)</th><th>Child</th><th>Age</th>
 <th>Child score</th><th>Locality</th><th>Council reference</th></tr></thead>
 {% for fam in families %}<tbody class="family">
 {% for c in fam.children %}<tr>
 {% if loop.first %}{% set n = fam.children|length %}
-<td class="num" rowspan="{{ n }}"><strong>{{ fam.rank }}</strong></td>
+<th scope="rowgroup" class="num" rowspan="{{ n }}">{{ fam.rank }}</th>
 <td class="id" rowspan="{{ n }}">{{ fam.family }}</td>
 <td class="num" rowspan="{{ n }}">{{ "%.3f"|format(fam.family_score) }}</td>
 <td class="num" rowspan="{{ n }}">{{ fam.band }}</td>
@@ -78,11 +89,13 @@ A practitioner decides whether and how to offer help.</div>
 <h3>What each column means</h3>
 <dl>{% for c in columns %}<dt>{{ c.header }}</dt><dd>{{ c.description }}</dd>{% endfor %}</dl>
 <h2>Fairness check</h2>
-<p>Who is on the list, compared with all eligible children, by group.</p>
-<table><thead><tr>{% for c in fair_columns %}<th>{{ c.header }}</th>{% endfor %}</tr></thead>
+<table>
+<caption>Who is on the list, compared with all eligible children, by group</caption>
+<thead><tr>{% for c in fair_columns %}<th>{{ c.header }}</th>{% endfor %}</tr></thead>
 <tbody>{% for r in fairness %}<tr>{% for c in fair_columns %}
 <td{% if c.format != "text" %} class="num"{% endif %}>{{ r[c.key] }}</td>{% endfor %}</tr>
 {% endfor %}</tbody></table>
+</main>
 </body></html>
 """
 
@@ -115,7 +128,7 @@ def _formatted(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
 def page(lst: OutreachList, card: Path, min_people: int) -> str:
     """Return the outreach web page of ``lst``."""
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(_TEMPLATE).render(
+    html = env.from_string(_TEMPLATE).render(
         css=_CSS,
         as_of=lst.as_of.isoformat(),
         scope=scope(lst),
@@ -127,6 +140,7 @@ def page(lst: OutreachList, card: Path, min_people: int) -> str:
         fair_columns=FAIRNESS_COLUMNS,
         fairness=_formatted(fairness_rows(lst)),
     )
+    return accessible(html)  # heading ids and column scopes, as on the model card
 
 
 def write_page(lst: OutreachList, path: Path, card: Path, min_people: int) -> None:

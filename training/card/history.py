@@ -23,14 +23,19 @@ def _evaluation(cfg: Config, target: Target, version: int) -> Evaluation:
     )
 
 
+def approval_of(tags: dict[str, str]) -> Approval | None:
+    """Return the approval recorded in a version's promotion tags, or None."""
+    if not tags.get("approved_by"):
+        return None
+    return Approval(
+        tags["approved_by"], tags.get("approved_at", ""), tags.get("approval_reason", "")
+    )
+
+
 def card_history(cfg: Config, target: Target, version: int) -> History:
     """Return the approval of ``version`` (if any) and the version it is compared with."""
     tags = tracking.version_info(cfg, target, version)["tags"]
-    approval = None
-    if tags.get("approved_by"):
-        approval = Approval(
-            tags["approved_by"], tags.get("approved_at", ""), tags.get("approval_reason", "")
-        )
+    approval = approval_of(tags)
     before = tags.get("previous_champion")
     other = int(before) if before and before.isdigit() else None
     words = f"version {other}, the champion it replaced"

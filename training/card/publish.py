@@ -1,8 +1,9 @@
 """The card's HTML for screen readers and print, and its PDF through headless Chromium.
 
-:func:`accessible` finishes the HTML that markdown-it writes: headings get ids (the
-first page's ``aria-labelledby`` points at one), column headings get ``scope="col"``,
-and each folded table takes its ``<summary>`` as its ``<caption>``.
+The card's HTML is finished for screen readers by :func:`stratify.core.html.accessible`
+(shared with the outreach page): headings get ids (the first page's ``aria-labelledby``
+points at one), column headings get ``scope="col"``, and each folded table takes its
+``<summary>`` as its ``<caption>``.
 
 :func:`write_pdf` prints the card to an A4 PDF with Debian's ``chromium`` (headless,
 no network, a fresh profile): the one dependency-light way to a PDF that renders exactly
@@ -12,7 +13,6 @@ still writes the HTML card.
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
 import subprocess
@@ -35,32 +35,6 @@ CHROMIUM_FLAGS = (
 )
 ERR_PDF = "chromium could not print {path} to PDF: {why}"
 _PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
-
-
-def _slug(text: str) -> str:
-    plain = re.sub(r"<[^>]+>", "", html.unescape(text)).lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-") or "section"
-
-
-def accessible(body: str) -> str:
-    """Return markdown-it's HTML with heading ids, column scopes and table captions."""
-    seen: dict[str, int] = {}
-
-    def heading(m: re.Match[str]) -> str:
-        slug = _slug(m.group(2))
-        seen[slug] = seen.get(slug, 0) + 1
-        if seen[slug] > 1:
-            slug = f"{slug}-{seen[slug]}"
-        return f'<h{m.group(1)} id="{slug}">{m.group(2)}</h{m.group(1)}>'
-
-    body = re.sub(r"<h([1-6])>(.*?)</h\1>", heading, body)
-    body = body.replace("<th>", '<th scope="col">')
-    return re.sub(
-        r"(<summary>(.*?)</summary>\s*)<table>",
-        lambda m: f"{m.group(1)}<table>\n<caption>{m.group(2)}</caption>",
-        body,
-        flags=re.S,
-    )
 
 
 def chromium() -> str | None:

@@ -24,6 +24,7 @@ import jinja2
 from markdown_it import MarkdownIt
 
 from stratify.core.files import write_files_atomic
+from stratify.core.html import accessible
 from stratify.core.text import SUPPRESSED
 from stratify.training.audit.calibration import plot_calibration
 from stratify.training.audit.report import AuditResult
@@ -39,7 +40,6 @@ from stratify.training.card.context import (
 )
 from stratify.training.card.labelled import labelled
 from stratify.training.card.pictures import Picture, backtest_picture, groups_picture
-from stratify.training.card.publish import accessible
 from stratify.training.evaluation import Evaluation, RegisteredRun
 from stratify.training.policy import Policy
 

@@ -4,7 +4,9 @@
 :mod:`.rates` gives contact and "not appropriate" rates by group with family-bootstrap
 intervals, suppression and flags; :mod:`.labels` measures the share of training labels
 touched by contacts from earlier lists; :mod:`.report` writes the CSV and HTML;
-:func:`follow_up` (``stratify follow-up --list <id>``) does it all for one list.
+:func:`follow_up` (``stratify follow-up --list <id>``) does it all for one list;
+:mod:`.matured` follows up every list whose 12 months have passed, for the quarterly
+retraining report.
 """
 
 from stratify.training.followup.labels import LabelTouch, touched_share

@@ -121,6 +121,8 @@ class ReportInput:
     drift_markdown: str
     stability: Stability | None
     seconds: float
+    #: the follow-up of earlier lists whose window has matured (None: not this target's)
+    followups: str | None = None
 
 
 def _headline(c: Comparison) -> str:
@@ -373,6 +375,11 @@ def render(inp: ReportInput, decision: str = PENDING) -> str:
         "",
         _stability(inp.stability),
         "",
+        *(
+            ["## Follow-up of earlier outreach lists", "", inp.followups, ""]
+            if inp.followups is not None
+            else []
+        ),
         "## What changed between the cards",
         "",
         card_diff(inp.champion, inp.challenger),
