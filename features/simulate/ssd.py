@@ -104,9 +104,9 @@ def _table_rows(
         frame = frame.groupby(keys, as_index=False)[col].agg(lambda s: json.dumps(sorted(s)))
     n = len(frame)
     fields: dict[str, list[str | None]] = {}  # SSD field -> its values, in writing order
-    pending = []  # (lookup, field, values) of lookups the table does not own
+    pending: list[tuple[dict[str, Any], str, list[str | None], Any]] = []  # lookups not owned
     for column, src in spec["columns"].items():
-        values = [_text(v) for v in frame[column].tolist()] if column in frame else [None] * n
+        values = _texts(frame, column)
         if isinstance(src, dict) and "lookup" in src:
             look = src["lookup"]
             if look["table"] not in owned:
@@ -114,12 +114,7 @@ def _table_rows(
                 pending.append((look, field, values, src.get("default")))
         elif src is not None:
             fields.update(_column_fields(src, values))
-    for i in range(n):  # row by row, as the lookup keeps the first value per key
-        for look, field, values, default in pending:
-            if values[i] not in (None, default):
-                lookups.setdefault(look["table"], []).append(
-                    {look["key"]: fields[look["by"]][i], field: values[i]}
-                )
+    _add_lookups(pending, fields, n, lookups)
     if not fields:
         return [{} for _ in range(n)]
     names = list(fields)
@@ -137,3 +132,25 @@ def _column_fields(src: str | dict[str, Any], values: list[str | None]) -> dict[
         inverse = _inverse(src["codes"])
         return {src["field"]: [None if v is None else inverse.get(v) for v in values]}
     return {k: values for k in _fields_of(src, None)}
+
+
+def _texts(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """Return a column's values as :func:`_text` writes them (all None if it is absent)."""
+    if column not in frame:
+        return [None] * len(frame)
+    return [_text(v) for v in frame[column].tolist()]
+
+
+def _add_lookups(
+    pending: list[tuple[dict[str, Any], str, list[str | None], Any]],
+    fields: dict[str, list[str | None]],
+    n: int,
+    lookups: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Add the lookup rows the table supplies, row by row (the first value per key wins)."""
+    for i in range(n):
+        for look, field, values, default in pending:
+            if values[i] not in (None, default):
+                lookups.setdefault(look["table"], []).append(
+                    {look["key"]: fields[look["by"]][i], field: values[i]}
+                )
