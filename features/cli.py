@@ -48,7 +48,6 @@ from stratify.features.simulate.realism_mechanisms import (
 from stratify.features.simulate.realism_period import (
     realism_with_chance,
     recent_figures,
-    standard_error,
 )
 from stratify.features.simulate.state import ContinuationError, saved_config
 from stratify.features.warehouse.cin_load import CinReturnsInvalid
@@ -116,8 +115,10 @@ def realism_report(
     """Print the simulated-against-published table; return whether every figure passed.
 
     Each figure is printed with a 95 % CI of sampling error at the borough's size
-    (:func:`~stratify.features.simulate.realism_period.standard_error`, pooled over the
-    census years); the mechanism figures follow (:func:`mechanisms_report`).
+    (:func:`~stratify.features.simulate.realism.standard_error`, pooled over the census
+    years) and judged within 3 of those standard errors of the published range (a few
+    figures on a flat tolerance, :data:`~stratify.features.simulate.realism.FLAT`); the
+    mechanism figures follow (:func:`mechanisms_report`).
 
     With ``months``, the figures are those of the last ``months`` months to ``end_date``
     (a continuation's new months: flows annualised, each range widened by chance,
@@ -137,11 +138,9 @@ def realism_report(
             " ranges widened by 3 standard errors of chance)"
         )
     view = Table(title=title)
-    # the chance error of each figure: counts pooled over the census years (or the period)
-    pooled = figures.sum(axis=1)
-    pooled["annualised"] = figures.loc["annualised"].mean()
-    table["se"] = table["key"].map(lambda key: standard_error(key, pooled))
-    for col in ("figure", "simulated", "95% CI", "published", "accepted", "result"):
+    # table["se"]: each figure's chance error, counts pooled over the census years (or period)
+    results = {"pass": "[green]pass[/]", "FAIL": "[red]FAIL[/]"}
+    for col in ("figure", "simulated", "95% CI", "published", "accepted", "basis", "result"):
         view.add_column(col, justify="left" if col == "figure" else "right")
     for row in table.itertuples():
         value, half = float(row.simulated), 1.96 * float(row.se)  # type: ignore[arg-type]
@@ -151,14 +150,17 @@ def realism_report(
             f"{max(value - half, 0):.1f}-{value + half:.1f}",
             str(row.published),
             f"{row.accepted_low:.1f}-{row.accepted_high:.1f}",
-            "[green]pass[/]" if row.passed else "[red]FAIL[/]",
+            "3 SE of chance" if row.basis == "chance" else "flat (misfit)",
+            results.get(str(row.result), f"[yellow]{row.result}[/]"),
         )
     if out is not None:
         table.to_csv(out, index=False)
     console.print(view)
     n_pass = int(table["passed"].sum())
     colour = "green" if n_pass == len(table) else "red"
-    console.print(f"[{colour}]{n_pass} of {len(table)} figures within tolerance[/]")
+    small = int((table["result"] == "too small to judge").sum())
+    note = f" ({small} too small to judge at this size)" if small else ""
+    console.print(f"[{colour}]{n_pass} of {len(table)} figures within tolerance{note}[/]")
     if months is None:
         mechanisms_report(tables, end_date, out, console)
     return n_pass == len(table)

@@ -57,9 +57,9 @@ def area_effects(w: World, lsoa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     services start difficulties (onset) and keep them going (persistence). See
     ``features/data/simulator_mechanisms.md``.
     """
-    dep = w.deprivation(lsoa)
     p = w.p
-    return np.exp(p.onset_deprivation * dep), np.exp(p.persistence_deprivation * dep)
+    dep = w.deprivation(np.arange(len(w.lsoa["imd"])))  # per LSOA, then looked up
+    return np.exp(p.onset_deprivation * dep)[lsoa], np.exp(p.persistence_deprivation * dep)[lsoa]
 
 
 def _child_step(w: World, month_index: int) -> None:
@@ -119,7 +119,8 @@ def need(w: World, kids: np.ndarray, month_index: int) -> np.ndarray:
     s += p.need_infant_bonus * infant * (h["da"][hh] | h["drg"][hh] | h["neg"][hh])
     # informal support (family nearby, money for childcare, a car, a quiet home) buffers
     # a child from the same adversity more in better-off areas
-    s *= np.exp(p.informal_support * w.deprivation(h["lsoa"][hh]))
+    # (worked out per LSOA and per group, then looked up child by child)
+    s *= np.exp(p.informal_support * w.deprivation(np.arange(len(w.lsoa["imd"]))))[h["lsoa"][hh]]
     # and extended family living close by buffers it more in some communities
     s *= np.exp(-np.array([p.ethnic_support[g] for g in ETHNIC_GROUPS], np.float32))[h["eg"][hh]]
     # a looked-after child is away from the household's harm

@@ -50,23 +50,28 @@ def census_year_of(day: dt.date) -> int:
     return day.year + 1 if day.month >= 4 else day.year  # noqa: PLR2004 - April
 
 
+def _column(values: pd.Series) -> list[Any]:
+    """Return a column's values as Python objects: dates as dates, missing as None."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
+        dates = values.dt.date.astype(object)
+        return dates.where(values.notna(), None).tolist()
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
 def _records(frame: pd.DataFrame) -> list[Rec]:
-    out: list[Rec] = [
-        {str(k): v for k, v in rec.items()}
-        for rec in frame.astype(object).where(frame.notna(), None).to_dict("records")
-    ]
-    for rec in out:
-        for k, v in rec.items():
-            if isinstance(v, pd.Timestamp):
-                rec[k] = v.date()
-    return out
+    """Return the rows as dicts, built column by column (no per-cell pandas boxing)."""
+    keys = [str(k) for k in frame.columns]
+    columns = [_column(frame[k]) for k in frame.columns]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 class _Borough:
     """The tables as Python records, grouped for writing children one at a time."""
 
     def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
-        self.persons = {r["person_id"]: r for r in _records(tables["persons"])}
+        persons = tables["persons"]  # only children a return can hold: those referred
+        referred = persons[persons["person_id"].isin(tables["referrals"]["person_id"])]
+        self.persons = {r["person_id"]: r for r in _records(referred)}
         self.referrals = _records(tables["referrals"].sort_values(["person_id", "referral_date"]))
         self.parts: dict[str, dict[str, list[Rec]]] = {}
         for name in _PARTS:

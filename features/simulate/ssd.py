@@ -95,28 +95,62 @@ def write_ssd_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[s
 def _table_rows(
     spec: dict[str, Any], frame: pd.DataFrame, lookups: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
+    """Return the SSD rows of one warehouse table, worked out column by column."""
     owned = {t["from"] for t in mapping()["tables"].values() if "from" in t}
     json_cols = [c for c, s in spec["columns"].items() if isinstance(s, dict) and "json_list" in s]
     if json_cols:  # one SSD row per group, its codes as a JSON array
         [col] = json_cols
         keys = [c for c in spec["columns"] if c != col and spec["columns"][c] is not None]
         frame = frame.groupby(keys, as_index=False)[col].agg(lambda s: json.dumps(sorted(s)))
-    rows = []
-    for rec in frame.to_dict("records"):
-        row: dict[str, Any] = {}
-        pending = []
-        for column, src in spec["columns"].items():
-            value = _text(rec.get(column))
-            if isinstance(src, dict) and "lookup" in src:
-                look = src["lookup"]
-                if look["table"] not in owned and value not in (None, src.get("default")):
-                    field = look["field"] if isinstance(look["field"], str) else look["field"][0]
-                    pending.append((look, field, value))
-            elif src is not None:
-                row.update(_fields_of(src, value))
-        for look, field, value in pending:
-            lookups.setdefault(look["table"], []).append(
-                {look["key"]: row[look["by"]], field: value}
-            )
-        rows.append(row)
-    return rows
+    n = len(frame)
+    fields: dict[str, list[str | None]] = {}  # SSD field -> its values, in writing order
+    pending: list[tuple[dict[str, Any], str, list[str | None], Any]] = []  # lookups not owned
+    for column, src in spec["columns"].items():
+        values = _texts(frame, column)
+        if isinstance(src, dict) and "lookup" in src:
+            look = src["lookup"]
+            if look["table"] not in owned:
+                field = look["field"] if isinstance(look["field"], str) else look["field"][0]
+                pending.append((look, field, values, src.get("default")))
+        elif src is not None:
+            fields.update(_column_fields(src, values))
+    _add_lookups(pending, fields, n, lookups)
+    if not fields:
+        return [{} for _ in range(n)]
+    names = list(fields)
+    return [dict(zip(names, row, strict=True)) for row in zip(*fields.values(), strict=True)]
+
+
+def _column_fields(src: str | dict[str, Any], values: list[str | None]) -> dict[str, list]:
+    """:func:`_fields_of` for a whole column of values."""
+    if isinstance(src, dict) and "date" in src:
+        return {
+            src["date"]: values,
+            **({src["else"]: [None] * len(values)} if "else" in src else {}),
+        }
+    if isinstance(src, dict) and "codes" in src:
+        inverse = _inverse(src["codes"])
+        return {src["field"]: [None if v is None else inverse.get(v) for v in values]}
+    return {k: values for k in _fields_of(src, None)}
+
+
+def _texts(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """Return a column's values as :func:`_text` writes them (all None if it is absent)."""
+    if column not in frame:
+        return [None] * len(frame)
+    return [_text(v) for v in frame[column].tolist()]
+
+
+def _add_lookups(
+    pending: list[tuple[dict[str, Any], str, list[str | None], Any]],
+    fields: dict[str, list[str | None]],
+    n: int,
+    lookups: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Add the lookup rows the table supplies, row by row (the first value per key wins)."""
+    for i in range(n):
+        for look, field, values, default in pending:
+            if values[i] not in (None, default):
+                lookups.setdefault(look["table"], []).append(
+                    {look["key"]: fields[look["by"]][i], field: values[i]}
+                )

@@ -130,7 +130,7 @@ def test_continuing_twice_from_one_state_is_byte_identical(sims, tmp_path):
     assert names == sorted(
         p.relative_to(again.folder) for p in again.folder.rglob("*") if p.is_file()
     )
-    assert {n.parts[0] for n in names} == {"extract", "truth", "state"}
+    assert {n.parts[0] for n in names} == {"extract", "truth", "state", "cin_xml", "ssd"}
     for name in names:
         assert (ours / name).read_bytes() == (again.folder / name).read_bytes(), name
 

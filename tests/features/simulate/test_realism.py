@@ -1,6 +1,7 @@
 """Realism figures: hand-worked on tiny tables, and the borough at three seeds."""
 
 import datetime as dt
+import math
 
 import pandas as pd
 import pytest
@@ -127,15 +128,60 @@ def test_figures_by_hand():
     assert fig["cat_NEG"] == pytest.approx(100.0)
 
 
-def test_pass_and_fail_use_the_widened_range():
-    rate = next(t for t in PUBLISHED if t.key == "referral_rate")
-    lo, hi = rate.bounds()
-    assert (lo, hi) == pytest.approx((468.0, 610.5))
-    base = {t.key: (t.low + t.high) / 2 for t in PUBLISHED}
-    ok = realism_table(pd.DataFrame({"y": base}))
-    assert ok["passed"].all()
-    bad = realism_table(pd.DataFrame({"y": {**base, "referral_rate": hi + 1}}))
-    assert list(bad.loc[~bad["passed"], "key"]) == ["referral_rate"]
+def _years(children: float, referrals: float, n_cp: float, **values: float) -> pd.DataFrame:
+    """Three census years, each every figure at England's middle unless given."""
+    year = {t.key: (t.low + t.high) / 2 for t in PUBLISHED}
+    counts = {"children": children, "annualised": 1.0, "n_referrals": referrals}
+    counts |= {"n_closed": referrals, "n_assessments": referrals, "n_cp": n_cp}
+    return pd.DataFrame({y: {**year, **counts, **values} for y in ("y1", "y2", "y3")})
+
+
+def test_pass_and_fail_by_sampling_error():
+    """40,000 children a year for 3 years: 120,000 child-years, 6,000 referrals.
+
+    Referral rate (England 520-555, middle 537.5): variance 537.5 x 10,000 / 120,000,
+    doubled for families: SE = sqrt(89.58) = 9.465; accepted 520 - 3 SE to 555 + 3 SE.
+    Police share 28.7 %: SE = sqrt(2 x 28.7 x 71.3 / 6,000) = 0.826.
+    """
+    se = math.sqrt(2 * 537.5 * 10_000 / 120_000)
+    ok = realism_table(_years(40_000, 2_000, 170))
+    assert ok["passed"].all() and (ok["result"] == "pass").all()
+    rate = ok.set_index("key").loc["referral_rate"]
+    assert rate["se"] == pytest.approx(se)
+    assert (rate["accepted_low"], rate["accepted_high"]) == pytest.approx(
+        (520 - 3 * se, 555 + 3 * se)
+    )
+    police = ok.set_index("key").loc["src_police"]
+    assert police["se"] == pytest.approx(math.sqrt(2 * 28.7 * 71.3 / 6_000))
+    for value, passed in ((555 + 3 * se - 0.1, True), (555 + 3 * se + 0.1, False)):
+        table = realism_table(_years(40_000, 2_000, 170, referral_rate=value))
+        assert list(table.loc[~table["passed"], "key"]) == ([] if passed else ["referral_rate"])
+
+
+def test_a_clearly_wrong_borough_fails():
+    """What the old flat tolerances let through (rate 470, police 25 %) fails by chance.
+
+    The figures kept flat (``FLAT``) still fail outside their flat range.
+    """
+    wrong = _years(40_000, 2_000, 170, referral_rate=470, src_police=25.0, icpc_rate=80.0)
+    table = realism_table(wrong).set_index("key")
+    assert set(table.index[~table["passed"]]) == {"referral_rate", "src_police", "icpc_rate"}
+    assert table.loc["icpc_rate", "basis"] == "flat"
+    lo, hi = next(t for t in PUBLISHED if t.key == "icpc_rate").bounds()
+    assert (table.loc["icpc_rate", "accepted_low"], hi) == pytest.approx((lo, 75.6))
+
+
+def test_a_figure_too_small_to_judge_says_so():
+    """500 children: 2 on a plan a year, 6 in all; multiple category 3 % (SE ~ 9.8 points).
+
+    Its 95 % CI (+- 19 points) is wider than 3 %: too small to judge, and not failed.
+    The referral rate (SE 2 x 537.5 x 10,000 / 1,500 -> 84.7) is judged.
+    """
+    table = realism_table(_years(500, 25, 2, cat_MUL=0.0)).set_index("key")
+    assert table.loc["cat_MUL", "se"] == pytest.approx(math.sqrt(2 * 3 * 97 / 6))
+    assert table.loc["cat_MUL", "result"] == "too small to judge"
+    assert table.loc["cat_MUL", "passed"]
+    assert table.loc["referral_rate", "result"] == "pass"
 
 
 @pytest.mark.slow
