@@ -275,7 +275,7 @@ def _card_pdf(card: Path) -> str:
     )
 
 
-def _serving(  # noqa: PLR0915 - the demo's serving steps in order, one line each
+def _serving(
     cfg: Config, config: Path | None, versions: dict[Target, int], console: Console
 ) -> list[str]:
     """Serve, write the lists and their simulated decisions; return the decided lists' ids."""

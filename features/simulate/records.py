@@ -69,6 +69,8 @@ class Recorder:
 
 def source_ids(prefix: str, idx: np.ndarray) -> pd.Series:
     """Return the extract's source identifiers (e.g. ``P00000042``) for record indices."""
+    if idx.size == 0:  # np.char.zfill cannot reduce an empty array
+        return pd.Series([], dtype="string")
     return pd.Series(np.char.add(prefix, np.char.zfill(idx.astype(str), 8)), dtype="string")
 
 

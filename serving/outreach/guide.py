@@ -38,13 +38,13 @@ class Column:
 
 LIST_COLUMNS = (
     Column("rank", "Rank", "The family's place on the list (1 = highest family score).",
-           6, "int", True),
+           7, "int", True),
     Column("family", "Family", "The household's pseudonym.", 25, family=True),
     Column("family_score", "Family score", "The highest score of the family's children: the "
            "estimated chance (0 to 1) of a section 47 enquiry, a child protection plan or "
            "becoming looked after within 12 months, given the records.", 7, "score", True),
     Column("band", "Band", "1 to 10: where the family score falls among all children the "
-           "model learnt from (10 = the highest tenth).", 6, "int", True),
+           "model learnt from (10 = the highest tenth).", 7, "int", True),
     Column("children", "Children", "How many of the family's children are listed below it.",
            8, "int", True),
     Column("child", "Child", "The child's pseudonym.", 25),

@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import httpx
@@ -172,7 +172,9 @@ def test_sigterm_lets_in_flight_requests_finish_and_the_chain_stays_whole(
     try:
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(call, i) for i in range(4)]
-            time.sleep(1.0)  # all four sent; the worker scores them one at a time
+            # the worker scores them one at a time: once the first is answered, the
+            # others are in flight (a fixed sleep could outlast all four on a fast machine)
+            wait(futures, timeout=60, return_when=FIRST_COMPLETED)
             os.killpg(proc.pid, signal.SIGTERM)
             signalled = time.monotonic()
             results = [f.result() for f in futures]
