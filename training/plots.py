@@ -110,7 +110,8 @@ def importance(names: Sequence[str], gain: np.ndarray, out: Path, top: int = 20)
     """Write ``importance.png``: the ``top`` features by total gain."""
     order = np.argsort(gain)[::-1][:top][::-1]
     fig, ax = _figure(6, 0.3 * top + 1)
-    ax.barh([names[i] for i in order], gain[order] / gain.sum())
+    total = gain.sum()  # zero for trees that never split (nothing met the split bar)
+    ax.barh([names[i] for i in order], gain[order] / total if total > 0 else gain[order] * 0)
     ax.set(xlabel="share of total gain", title="LightGBM feature importance")
     return _save(fig, out / "importance.png")
 

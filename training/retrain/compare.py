@@ -210,7 +210,7 @@ def _worse(difference: dict[str, Interval]) -> list[str]:
         f"95 % interval of the difference below zero ({d.value:+.3f}, {d.low:+.3f} to "
         f"{d.high:+.3f})"
         for name, d in difference.items()
-        if name in HEADLINE and d.high < 0
+        if name in HEADLINE + RANKING and d.high < 0
     ]
 
 
@@ -266,7 +266,9 @@ def recommend(
 
     - **keep the champion** when the challenger's lists are worse on the window
       (precision or recall at capacity, the paired 95 % interval wholly below zero), or
-      its performance verdict fails where the champion's held;
+      its ranking of children is (ROC AUC or average precision: a quarter's lists hold
+      few positives, so they cannot show a difference a whole quarter's ranking shows),
+      or its performance verdict fails where the champion's held;
     - **needs review** when neither is so but the challenger loses a fairness check the
       champion met on the same points, or major drift is flagged (the new data differ
       from what the champion learnt from: a person should look before either is used);
@@ -293,9 +295,9 @@ def recommend(
     review = list(fairness) + [f"major drift: {flag}" for flag in drift_flags]
     if review:
         return Recommendation("needs review", tuple(review))
-    reasons = ["on the comparison window the challenger's lists are no worse than the "
-               "champion's (no paired 95 % interval of precision or recall at capacity lies "
-               "below zero)", "it has learnt from the newest records"]  # fmt: skip
+    reasons = ["on the comparison window the challenger is no worse than the champion (no "
+               "paired 95 % interval of precision or recall at capacity, ROC AUC or average "
+               "precision lies below zero)", "it has learnt from the newest records"]  # fmt: skip
     if verdicts.get("challenger") != "met":
         reasons.append(
             "its performance verdict is 'not met', as the champion's was: promotion needs the "
