@@ -11,6 +11,7 @@ changed since the previous version. :func:`first_page` writes it as Markdown.
 
 from __future__ import annotations
 
+import html
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -247,7 +248,12 @@ def bar_words(s: Summary) -> list[str]:
 
 
 def approval_words(approval: Approval | None) -> str:
-    """Return who approved the version and when, or that nobody has yet."""
+    """Return who approved the version and when, or that nobody has yet.
+
+    The approver's name and reason are typed by a person: markup in them is escaped, as
+    the card's Markdown allows the template's own HTML.
+    """
     if approval is None:
         return NOT_APPROVED
-    return f"Approved by {approval.approved_by} on {approval.approved_at[:10]}: {approval.reason}"
+    who, why = (html.escape(t, quote=False) for t in (approval.approved_by, approval.reason))
+    return f"Approved by {who} on {approval.approved_at[:10]}: {why}"

@@ -22,7 +22,7 @@ from stratify.training.card.context import History
 from stratify.training.card.history import approval_of
 from stratify.training.card.publish import chromium
 from stratify.training.card.render import write_card
-from stratify.training.card.summary import NOT_APPROVED, Approval
+from stratify.training.card.summary import NOT_APPROVED, Approval, approval_words
 from stratify.training.policy import Policy
 from stratify.training.run import card_dir_of
 from tests.training.card.test_card import METADATA
@@ -118,3 +118,10 @@ def test_stamp_escapes_markup_and_leaves_a_foreign_card_alone(cfg, tmp_path, mon
     assert (folder / "model_card.html").read_bytes() == before
     with pytest.raises(FileNotFoundError, match="no model card in"):
         stamp_approval(tmp_path / "empty", None)
+
+
+def test_the_approvers_words_are_escaped_wherever_the_card_is_written():
+    # the card's Markdown allows the template's own HTML: a person's typed words must
+    # never become markup, whether the card is written fresh or re-stamped at promotion
+    words = approval_words(Approval("A <b>B</b>", "2026-05-01T10:00:00+00:00", "x & <i>y</i>"))
+    assert words == "Approved by A &lt;b&gt;B&lt;/b&gt; on 2026-05-01: x &amp; &lt;i&gt;y&lt;/i&gt;"
