@@ -35,21 +35,13 @@ from stratify.features.warehouse.ingest import (
     IngestError,
     LoadResult,
     Manifest,
-    _pseudonym_maps,
     _scratch,
-    _typed,
+    extract_key,
     read_manifest,
+    write_pseudonymised,
 )
-from stratify.features.warehouse.pseudonymise import (
-    ERR_KEY_SHORT,
-    MIN_KEY_LENGTH,
-    SYNTHETIC_DEMO_KEY,
-    PseudonymKeyError,
-    key_fingerprint,
-    resolve_key,
-)
+from stratify.features.warehouse.pseudonymise import key_fingerprint
 from stratify.features.warehouse.report import Issue, errors_by_child, issue, write_report
-from stratify.features.warehouse.store import create_warehouse
 from stratify.features.warehouse.validate import LINE, RULE_CROSS_DATE_ORDER, find_violations
 
 ERR_NO_RETURNS = "{path}: no CIN census XML returns (*.xml) found"
@@ -156,13 +148,6 @@ def _read_all(files: Sequence[Path]) -> tuple[list[CensusReturn], RawRows, list[
     return returns, rows, issues + merged, file_errors
 
 
-def _key(key: bytes | None, secret: str | None, manifest: Manifest) -> bytes:
-    key = resolve_key(secret, synthetic=manifest.synthetic) if key is None else key
-    if len(key) < MIN_KEY_LENGTH:  # fail before the slow stages, not after them
-        raise PseudonymKeyError(ERR_KEY_SHORT)
-    return key
-
-
 def _meta(
     returns: Sequence[CensusReturn], manifest: Manifest, key: bytes, years: list[int]
 ) -> dict[str, str]:
@@ -220,7 +205,7 @@ def load_cin_returns(  # noqa: PLR0913 - the loader's options, all keyword-only
     files = return_files(Path(src))
     folder = Path(src) if Path(src).is_dir() else Path(src).parent
     manifest = read_manifest(folder)
-    key = _key(key, secret, manifest)
+    key = extract_key(key, secret, manifest)
     say = progress or (lambda stage: None)
     say(STAGE_READ)
     returns, rows, issues, file_errors = _read_all(files)
@@ -240,17 +225,8 @@ def load_cin_returns(  # noqa: PLR0913 - the loader's options, all keyword-only
         say(STAGE_WRITE)
         years = sorted(r.year.year for r in returns if r.year)
         meta = _meta(returns, manifest, key, years)
-        _pseudonym_maps(con, raw, key)
-        tables = {t.name: _typed(con, t, raw[t.name]) for t in TABLES}
-        written = create_warehouse(warehouse, tables, meta)
+        load = write_pseudonymised(
+            con, raw, warehouse, key=key, meta=meta, synthetic=manifest.synthetic
+        )
     report = write_report(issues, folder, title=title, quarantined=quarantined)
-    counts = {t.name: int(written[f"rows.{t.name}"]) for t in TABLES}
-    load = LoadResult(
-        warehouse,
-        dt.date.fromisoformat(meta["extract_date"]),
-        counts,
-        written["content_hash"],
-        manifest.synthetic,
-        key == SYNTHETIC_DEMO_KEY,
-    )
     return CinLoadResult(load, issues, quarantined, report, years)

@@ -271,6 +271,52 @@ def _latest_date(con: duckdb.DuckDBPyConnection, raw_tables: Mapping[str, str]) 
     return latest
 
 
+def extract_key(key: bytes | None, secret: str | None, manifest: Manifest) -> bytes:
+    """Return the pseudonymisation key for an extract: ``key``, or resolved from ``secret``.
+
+    Every loader calls it before its slow stages, so a short key fails at once.
+
+    Raises
+    ------
+    PseudonymKeyError
+        If no key can be resolved, or the key is too short.
+    """
+    key = resolve_key(secret, synthetic=manifest.synthetic) if key is None else key
+    if len(key) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(ERR_KEY_SHORT)
+    return key
+
+
+def write_pseudonymised(  # noqa: PLR0913 - one step of every loader, its inputs keyword-only
+    con: duckdb.DuckDBPyConnection,
+    raw_tables: Mapping[str, str],
+    warehouse: Path,
+    *,
+    key: bytes,
+    meta: dict[str, str],
+    synthetic: bool,
+    say: StageCallback | None = None,
+) -> LoadResult:
+    """Pseudonymise and type the raw tables, write the warehouse; return what was loaded.
+
+    ``say`` (optional) is told :data:`STAGE_WRITE` when the writing starts.
+    """
+    _pseudonym_maps(con, raw_tables, key)
+    tables = {t.name: _typed(con, t, raw_tables[t.name]) for t in TABLES}
+    if say is not None:
+        say(STAGE_WRITE)
+    written = create_warehouse(warehouse, tables, meta)
+    counts = {t.name: int(written[f"rows.{t.name}"]) for t in TABLES}
+    return LoadResult(
+        warehouse,
+        dt.date.fromisoformat(meta["extract_date"]),
+        counts,
+        written["content_hash"],
+        synthetic,
+        key == SYNTHETIC_DEMO_KEY,
+    )
+
+
 def load_extract(
     src: Path,
     warehouse: Path,
@@ -317,9 +363,7 @@ def load_extract(
     if not src.is_dir():
         raise IngestError(ERR_NO_FOLDER.format(path=src))
     manifest = read_manifest(src)
-    key = resolve_key(secret, synthetic=manifest.synthetic) if key is None else key
-    if len(key) < MIN_KEY_LENGTH:  # fail before the slow stages, not after them
-        raise PseudonymKeyError(ERR_KEY_SHORT)
+    key = extract_key(key, secret, manifest)  # before the slow stages, not after them
     say = progress or (lambda stage: None)
     with _scratch() as con:
         say(STAGE_READ)
@@ -327,10 +371,7 @@ def load_extract(
         say(STAGE_VALIDATE)
         _raise_if_invalid(con, raw_tables, rejects, report_path, manifest.extract_date)
         say(STAGE_PSEUDONYMISE)
-        _pseudonym_maps(con, raw_tables, key)
-        tables = {t.name: _typed(con, t, raw_tables[t.name]) for t in TABLES}
         extract_date = manifest.extract_date or _latest_date(con, raw_tables)
-        say(STAGE_WRITE)
         meta = {
             "extract_date": extract_date.isoformat(),
             "synthetic": str(manifest.synthetic).lower(),
@@ -339,13 +380,6 @@ def load_extract(
         }
         if manifest.la_code:
             meta["la_code"] = manifest.la_code
-        written = create_warehouse(warehouse, tables, meta)
-    counts = {t.name: int(written[f"rows.{t.name}"]) for t in TABLES}
-    return LoadResult(
-        warehouse,
-        extract_date,
-        counts,
-        written["content_hash"],
-        manifest.synthetic,
-        key == SYNTHETIC_DEMO_KEY,
-    )
+        return write_pseudonymised(
+            con, raw_tables, warehouse, key=key, meta=meta, synthetic=manifest.synthetic, say=say
+        )

@@ -32,22 +32,14 @@ from stratify.features.warehouse.ingest import (
     IngestError,
     LoadResult,
     _latest_date,
-    _pseudonym_maps,
     _read_table,
     _scratch,
-    _typed,
+    extract_key,
     read_manifest,
+    write_pseudonymised,
 )
-from stratify.features.warehouse.pseudonymise import (
-    ERR_KEY_SHORT,
-    MIN_KEY_LENGTH,
-    SYNTHETIC_DEMO_KEY,
-    PseudonymKeyError,
-    key_fingerprint,
-    resolve_key,
-)
+from stratify.features.warehouse.pseudonymise import key_fingerprint
 from stratify.features.warehouse.report import Issue, issue, write_report
-from stratify.features.warehouse.store import create_warehouse
 from stratify.features.warehouse.validate import LINE, find_violations, lit, q
 
 MAPPING_FILE = "ssd_mapping.yaml"
@@ -301,9 +293,7 @@ def load_ssd(
     if not src.is_dir():
         raise IngestError(ERR_NO_FOLDER.format(path=src))
     manifest = read_manifest(src)
-    key = resolve_key(secret, synthetic=manifest.synthetic) if key is None else key
-    if len(key) < MIN_KEY_LENGTH:
-        raise PseudonymKeyError(ERR_KEY_SHORT)
+    key = extract_key(key, secret, manifest)
     say = progress or (lambda stage: None)
     title = f"stratify validation report: SSD tables in {src}"
     with _scratch() as con:
@@ -325,18 +315,8 @@ def load_ssd(
             "source": "ssd",
             META_ABSENT: json.dumps(absent),
         }
-        _pseudonym_maps(con, raw, key)
-        written = create_warehouse(
-            warehouse, {t.name: _typed(con, t, raw[t.name]) for t in TABLES}, meta
+        load = write_pseudonymised(
+            con, raw, warehouse, key=key, meta=meta, synthetic=manifest.synthetic
         )
     report = write_report([], src, title=title)
-    counts = {t.name: int(written[f"rows.{t.name}"]) for t in TABLES}
-    load = LoadResult(
-        warehouse,
-        extract_date,
-        counts,
-        written["content_hash"],
-        manifest.synthetic,
-        key == SYNTHETIC_DEMO_KEY,
-    )
     return SsdLoadResult(load, report, absent)
