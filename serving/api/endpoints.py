@@ -78,6 +78,8 @@ class ServingError(RuntimeError):
 def load_served(work_dir: Path, threads: int = 1) -> dict[str, Served]:
     """Load every imported champion (one LightGBM thread each: a worker per core).
 
+    Each scorer's fast TreeSHAP is built and checked here, so no request waits for it.
+
     A pointer to a model missing from the store, or a model that does not load,
     stops everything: a service must not start with one of its champions silently
     absent or replaced.
@@ -91,7 +93,9 @@ def load_served(work_dir: Path, threads: int = 1) -> dict[str, Served]:
     for target, champion in sorted(read_pointers(work_dir).items()):
         try:
             stored = locate_champion(work_dir, target)
-            served[target] = Served.build(Scorer.from_stored(stored, threads), stored.champion)
+            scorer = Scorer.from_stored(stored, threads)
+            scorer.fast_shap()  # built, compiled and checked before the first request
+            served[target] = Served.build(scorer, stored.champion)
         except LookupError as err:
             raise ServingError(str(err)) from None
         except Exception as err:  # any damage to the stored files: one clear message
