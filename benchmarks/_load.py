@@ -46,11 +46,12 @@ def merge(loads: list[Load]) -> Load:
     )  # fmt: skip
 
 
-def _client(port: int, path: str, body: bytes, headers: dict[str, str], stop_at: float, *,
-            count: int | None, out: list[float], errs: list[int]) -> None:  # fmt: skip
+def _client(port: int, path: str, bodies: list[bytes], headers: dict[str, str], stop_at: float,
+            *, count: int | None, out: list[float], errs: list[int]) -> None:  # fmt: skip
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     n = 0
     while (count is None and time.perf_counter() < stop_at) or (count is not None and n < count):
+        body = bodies[n % len(bodies)]
         start = time.perf_counter()
         try:
             conn.request("POST", path, body=body, headers=headers)
@@ -69,10 +70,15 @@ def _client(port: int, path: str, body: bytes, headers: dict[str, str], stop_at:
     conn.close()
 
 
-def run(port: int, path: str, payload: dict, token: str | None, *, clients: int,
+def run(port: int, path: str, payload: dict | list[dict], token: str | None, *, clients: int,
         seconds: float | None = None, requests: int | None = None) -> Load:  # fmt: skip
-    """Send ``payload`` from ``clients`` threads for ``seconds`` (or ``requests`` each)."""
-    body = json.dumps(payload).encode()
+    """Send ``payload`` from ``clients`` threads for ``seconds`` (or ``requests`` each).
+
+    A list of payloads is sent in turn, each client starting at a different one, so a
+    service sees different records rather than one it may have in its caches.
+    """
+    payloads = payload if isinstance(payload, list) else [payload]
+    encoded = [json.dumps(p).encode() for p in payloads]
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -82,7 +88,7 @@ def run(port: int, path: str, payload: dict, token: str | None, *, clients: int,
     threads = [
         threading.Thread(
             target=_client,
-            args=(port, path, body, headers, stop_at),
+            args=(port, path, encoded[i:] + encoded[:i], headers, stop_at),
             kwargs={"count": requests, "out": lat[i], "errs": errs[i]},
         )
         for i in range(clients)

@@ -150,7 +150,7 @@ class Scorer:
             encoded = pd.DataFrame(X, columns=self.order)
             return np.asarray(self._calibrated.predict_proba(encoded)[:, 1], dtype=np.float64)
         raw = self._booster.predict(X, raw_score=self._margin, num_threads=self.threads)
-        return np.asarray(self._calibrator.predict(raw), dtype=np.float64)
+        return _calibrate(self._calibrator, np.asarray(raw, dtype=np.float64))
 
     def bands(self, probabilities: np.ndarray) -> np.ndarray:
         """Return the band (1-10) of each probability."""
@@ -250,6 +250,18 @@ def _fast_calibrator(calibrated: Any) -> Any | None:
     if len(member.calibrators) != 1 or list(calibrated.classes_) != [0, 1]:
         return None
     return member.calibrators[0]
+
+
+def _calibrate(calibrator: Any, raw: np.ndarray) -> np.ndarray:
+    """Apply a fitted sigmoid or isotonic calibrator as scikit-learn does.
+
+    Without scikit-learn's input checks, which cost a fifth of a single record's scoring.
+    """
+    if hasattr(calibrator, "a_"):  # _SigmoidCalibration: expit(-(a T + b))
+        return np.asarray(1.0 / (1.0 + np.exp(calibrator.a_ * raw + calibrator.b_)))
+    if getattr(calibrator, "out_of_bounds", None) == "clip":  # IsotonicRegression
+        return np.interp(raw, calibrator.X_thresholds_, calibrator.y_thresholds_)
+    return np.asarray(calibrator.predict(raw), dtype=np.float64)
 
 
 def _probe(

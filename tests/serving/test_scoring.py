@@ -91,3 +91,23 @@ def test_from_store_loads_the_recorded_champion(served_work: Path):
     assert stored.champion.tag == f"stratify-escalation:v{scorer.version}"
     assert stored.path.is_relative_to(store.store_home(served_work))
     assert Scorer.from_store(served_work, "escalation").version == scorer.version
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_direct_calibration_equals_scikit_learns(method: str):
+    """The scorer's calibration without scikit-learn's checks gives its values exactly."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+
+    from stratify.serving.scoring import _calibrate
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 3))
+    y = (X[:, 0] + rng.normal(size=600) > 0).astype(int)
+    model = LogisticRegression().fit(X[:300], y[:300])
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=method)
+    calibrated.fit(X[300:], y[300:])
+    calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
+    raw = np.concatenate([rng.normal(scale=4, size=200), [-50.0, 50.0, 0.0]])  # and beyond
+    np.testing.assert_allclose(_calibrate(calibrator, raw), calibrator.predict(raw), rtol=1e-13)
