@@ -45,6 +45,18 @@ _HUGE = 1e300  # LightGBM's largest threshold (Common::AvoidInf)
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 
 
+def _compiled(fn: Any) -> Any:
+    """Compile with numba, cached on disk where numba finds a writable place for it.
+
+    Beside the module, else the user's cache directory; on a read-only installation
+    with neither, each process compiles once instead (about a second).
+    """
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(fn)
+
+
 @dataclass(frozen=True)
 class TreeShap:
     """The flattened trees of one booster (see the module doc)."""
@@ -205,7 +217,7 @@ def _quadrature(widest: int) -> tuple[np.ndarray, np.ndarray]:
     return points, weights
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _left(  # noqa: PLR0913, PLR0917 - one compiled call per split, on plain numbers
     x: float, threshold: float, categorical: bool, missing: int, default_left: bool,
     cats: np.ndarray, start: int, stop: int,
@@ -227,7 +239,7 @@ def _left(  # noqa: PLR0913, PLR0917 - one compiled call per split, on plain num
     return x <= threshold
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _contributions(  # noqa: C901, PLR0912, PLR0913, PLR0915, PLR0917 - one compiled loop
     X, out, node_feature, node_threshold, node_categorical, node_missing, node_default_left,
     node_bit, node_left, node_right, cat_start, cat_stop, cat_values, slot_start,
