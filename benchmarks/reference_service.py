@@ -5,8 +5,7 @@ probability, TreeSHAP by :mod:`stratify.serving.treeshap`), and the same BentoML
 settings (workers, one thread, no access log), but no authentication, validation,
 reasons or audit log. It returns the probability and the three largest contributions
 (feature, value), a payload of about the size of stratify's, so the comparison is not
-one of JSON volume. The
-model folder comes from ``$REFERENCE_MODEL_DIR``.
+one of JSON volume. The model folder comes from ``$REFERENCE_MODEL_DIR``.
 """
 
 from __future__ import annotations
