@@ -44,7 +44,6 @@ ERR_EDGES = "band_edges must be 9 ascending cut points, got {n}"
 _FAST_CALIBRATION = ("sigmoid", "isotonic")
 #: made-up records on which the fast TreeSHAP must equal LightGBM's before it is used
 SHAP_PROBES = 64
-_UNSET: Any = object()
 log = logging.getLogger(__name__)
 
 
@@ -89,7 +88,8 @@ class Scorer:
         # (LightGBM's raw margin), else the positive-class probability
         self._margin = hasattr(calibrated.calibrated_classifiers_[0].estimator, "decision_function")
         self._check_fast_path()
-        self._shap: treeshap.TreeShap | None = _UNSET
+        self._shap: treeshap.TreeShap | None = None
+        self._shap_checked = False  # (a flag, not a sentinel object: scorers are pickled)
 
     @classmethod
     def from_mlflow_dir(cls, path: Path, version: int, threads: int = 0) -> Scorer:
@@ -174,7 +174,7 @@ class Scorer:
         ``pred_contrib`` on :data:`SHAP_PROBES` made-up records (a warning says so, and
         LightGBM's own values are used). The service calls it at start-up.
         """
-        if self._shap is _UNSET:
+        if not self._shap_checked:
             fast = treeshap.build(self._booster.dump_model())
             if fast is not None:
                 probes = treeshap.probe_rows(fast, SHAP_PROBES)
@@ -183,7 +183,7 @@ class Scorer:
                     log.warning("fast TreeSHAP disagrees with LightGBM for %s v%d: using "
                                 "LightGBM's pred_contrib", self.target, self.version)  # fmt: skip
                     fast = None
-            self._shap = fast
+            self._shap, self._shap_checked = fast, True
         return self._shap
 
     def reasons(

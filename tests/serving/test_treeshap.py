@@ -156,3 +156,18 @@ def test_the_scorer_checks_it_and_uses_lightgbm_when_it_disagrees(
         assert broken.fast_shap() is None
     assert "disagrees with LightGBM" in caplog.text
     np.testing.assert_allclose(broken.contributions(rows), expected, rtol=1e-12)
+
+
+def test_a_pickled_scorer_still_explains(stored_scorer: Scorer):
+    """Spark ships the scorer to its workers by pickling it, before or after first use."""
+    import pickle
+
+    rows = treeshap.probe_rows(treeshap.build(stored_scorer._booster.dump_model()), 5, seed=3)
+    expected = stored_scorer._booster.predict(rows, pred_contrib=True)[:, :-1]
+    fresh = Scorer(stored_scorer.pipeline, stored_scorer.metadata, stored_scorer.version)
+    used = Scorer(stored_scorer.pipeline, stored_scorer.metadata, stored_scorer.version)
+    assert used.fast_shap() is not None
+    for scorer in (fresh, used):
+        copy = pickle.loads(pickle.dumps(scorer))
+        np.testing.assert_allclose(copy.contributions(rows), expected, rtol=1e-10, atol=1e-12)
+        assert copy.fast_shap() is not None
