@@ -224,9 +224,9 @@ def _left(  # noqa: PLR0913, PLR0917 - one compiled call per split, on plain num
 ) -> bool:  # fmt: skip
     """Whether a value goes left (LightGBM's tree.h: NumericalDecision, CategoricalDecision)."""
     if categorical:
-        if (math.isnan(x) and missing == 2) or x < 0:
+        if math.isnan(x) or x < 0:  # NaN goes right whatever the missing type
             return False
-        value = 0 if math.isnan(x) else int(x)
+        value = int(x)
         for k in range(start, stop):  # noqa: SIM110 - no generators in compiled code
             if cats[k] == value:
                 return True

@@ -49,6 +49,11 @@ BOOSTERS = {
         {"num_leaves": 31, "min_data_per_group": 5, "cat_smooth": 1},
         {"categorical_feature": [0, 4]},
     ),  # fmt: skip
+    # categories never missing in training: NaN at scoring still goes right
+    "categorical, none missing": (
+        {"num_leaves": 31, "min_data_per_group": 5, "cat_smooth": 1},
+        {"categorical_feature": [0, 4]},
+    ),
 }
 
 
@@ -57,14 +62,17 @@ def test_equals_lightgbm_pred_contrib(name: str):
     params, data = BOOSTERS[name]
     rng = np.random.default_rng(len(name))
     X, y = _data(rng)
+    if "none missing" in name:
+        X[:, [0, 4]] = np.nan_to_num(X[:, [0, 4]], nan=1.0)
     booster = _booster(params, X, y, rounds=60, **data)
     fast = treeshap.build(booster.dump_model())
     assert fast is not None
     for rows in (_records(rng, X), treeshap.probe_rows(fast, 200, seed=1)):
         expected = booster.predict(rows, pred_contrib=True)[:, :-1]
         np.testing.assert_allclose(fast.contributions(rows), expected, rtol=1e-10, atol=1e-12)
-    if data:  # the categorical booster has categorical splits to get right
+    if data:  # the categorical boosters have categorical splits to get right
         assert fast.node_categorical.any()
+        assert ("none missing" in name) == (fast.node_missing[fast.node_categorical] == 0).all()
 
 
 def _expectation(tree: dict, x: np.ndarray, known: set[int]) -> float:
