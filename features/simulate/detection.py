@@ -137,14 +137,19 @@ def _draw(rng: np.random.Generator, hazard: np.ndarray) -> np.ndarray:
     total = hazard.sum(1)
     hit = rng.random(len(hazard)) < -np.expm1(-total)
     u = rng.random(len(hazard)) * total
-    # the running sum column by column: the very additions of a row-wise cumsum, without
-    # numpy's slow loop over millions of short rows (re-simulations spend most time here)
+    # which event, for the rows with one only (a few in a hundred): the running sum
+    # column by column, the very additions of a row-wise cumsum, without numpy's slow
+    # loop over short rows (re-simulations spend most of their time here)
+    rows = np.flatnonzero(hit)
+    hazard, u = hazard[rows], u[rows]
     cum = hazard[:, 0].copy()
     which = (u > cum).astype(np.int64)
     for k in range(1, hazard.shape[1]):
         cum += hazard[:, k]
         which += u > cum
-    return np.where(hit, np.minimum(which, hazard.shape[1] - 1), -1)
+    out = np.full(len(hit), -1, np.int64)
+    out[rows] = np.minimum(which, hazard.shape[1] - 1)
+    return out
 
 
 __all__ = ["EVENTS", "agency_events", "referral_sources", "latent_matrix"]
