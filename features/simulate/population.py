@@ -162,7 +162,9 @@ def _births(w: World, month_index: int) -> None:
     p, h = w.p, w.households
     kids = w.children()
     youngest = np.full(len(h), 10_000, np.int64)
-    np.minimum.at(youngest, w.persons["hh"][kids], w.age_months(month_index, kids))
+    # int64 ages: numpy's fast path of ufunc.at wants the output's dtype (5x faster)
+    ages = w.age_months(month_index, kids).astype(np.int64)
+    np.minimum.at(youngest, w.persons["hh"][kids].astype(np.intp), ages)
     eligible = h["active"] & (youngest < 120) & (counts(w, 1) > 0)
     born = np.flatnonzero(eligible & (w.rng.random(len(h)) < p.birth_rate))
     if len(born):
