@@ -11,6 +11,7 @@ import numpy as np
 
 from stratify.features.simulate.adversity import latent_matrix
 from stratify.features.simulate.params import LATENTS, SOURCES
+from stratify.features.simulate.store import unique_ids
 from stratify.features.simulate.world import World
 
 #: event type -> (agency, who it is recorded on, age range in years, {latent: monthly rate},
@@ -65,6 +66,7 @@ def agency_events(w: World, month_index: int, kids: np.ndarray, lat: np.ndarray)
     age = w.age_months(month_index, kids) / 12
     touched = np.zeros(len(kids), bool)
     parent = _one_parent(w)
+    uniq, first, _ = unique_ids(hh, len(h))
     for etype, (agency, who, (lo, hi), rates, bg) in EVENTS.items():
         rate = (lat @ _rate_vector(rates) + bg) * bias
         if who == "child":
@@ -73,7 +75,6 @@ def agency_events(w: World, month_index: int, kids: np.ndarray, lat: np.ndarray)
             touched |= hit
             continue
         # household-level events: one draw per household, using its first child's rate
-        uniq, first = np.unique(hh, return_index=True)
         hit_h = rng.random(len(uniq)) < rate[first]
         day_h = np.zeros(len(h), np.int32)
         day_h[uniq[hit_h]] = w.day_in(month_index, int(hit_h.sum()))
@@ -123,7 +124,7 @@ def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, month_index: i
     known = np.where(month_index - pp["closed_m"][kids] <= 12, p.known_boost, 1.0)
     bias = bias * (stack * known)[:, None]
     # household concern: one draw per household (its first child's view of it)
-    uniq, first, inv = np.unique(hh, return_index=True, return_inverse=True)
+    _, first, inv = unique_ids(hh, len(h))
     haz_h = (lat[first] @ hh_aff.T.astype(np.float32)) * weight * bias[first]
     src_h = _draw(rng, haz_h)
     src = np.where(rng.random(len(kids)) < p.sibling_referral, src_h[inv], -1)

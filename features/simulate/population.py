@@ -7,6 +7,7 @@ import numpy as np
 from stratify.features.simulate.adversity import area_effects
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.pathway import end_for_leaving
+from stratify.features.simulate.store import unique_ids
 from stratify.features.simulate.world import World
 
 YEAR = 365.25
@@ -17,7 +18,7 @@ def _first_per_household(w: World, people: np.ndarray) -> np.ndarray:
     if len(people) == 0:
         return people
     people = w.rng.permutation(people)
-    _, first = np.unique(w.persons["hh"][people], return_index=True)
+    _, first, _ = unique_ids(w.persons["hh"][people], len(w.households))
     return people[first]
 
 
