@@ -125,12 +125,22 @@ def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, month_index: i
     bias = bias * (stack * known)[:, None]
     # household concern: one draw per household (its first child's view of it)
     _, first, inv = unique_ids(hh, len(h))
-    haz_h = (lat[first] @ hh_aff.T.astype(np.float32)) * weight * bias[first]
-    src_h = _draw(rng, haz_h)
+    haz_h = lat[first] @ hh_aff.T.astype(np.float32)
+    haz_h *= weight
+    src_h = _draw(rng, _times(haz_h, bias[first]))
     src = np.where(rng.random(len(kids)) < p.sibling_referral, src_h[inv], -1)
-    haz_c = ((lat @ ch_aff.T.astype(np.float32)) * weight + fa) * bias
-    src_c = _draw(rng, haz_c)
+    haz_c = lat @ ch_aff.T.astype(np.float32)
+    haz_c *= weight
+    haz_c += fa
+    src_c = _draw(rng, _times(haz_c, bias))
     return np.where(src >= 0, src, src_c)
+
+
+def _times(hazard: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Return ``hazard * bias`` (float32 times float64, as numpy promotes), in place."""
+    out = hazard.astype(np.float64)
+    out *= bias
+    return out
 
 
 def _draw(rng: np.random.Generator, hazard: np.ndarray) -> np.ndarray:
