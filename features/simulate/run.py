@@ -64,7 +64,8 @@ class Simulated:
     """A run's result with the world at its end and its rewind snapshot (for the state).
 
     ``pending`` returns the ground truth while worker processes may still be
-    re-simulating it (the result's ``truth`` is empty until :meth:`settle`).
+    re-simulating it (the result's ``truth`` is empty, and its ``seconds`` exclude the
+    truth, until :meth:`settle`); ``started`` is when the run started (perf_counter).
     """
 
     result: SimulationResult
@@ -72,12 +73,14 @@ class Simulated:
     months: int
     rewind: Snapshot
     pending: Callable[[], pd.DataFrame] | None = None
+    started: float = 0.0
 
     def settle(self) -> SimulationResult:
         """Wait for the ground truth still being re-simulated; return the whole result."""
         if self.pending is not None:
             self.result.truth = self.pending()
             self.pending = None
+            self.result.seconds = time.perf_counter() - self.started
         return self.result
 
 
@@ -248,7 +251,9 @@ def simulate_world(  # noqa: PLR0913 - run's settings and the workers re-simulat
     assert w.rec is not None and rewind is not None
     tables = to_tables(w.rec, w.persons.to_dict(), w.lsoa)
     result = SimulationResult(tables, pd.DataFrame(), cfg.end_date, time.perf_counter() - started)
-    simulated = Simulated(result, w, months, rewind, pending=lambda: pd.DataFrame(sampler.rows))
+    simulated = Simulated(
+        result, w, months, rewind, pending=lambda: pd.DataFrame(sampler.rows), started=started
+    )
     if pool is None:
         simulated.settle()
     return simulated
