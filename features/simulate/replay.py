@@ -18,6 +18,7 @@ import datetime as dt
 import multiprocessing
 import os
 import pickle
+import sys
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -198,11 +199,15 @@ class Hits:
 
 
 def worker_count() -> int:
-    """Return how many worker processes to use: none on one core or without ``fork``."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if "fork" not in multiprocessing.get_all_start_methods() or (cores or 1) < 2:
+    """Return how many worker processes to use: one per core up to :data:`MAX_WORKERS`.
+
+    None on one core, nor off Linux: the workers are forked, which macOS does not
+    support safely (Windows not at all); there the truth is re-simulated in-process.
+    """
+    if not sys.platform.startswith("linux"):
         return 0
-    return min(MAX_WORKERS, cores or 1)
+    cores = len(os.sched_getaffinity(0))
+    return min(MAX_WORKERS, cores) if cores > 1 else 0
 
 
 @contextmanager
