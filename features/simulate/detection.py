@@ -50,6 +50,7 @@ EVENTS: dict[str, tuple[str, str, tuple[int, int], dict[str, float], float]] = {
 
 
 POLICE = SOURCES.index("police")
+_BUT_LAST = np.append(np.ones(len(LATENTS) - 1, np.float32), np.float32(0))
 
 
 def _rate_vector(rates: dict[str, float]) -> np.ndarray:
@@ -119,7 +120,9 @@ def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, month_index: i
         weight[POLICE] *= police
         fa[POLICE] *= police
     # concerns that stack up are likelier to be referred
-    stack = 1 + p.concern_stacking * np.maximum(lat[:, :-1].sum(1) - 1, 0)
+    # (the conditions but the last, "incident", counted by a product: whole numbers, so
+    # exactly the row sums, without numpy's slow loop over millions of short rows)
+    stack = 1 + p.concern_stacking * np.maximum(lat @ _BUT_LAST - 1, 0)
     # agencies re-refer a family recently known to children's social care more readily
     known = np.where(month_index - pp["closed_m"][kids] <= 12, p.known_boost, 1.0)
     bias = bias * (stack * known)[:, None]
