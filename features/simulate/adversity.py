@@ -34,11 +34,13 @@ def _household_step(w: World, month_index: int) -> None:
     new_adult = (month_index - h["new_adult"]) < 12
     onset_area, persist_area = area_effects(w, h["lsoa"])
     u = rng.random((len(HOUSEHOLD_LATENTS), len(h)))
+    # (1 + co_occurrence) ** k for k = 0..3, looked up (the same powers, computed once)
+    stacked = (1 + p.co_occurrence) ** np.arange(4, dtype=np.int64)
     for i, a in enumerate(HOUSEHOLD_LATENTS):
         on = present[i]
         others = n_present - on
         onset = w.onset_base[a] * h["frailty"] ** p.frailty_power[a] * onset_area
-        onset = onset * (1 + p.co_occurrence) ** np.minimum(others, 3)
+        onset = onset * stacked[np.minimum(others, 3)]
         if a in ("da", "alc", "drg", "phy"):
             onset = onset * np.where(new_adult, p.new_adult_risk, 1.0)
         if a == "neg":

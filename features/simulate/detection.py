@@ -11,6 +11,7 @@ import numpy as np
 
 from stratify.features.simulate.adversity import latent_matrix
 from stratify.features.simulate.params import LATENTS, SOURCES
+from stratify.features.simulate.store import unique_ids
 from stratify.features.simulate.world import World
 
 #: event type -> (agency, who it is recorded on, age range in years, {latent: monthly rate},
@@ -49,6 +50,7 @@ EVENTS: dict[str, tuple[str, str, tuple[int, int], dict[str, float], float]] = {
 
 
 POLICE = SOURCES.index("police")
+_BUT_LAST = np.append(np.ones(len(LATENTS) - 1, np.float32), np.float32(0))
 
 
 def _rate_vector(rates: dict[str, float]) -> np.ndarray:
@@ -65,6 +67,7 @@ def agency_events(w: World, month_index: int, kids: np.ndarray, lat: np.ndarray)
     age = w.age_months(month_index, kids) / 12
     touched = np.zeros(len(kids), bool)
     parent = _one_parent(w)
+    uniq, first, _ = unique_ids(hh, len(h))
     for etype, (agency, who, (lo, hi), rates, bg) in EVENTS.items():
         rate = (lat @ _rate_vector(rates) + bg) * bias
         if who == "child":
@@ -73,7 +76,6 @@ def agency_events(w: World, month_index: int, kids: np.ndarray, lat: np.ndarray)
             touched |= hit
             continue
         # household-level events: one draw per household, using its first child's rate
-        uniq, first = np.unique(hh, return_index=True)
         hit_h = rng.random(len(uniq)) < rate[first]
         day_h = np.zeros(len(h), np.int32)
         day_h[uniq[hit_h]] = w.day_in(month_index, int(hit_h.sum()))
@@ -118,18 +120,30 @@ def referral_sources(w: World, kids: np.ndarray, lat: np.ndarray, month_index: i
         weight[POLICE] *= police
         fa[POLICE] *= police
     # concerns that stack up are likelier to be referred
-    stack = 1 + p.concern_stacking * np.maximum(lat[:, :-1].sum(1) - 1, 0)
+    # (the conditions but the last, "incident", counted by a product: whole numbers, so
+    # exactly the row sums, without numpy's slow loop over millions of short rows)
+    stack = 1 + p.concern_stacking * np.maximum(lat @ _BUT_LAST - 1, 0)
     # agencies re-refer a family recently known to children's social care more readily
     known = np.where(month_index - pp["closed_m"][kids] <= 12, p.known_boost, 1.0)
     bias = bias * (stack * known)[:, None]
     # household concern: one draw per household (its first child's view of it)
-    uniq, first, inv = np.unique(hh, return_index=True, return_inverse=True)
-    haz_h = (lat[first] @ hh_aff.T.astype(np.float32)) * weight * bias[first]
-    src_h = _draw(rng, haz_h)
+    _, first, inv = unique_ids(hh, len(h))
+    haz_h = lat[first] @ hh_aff.T.astype(np.float32)
+    haz_h *= weight
+    src_h = _draw(rng, _times(haz_h, bias[first]))
     src = np.where(rng.random(len(kids)) < p.sibling_referral, src_h[inv], -1)
-    haz_c = ((lat @ ch_aff.T.astype(np.float32)) * weight + fa) * bias
-    src_c = _draw(rng, haz_c)
+    haz_c = lat @ ch_aff.T.astype(np.float32)
+    haz_c *= weight
+    haz_c += fa
+    src_c = _draw(rng, _times(haz_c, bias))
     return np.where(src >= 0, src, src_c)
+
+
+def _times(hazard: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Return ``hazard * bias`` (float32 times float64, as numpy promotes), in place."""
+    out = hazard.astype(np.float64)
+    out *= bias
+    return out
 
 
 def _draw(rng: np.random.Generator, hazard: np.ndarray) -> np.ndarray:
@@ -137,14 +151,19 @@ def _draw(rng: np.random.Generator, hazard: np.ndarray) -> np.ndarray:
     total = hazard.sum(1)
     hit = rng.random(len(hazard)) < -np.expm1(-total)
     u = rng.random(len(hazard)) * total
-    # the running sum column by column: the very additions of a row-wise cumsum, without
-    # numpy's slow loop over millions of short rows (re-simulations spend most time here)
+    # which event, for the rows with one only (a few in a hundred): the running sum
+    # column by column, the very additions of a row-wise cumsum, without numpy's slow
+    # loop over short rows (re-simulations spend most of their time here)
+    rows = np.flatnonzero(hit)
+    hazard, u = hazard[rows], u[rows]
     cum = hazard[:, 0].copy()
     which = (u > cum).astype(np.int64)
     for k in range(1, hazard.shape[1]):
         cum += hazard[:, k]
         which += u > cum
-    return np.where(hit, np.minimum(which, hazard.shape[1] - 1), -1)
+    out = np.full(len(hit), -1, np.int64)
+    out[rows] = np.minimum(which, hazard.shape[1] - 1)
+    return out
 
 
 __all__ = ["EVENTS", "agency_events", "referral_sources", "latent_matrix"]

@@ -10,6 +10,7 @@ import numpy as np
 
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.records import code
+from stratify.features.simulate.store import unique_ids
 from stratify.features.simulate.world import World
 
 OUTCOME = {
@@ -22,7 +23,7 @@ def start_early_help(
 ) -> None:
     """Open early help for households ``hh`` (those not already open) from ``day``."""
     h, pp, rng = w.households, w.persons, w.rng
-    hh, first = np.unique(hh, return_index=True)
+    hh, first, _ = unique_ids(hh, len(h))
     day = np.asarray(day)[first]
     new = ~h["eh_open"][hh]
     hh, day = hh[new], day[new]

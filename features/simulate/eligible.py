@@ -54,9 +54,9 @@ class MonthOpen:
         assert w.log is not None
         for kind, kids, days in w.log:
             if kind == REFERRAL:
-                np.minimum.at(referred, kids, days)
+                np.minimum.at(referred, kids, days.astype(np.int64))  # fast path
             elif kind > CLOSED:
-                np.minimum.at(closed, kids, days)
+                np.minimum.at(closed, kids, days.astype(np.int64))
         return referred, closed
 
     def blocked(self, w: World, focal: np.ndarray, day: np.ndarray) -> np.ndarray:

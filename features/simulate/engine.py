@@ -25,7 +25,8 @@ def step(w: World, month_index: int) -> None:
     adversity_step(w, month_index)
     kids = w.children()
     contact = np.zeros(len(pp), bool)
-    contact[kids[agency_events(w, month_index, kids, latent_matrix(w, kids))]] = True
+    if w.rec is not None:  # replicas record no agency events (nor draw for them)
+        contact[kids[agency_events(w, month_index, kids, latent_matrix(w, kids))]] = True
     casework_step(w, month_index)
     kids = kids[pp["active"][kids]]
     st = pp["st"][kids]

@@ -7,6 +7,7 @@ import numpy as np
 from stratify.features.simulate.adversity import area_effects
 from stratify.features.simulate.params import HOUSEHOLD_LATENTS
 from stratify.features.simulate.pathway import end_for_leaving
+from stratify.features.simulate.store import unique_ids
 from stratify.features.simulate.world import World
 
 YEAR = 365.25
@@ -17,7 +18,7 @@ def _first_per_household(w: World, people: np.ndarray) -> np.ndarray:
     if len(people) == 0:
         return people
     people = w.rng.permutation(people)
-    _, first = np.unique(w.persons["hh"][people], return_index=True)
+    _, first, _ = unique_ids(w.persons["hh"][people], len(w.households))
     return people[first]
 
 
@@ -162,7 +163,9 @@ def _births(w: World, month_index: int) -> None:
     p, h = w.p, w.households
     kids = w.children()
     youngest = np.full(len(h), 10_000, np.int64)
-    np.minimum.at(youngest, w.persons["hh"][kids], w.age_months(month_index, kids))
+    # int64 ages: numpy's fast path of ufunc.at wants the output's dtype (5x faster)
+    ages = w.age_months(month_index, kids).astype(np.int64)
+    np.minimum.at(youngest, w.persons["hh"][kids].astype(np.intp), ages)
     eligible = h["active"] & (youngest < 120) & (counts(w, 1) > 0)
     born = np.flatnonzero(eligible & (w.rng.random(len(h)) < p.birth_rate))
     if len(born):

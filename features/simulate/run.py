@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from stratify.features.simulate.output import (
 from stratify.features.simulate.params import SimParams
 from stratify.features.simulate.population import initial_population
 from stratify.features.simulate.records import to_tables
+from stratify.features.simulate.replay import replay_workers
 from stratify.features.simulate.scenario import Timeline
 from stratify.features.simulate.ssd import write_ssd_tables
 from stratify.features.simulate.state import (
@@ -59,12 +61,27 @@ ERR_SCENARIO_FRESH = (
 
 @dataclass
 class Simulated:
-    """A run's result with the world at its end and its rewind snapshot (for the state)."""
+    """A run's result with the world at its end and its rewind snapshot (for the state).
+
+    ``pending`` returns the ground truth while worker processes may still be
+    re-simulating it (the result's ``truth`` is empty, and its ``seconds`` exclude the
+    truth, until :meth:`settle`); ``started`` is when the run started (perf_counter).
+    """
 
     result: SimulationResult
     world: World
     months: int
     rewind: Snapshot
+    pending: Callable[[], pd.DataFrame] | None = None
+    started: float = 0.0
+
+    def settle(self) -> SimulationResult:
+        """Wait for the ground truth still being re-simulated; return the whole result."""
+        if self.pending is not None:
+            self.result.truth = self.pending()
+            self.pending = None
+            self.result.seconds = time.perf_counter() - self.started
+        return self.result
 
 
 def calendar(cfg: SimulationConfig) -> tuple[dt.date, int, int]:
@@ -82,7 +99,12 @@ def rewind_month(months: int, horizon: int) -> int:
 
 
 def truth_sampler(
-    cfg: SimulationConfig, features: FeaturesConfig, months: int, *, resume_at: int = 0
+    cfg: SimulationConfig,
+    features: FeaturesConfig,
+    months: int,
+    *,
+    resume_at: int = 0,
+    pool: Executor | None = None,
 ) -> TruthSampler:
     """Return the ground-truth sampler of an extract ``months`` months long."""
     first = 12 * cfg.burn_in_years
@@ -95,6 +117,7 @@ def truth_sampler(
         features.lookback_months,
         features.snapshot_months,
         resume_at=resume_at,
+        pool=pool,
     )
 
 
@@ -178,14 +201,25 @@ def timeline(cfg: SimulationConfig) -> Timeline:
     return Timeline().then(12 * (cfg.years + cfg.burn_in_years), cfg.scenario)
 
 
-def simulate_world(
+def truth_work(cfg: SimulationConfig) -> int:
+    """Return the focal points x replicates a run of ``cfg`` re-simulates at most."""
+    return cfg.truth_sample * (cfg.truth_replicates.escalation + cfg.truth_replicates.rereferral)
+
+
+def simulate_world(  # noqa: PLR0913 - run's settings and the workers re-simulating truth
     cfg: SimulationConfig,
     features: FeaturesConfig | None = None,
     params: SimParams | None = None,
     progress: Progress | None = None,
     need_path: Path | None = None,
+    *,
+    pool: Executor | None = None,
 ) -> Simulated:
-    """Simulate the borough from its first month: :func:`run`, keeping the world."""
+    """Simulate the borough from its first month: :func:`run`, keeping the world.
+
+    With a ``pool`` of workers (:func:`replay_workers`) the ground truth is re-simulated
+    there while this process steps on, and is left pending (:meth:`Simulated.settle`).
+    """
     started = time.perf_counter()
     features = features or FeaturesConfig()
     params = params or SimParams()
@@ -195,7 +229,7 @@ def simulate_world(
     w.scenario = timeline(cfg)
     w.log = []
     initial_population(w, cfg.children)
-    sampler = truth_sampler(cfg, features, months)
+    sampler = truth_sampler(cfg, features, months, pool=pool)
     need = _NeedWriter(need_path)
     done = iter(range(1, months + 1))
 
@@ -216,9 +250,13 @@ def simulate_world(
         need.close()
     assert w.rec is not None and rewind is not None
     tables = to_tables(w.rec, w.persons.to_dict(), w.lsoa)
-    truth = pd.DataFrame(sampler.rows)
-    result = SimulationResult(tables, truth, cfg.end_date, time.perf_counter() - started)
-    return Simulated(result, w, months, rewind)
+    result = SimulationResult(tables, pd.DataFrame(), cfg.end_date, time.perf_counter() - started)
+    simulated = Simulated(
+        result, w, months, rewind, pending=lambda: pd.DataFrame(sampler.rows), started=started
+    )
+    if pool is None:
+        simulated.settle()
+    return simulated
 
 
 def run(
@@ -247,7 +285,8 @@ def run(
     -------
     SimulationResult
     """
-    return simulate_world(cfg, features, params, progress, need_path).result
+    with replay_workers(truth_work(cfg)) as pool:
+        return simulate_world(cfg, features, params, progress, need_path, pool=pool).settle()
 
 
 def write_outputs(
@@ -257,13 +296,15 @@ def write_outputs(
     features: FeaturesConfig,
     params: SimParams,
 ) -> None:
-    """Write the extract, the truth sample and the state of ``done`` into ``tmp``."""
+    """Write the extract, the state and the truth sample of ``done`` into ``tmp``.
+
+    The truth goes last: workers may still be re-simulating it while the rest is written.
+    """
     write_extract(done.result, tmp / "extract", cfg)
     write_cin_returns(  # the same borough as a council's yearly CIN census returns
         done.result.tables, tmp / "cin_xml", extract_date=done.result.extract_date
     )
     write_ssd_tables(done.result.tables, tmp / "ssd")  # ... and as SSD tables
-    write_truth(done.result, tmp / "truth")
     save_state(
         tmp / "state",
         done.world,
@@ -273,6 +314,7 @@ def write_outputs(
         params=params,
         rewind=done.rewind,
     )
+    write_truth(done.settle(), tmp / "truth")
 
 
 def simulate(
@@ -289,8 +331,10 @@ def simulate(
 
     def write(tmp: Path) -> SimulationResult:
         (tmp / "truth").mkdir()
-        done = simulate_world(cfg, features, params, progress, tmp / "truth" / "need.parquet")
-        write_outputs(tmp, done, cfg, features, params)
+        with replay_workers(truth_work(cfg)) as pool:
+            need = tmp / "truth" / "need.parquet"
+            done = simulate_world(cfg, features, params, progress, need, pool=pool)
+            write_outputs(tmp, done, cfg, features, params)
         return done.result
 
     result = write_atomically(out, write)

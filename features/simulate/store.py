@@ -109,3 +109,20 @@ class Store:
     def to_dict(self) -> dict[str, np.ndarray]:
         """Return the used part of every column."""
         return {k: self[k] for k in self.spec}
+
+
+def unique_ids(ids: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(ids, return_index=True, return_inverse=True)`` for ids in ``[0, size)``.
+
+    The same three arrays (the distinct ids ascending, each one's first position, each
+    id's position among the distinct), found by counting rather than sorting: several
+    times faster on the household ids of millions of people, which arrive unsorted.
+    """
+    n = len(ids)
+    at = np.asarray(ids, np.intp)
+    first = np.full(size, n, np.intp)
+    np.minimum.at(first, at, np.arange(n, dtype=np.intp))
+    distinct = np.flatnonzero(first < n)
+    rank = np.empty(size, np.intp)
+    rank[distinct] = np.arange(len(distinct))
+    return distinct, first[distinct], rank[at]

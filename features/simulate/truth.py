@@ -18,7 +18,7 @@ closure (or a random subset when a month has more than its share). Each row's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,17 +26,45 @@ import numpy as np
 from stratify.features.build.cohorts import add_months_array
 from stratify.features.config import TruthReplicates
 from stratify.features.simulate.eligible import MonthOpen, blocked_households
-from stratify.features.simulate.engine import step
-from stratify.features.simulate.pathway import CLOSED, CP_START, LAC_START, REFERRAL, S47
+from stratify.features.simulate.pathway import CLOSED
+from stratify.features.simulate.replay import Escalation, Hits, Replay, ReReferral
 from stratify.features.simulate.world import World
 
-ESCALATION_KINDS = (S47, CP_START, LAC_START)
-#: (log kind, event days, focal indices) -> whether each event is the label event
-LabelRule = Callable[[int, np.ndarray, np.ndarray], "np.ndarray | bool"]
 REREFERRAL_REASONS = (7, 8, 9)
-#: Replica people stepped at once: small enough to stay in cache (about 20 % faster than
-#: one copy of millions) and to bound memory.
-BATCH_PERSONS = 200_000
+
+
+@dataclass
+class _Points:
+    """Sampled decision points of one date and target, their hits perhaps still coming."""
+
+    target: str
+    focal: np.ndarray
+    as_of: np.ndarray
+    need: np.ndarray
+    in_need: np.ndarray
+    weight: float
+    replicates: int
+    alive: np.ndarray  # the focal children re-simulated (the others cannot be referred)
+    hits: Hits | None
+
+    def rows(self) -> list[dict[str, object]]:
+        hits = np.zeros((self.replicates, len(self.focal)), bool)
+        if self.hits is not None:
+            hits[:, self.alive] = self.hits.result()
+        p_true = hits.mean(0)
+        return [
+            dict(
+                target=self.target,
+                person_number=int(f),
+                as_of_day=int(self.as_of[i]),
+                p_true=float(p_true[i]),
+                replicates=self.replicates,
+                need=float(self.need[i]),
+                in_need=bool(self.in_need[i]),
+                weight=self.weight,
+            )
+            for i, f in enumerate(self.focal)
+        ]
 
 
 @dataclass
@@ -61,6 +89,10 @@ class TruthSampler:
     resume_at : int
         The first month sampled: the window's earlier months count for the quotas but
         were sampled by the run this one continues.
+    pool : Executor, optional
+        Worker processes that re-simulate while the caller goes on (see
+        :func:`stratify.features.simulate.replay.replay_workers`); in this process when
+        None. The rows are the same either way.
     """
 
     per_target: int
@@ -71,8 +103,18 @@ class TruthSampler:
     lookback: int = 24
     snapshot_months: int = 3
     resume_at: int = 0
-    rows: list[dict[str, object]] = field(default_factory=list)
+    pool: Executor | None = field(default=None, repr=False)
+    _points: list[_Points] = field(default_factory=list, init=False, repr=False)
     _month: MonthOpen | None = field(default=None, init=False, repr=False)
+
+    @property
+    def rows(self) -> list[dict[str, object]]:
+        """The sampled points, one dict each (waiting for any re-simulation still running)."""
+        return [row for points in self._points for row in points.rows()]
+
+    def work(self) -> int:
+        """Return the focal points x replicates the window will re-simulate at most."""
+        return self.per_target * (self.replicates.escalation + self.replicates.rereferral)
 
     @staticmethod
     def window_of(first_month: int, months: int, horizon: int, window_months: int) -> range:
@@ -119,17 +161,18 @@ class TruthSampler:
         quota = self.quotas(w)[0]
         rng = self._rng(1, month_index)
         focal = np.sort(rng.choice(pool, size=min(quota, len(pool)), replace=False))
-        hits = resimulate(
+        job = Replay.of(
             w,
             focal,
             month_index,
             horizon=self.horizon,
             replicates=self.replicates.escalation,
             rng=rng,
-            is_label=lambda kind, day, f: np.isin(kind, ESCALATION_KINDS),
+            is_label=Escalation(),
         )
         as_of = np.full(len(focal), w.month_day[month_index])
-        self._add(w, "escalation", focal, as_of, hits, eligible=len(pool))
+        alive = np.ones(len(focal), bool)
+        self._add(w, "escalation", focal, as_of, (job, alive), eligible=len(pool))
 
     def after_step(self, w: World, month_index: int) -> None:
         """Sample re-referral points among eligible closures in month ``month_index``."""
@@ -149,19 +192,16 @@ class TruthSampler:
         focal, as_of = kid[pick], day[pick]
         cutoff = add_months_array(as_of.astype("datetime64[D]"), self.horizon).astype(np.int64)
         alive = w.persons["active"][focal]
-        reps = self.replicates.rereferral
-        hits = np.zeros((reps, len(focal)), bool)
-        if alive.any():
-            hits[:, alive] = resimulate(
-                w,
-                focal[alive],
-                month_index + 1,
-                horizon=self.horizon,
-                replicates=reps,
-                rng=rng,
-                is_label=lambda kind, d, f: (kind == REFERRAL) & (d < cutoff[alive][f]),
-            )
-        self._add(w, "rereferral", focal, as_of, hits, eligible=len(kid))
+        job = Replay.of(
+            w,
+            focal[alive],
+            month_index + 1,
+            horizon=self.horizon,
+            replicates=self.replicates.rereferral,
+            rng=rng,
+            is_label=ReReferral(cutoff[alive]),
+        )
+        self._add(w, "rereferral", focal, as_of, (job, alive), eligible=len(kid))
 
     def _add(
         self,
@@ -169,107 +209,22 @@ class TruthSampler:
         target: str,
         focal: np.ndarray,
         as_of: np.ndarray,
-        hits: np.ndarray,
+        replay: tuple[Replay, np.ndarray],
         *,
         eligible: int,
     ) -> None:
-        p_true = hits.mean(0)
+        job, alive = replay
         need = w.persons["need"][focal]
-        weight = eligible / max(len(focal), 1)
-        for i, f in enumerate(focal):
-            self.rows.append(
-                dict(
-                    target=target,
-                    person_number=int(f),
-                    as_of_day=int(as_of[i]),
-                    p_true=float(p_true[i]),
-                    replicates=len(hits),
-                    need=float(need[i]),
-                    in_need=bool(need[i] >= w.p.in_need_threshold),
-                    weight=weight,
-                )
+        self._points.append(
+            _Points(
+                target,
+                focal,
+                as_of,
+                need,
+                need >= w.p.in_need_threshold,
+                eligible / max(len(focal), 1),
+                job.replicates,
+                alive,
+                Hits(job, self.pool) if alive.any() else None,
             )
-
-
-def resimulate(
-    w: World,
-    focal: np.ndarray,
-    start: int,
-    *,
-    horizon: int,
-    replicates: int,
-    rng: np.random.Generator,
-    is_label: LabelRule,
-) -> np.ndarray:
-    """Re-run months ``start`` .. ``start + horizon - 1`` for copies of the focal families.
-
-    The copies are stepped in batches of about :data:`BATCH_PERSONS` people.
-
-    Returns
-    -------
-    np.ndarray
-        Boolean (replicates, focal) array: whether the label event happened.
-    """
-    pp = w.persons
-    hh = np.unique(pp["hh"][focal])
-    members = np.flatnonzero(pp["active"] & np.isin(pp["hh"], hh))
-    per_batch = max(1, BATCH_PERSONS // max(len(members), 1))
-    batches = [min(per_batch, replicates - done) for done in range(0, replicates, per_batch)]
-    fam = _Families(focal, hh, members)
-    hits = [
-        _replay(w, fam, start, horizon=horizon, replicates=n, rng=rng, is_label=is_label)
-        for n in batches
-    ]
-    return np.concatenate(hits) if hits else np.zeros((0, len(focal)), bool)
-
-
-@dataclass(frozen=True)
-class _Families:
-    """The focal children, their households (sorted) and everyone living in them (sorted)."""
-
-    focal: np.ndarray
-    hh: np.ndarray
-    members: np.ndarray
-
-
-def _replay(
-    w: World,
-    fam: _Families,
-    start: int,
-    *,
-    horizon: int,
-    replicates: int,
-    rng: np.random.Generator,
-    is_label: LabelRule,
-) -> np.ndarray:
-    """Step ``replicates`` copies of the families through the label window once."""
-    focal, hh, members = fam.focal, fam.hh, fam.members
-    m, k = len(members), len(hh)
-    copy = World(w.p, w.start, w.months, rng, record=False)
-    copy.lsoa, copy.onset_base, copy.bias_strength = w.lsoa, w.onset_base, w.bias_strength
-    copy.scenario = w.scenario
-    copy.log = []
-    copy.households = w.households.take(np.tile(hh, replicates))
-    copy.persons = w.persons.take(np.tile(members, replicates))
-    rep = np.repeat(np.arange(replicates), m)
-    copy.persons["hh"][:] = rep * k + np.tile(
-        np.searchsorted(hh, w.persons["hh"][members]), replicates
-    )
-    fpos = np.searchsorted(members, focal)
-    where = np.full(len(copy.persons) + 16, -1, np.int64)  # replica person -> focal index
-    for r in range(replicates):
-        where[r * m + fpos] = np.arange(len(focal))
-    hits = np.zeros((replicates, len(focal)), bool)
-    for month_index in range(start, min(start + horizon, len(copy.month_day) - 1)):
-        step(copy, month_index)
-        for kind, kids, days in copy.log:
-            known = kids < len(where)  # people born in the copies are never focal
-            f = where[kids[known]]
-            mine = f >= 0
-            if not mine.any():
-                continue
-            d = days[known][mine]
-            sel = np.broadcast_to(is_label(kind, d, f[mine]), d.shape)
-            r = kids[known][mine] // m
-            hits[r[sel], f[mine][sel]] = True
-    return hits
+        )
