@@ -12,6 +12,7 @@ when any step fails.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import shutil
 import tempfile
@@ -83,10 +84,41 @@ ERR_NO_EXTRACT_DATE = "warehouse {path} records no extract_date: load the extrac
 #: written on their own, so memory grows with the part, not the cohort (about 1.7M
 #: escalation points a part on the benchmark's boroughs, within 2-3 GB).
 CHILDREN_PER_PART = 100_000
+#: The order of the feature and audit tables' rows.
+ORDER = ("person_id", "as_of_date")
 #: The scratch folder (kept tables, spill files) of a streamed build, beside its outputs.
 SCRATCH = "build-scratch"
 _IBIS_TYPE = {"int": "int32", "bool": "boolean", "category": "string"}
 _CHILD_STATS: tuple[Stat, ...] = ("count", "any", "open", "months_since", "age")
+
+
+def write_typed(
+    ib: Any,
+    expr: ir.Table,
+    path: Path,
+    *,
+    order_by: tuple[str, ...] = (),
+    compression: str = "lz4_raw",
+) -> None:
+    """Have DuckDB write ``expr`` to the Parquet file ``path``, cast to the schema Ibis declares.
+
+    DuckDB may compute a wider type than Ibis declares (``label``, an int8 in Ibis, is
+    an int32 in DuckDB after a ``CASE``), and Ibis drops a cast to the type it already
+    believes; so every column is cast here, in the SQL. Rows are in ``order_by`` order
+    (in no particular order without it).
+    """
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    ib._run_pre_execute_hooks(expr)  # registers the in-memory tables it reads
+    cols = ", ".join(
+        f'CAST("{name}" AS {DuckDBType.to_string(dtype)}) AS "{name}"'
+        for name, dtype in expr.schema().items()
+    )
+    order = f" ORDER BY {', '.join(f'"{c}"' for c in order_by)}" if order_by else ""
+    ib.con.execute(
+        f"COPY (SELECT {cols} FROM ({ib.compile(expr)}){order}) TO '{path}' "
+        f"(FORMAT parquet, COMPRESSION {compression})"
+    )
 
 
 class _Keep:
@@ -108,7 +140,7 @@ class _Keep:
         name = f"stratify_kept_{self.made}"
         self.made += 1
         path = self.scratch / f"{name}.parquet"
-        self.ib.to_parquet(expr, path, compression="lz4_raw")
+        write_typed(self.ib, expr, path)
         self.ib.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet('{path}')")
         self.kept.append((name, path))
         return self.ib.table(name)
@@ -142,11 +174,25 @@ def _nullable(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
 
 
-def _bucket(i: int, n: int) -> cohorts.Part:
-    """Select the children of part ``i`` of ``n``: a hash bucket of their ``person_id``."""
-    if n == 1:
-        return cohorts.everyone
-    return lambda person_id: (person_id.hash() % n).abs() == i
+def _ranges(persons: ir.Table, per_part: int) -> list[cohorts.Part]:
+    """Split the children into parts of at most ``per_part``, by ranges of ``person_id``.
+
+    Ranges, not hash buckets: the parts, each written in (person, date) order, are in
+    order one after another, so the whole table needs no sort at the end.
+    """
+    children = persons.filter(persons.is_child).select("person_id")
+    rank = children.mutate(_n=ibis.row_number().over(order_by="person_id"))
+    cuts = rank.filter((rank._n + 1) % per_part == 0).order_by("person_id").person_id
+    edges: list[str | None] = [None, *cuts.to_pyarrow().to_pylist(), None]
+
+    def part(lo: str | None, hi: str | None) -> cohorts.Part:
+        def select(person_id: ir.StringValue) -> ir.BooleanValue:
+            above = person_id >= lo if lo is not None else person_id.notnull()
+            return above & (person_id < hi) if hi is not None else above
+
+        return select
+
+    return [part(lo, hi) for lo, hi in itertools.pairwise(edges)]
 
 
 @dataclass(frozen=True)
@@ -428,8 +474,9 @@ def _planned(  # noqa: PLR0913  # the build's inputs and DuckDB's settings
         facts, household, date_range = prepare(
             tables, config, extract_date=extract_date, keep=keep, scalar=_scalar, say=say
         )
-        n = -(-_scalar(tables["persons"].is_child.sum()) // CHILDREN_PER_PART) or 1
-        for i in range(n):
+        parts = _ranges(tables["persons"], CHILDREN_PER_PART)
+        n = len(parts)
+        for i, part in enumerate(parts):
             features, audit = family_context(
                 tables,
                 facts,
@@ -440,15 +487,16 @@ def _planned(  # noqa: PLR0913  # the build's inputs and DuckDB's settings
                 extract_date=extract_date,
                 keep=keep.part(),
                 progress=(lambda text, i=i: say(f"{text} (part {i + 1} of {n})")) if n > 1 else say,
-                part=_bucket(i, n),
+                part=part,
             )
-            ib.to_parquet(features, scratch / f"features-{i}.parquet", compression="lz4_raw")
-            ib.to_parquet(audit, scratch / f"audit-{i}.parquet", compression="lz4_raw")
+            for name, expr in (("features", features), ("audit", audit)):
+                write_typed(ib, expr, scratch / f"{name}-{i}.parquet", order_by=ORDER)
             keep.release_part()
         features, audit = (
-            ib.read_parquet(scratch / f"{name}-*.parquet").order_by("person_id", "as_of_date")
+            ib.read_parquet([scratch / f"{name}-{i}.parquet" for i in range(n)])
             for name in ("features", "audit")
         )
+        con.execute("SET preserve_insertion_order = true")  # the parts follow one another
         features, feats, groups = leave_out(features, target, meta)
         yield _Plan(ib, target, config, features, audit, feats, groups, date_range, meta)
     finally:
