@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,10 @@ def _nullable(table: pa.Table) -> pa.Table:
     the same.
     """
     return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
+
+
+def _in_part(say: Progress, part: str, text: str) -> None:
+    say(text + part)
 
 
 def _ranges(persons: ir.Table, per_part: int) -> list[cohorts.Part]:
@@ -486,7 +491,7 @@ def _planned(  # noqa: PLR0913  # the build's inputs and DuckDB's settings
                 date_range=date_range,
                 extract_date=extract_date,
                 keep=keep.part(),
-                progress=(lambda text, i=i: say(f"{text} (part {i + 1} of {n})")) if n > 1 else say,
+                progress=partial(_in_part, say, f" (part {i + 1} of {n})" if n > 1 else ""),
                 part=part,
             )
             for name, expr in (("features", features), ("audit", audit)):
