@@ -7,6 +7,11 @@ with Ibis over DuckDB, and returns the feature table (keys, label, features), th
 table (protected characteristics, same keys) and the metadata.
 :func:`~stratify.features.build.output.write_build` writes them atomically. Nothing is written
 when any step fails.
+
+:func:`build_to` (what ``stratify features`` runs) streams instead: DuckDB builds the
+cohort in parts of at most :data:`CHILDREN_PER_PART` children and writes the tables
+itself, so memory stays bounded at any scale; :func:`build` collects the same tables
+for a cohort that fits in memory.
 """
 
 from __future__ import annotations
