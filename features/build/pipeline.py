@@ -87,8 +87,9 @@ __all__ = [
 ERR_NO_EXTRACT_DATE = "warehouse {path} records no extract_date: load the extract again"
 
 #: Children per part of a DuckDB build: each part's decision points are built and
-#: written on their own, so memory grows with the part, not the cohort (about 1.7M
-#: escalation points a part on the benchmark's boroughs, within 2-3 GB).
+#: written on their own, so memory grows with the part, not the cohort (about 1.5M
+#: escalation points a part on the benchmark's region: its 10M-point build peaked at
+#: 4.5 GB, against 9.2 GB collected whole).
 CHILDREN_PER_PART = 100_000
 #: The order of the feature and audit tables' rows.
 ORDER = ("person_id", "as_of_date")
