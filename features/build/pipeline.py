@@ -99,6 +99,11 @@ _IBIS_TYPE = {"int": "int32", "bool": "boolean", "category": "string"}
 _CHILD_STATS: tuple[Stat, ...] = ("count", "any", "open", "months_since", "age")
 
 
+def _quoted(path: Path) -> str:
+    """Return ``path`` as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def write_typed(
     ib: Any,
     expr: ir.Table,
@@ -123,7 +128,7 @@ def write_typed(
     )
     order = f" ORDER BY {', '.join(f'"{c}"' for c in order_by)}" if order_by else ""
     ib.con.execute(
-        f"COPY (SELECT {cols} FROM ({ib.compile(expr)}){order}) TO '{path}' "
+        f"COPY (SELECT {cols} FROM ({ib.compile(expr)}){order}) TO {_quoted(path)} "
         f"(FORMAT parquet, COMPRESSION {compression})"
     )
 
@@ -148,7 +153,7 @@ class _Keep:
         self.made += 1
         path = self.scratch / f"{name}.parquet"
         write_typed(self.ib, expr, path)
-        self.ib.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        self.ib.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet({_quoted(path)})")
         self.kept.append((name, path))
         return self.ib.table(name)
 
