@@ -198,7 +198,7 @@ def _ranges(persons: ir.Table, per_part: int) -> list[cohorts.Part]:
     """
     children = persons.filter(persons.is_child).select("person_id")
     rank = children.mutate(_n=ibis.row_number().over(order_by="person_id"))
-    cuts = rank.filter((rank._n + 1) % per_part == 0).order_by("person_id").person_id
+    cuts = rank.filter((rank._n > 0) & (rank._n % per_part == 0)).order_by("person_id").person_id
     edges: list[str | None] = [None, *cuts.to_pyarrow().to_pylist(), None]
 
     def part(lo: str | None, hi: str | None) -> cohorts.Part:
