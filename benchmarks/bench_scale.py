@@ -5,10 +5,12 @@ escalation decision points with :mod:`benchmarks.bench_features`'s fast random
 generator (30,000 households, 5M agency events), exports it as the Parquet dataset
 (``stratify export``), makes the 5M and 10M datasets as regions of 5 and 10 such
 boroughs (identifiers prefixed per borough), and builds the escalation feature
-table from that same dataset in a fresh process, on DuckDB (2 threads) and on PySpark
-``local[2]``. Each build's wall time and peak memory (resident set of the process and
-all its children, the JVM included, sampled every 0.2 s) are printed as a table, then a
-linear extrapolation to national scale (about 50M decision points, 12M children).
+table from that same dataset in a fresh process, on DuckDB (2 threads, streamed to
+Parquet in parts: ``build_to``, what ``stratify features`` runs) and on PySpark
+``local[2]``. Each build's wall time, CPU seconds and peak memory (of the process and
+all its children, the JVM included, sampled every 0.2 s) and the load average are
+printed as a table, then a linear extrapolation to national scale (about 50M decision
+points, 12M children).
 
 Acceptance (issue 20): DuckDB builds 10M decision points in <= 5 minutes and <= 8 GB.
 ``--spark-max`` bounds the sizes Spark is run at (local Spark is far slower; the larger
@@ -45,13 +47,17 @@ def _child(engine: str, dataset: str, out: str) -> None:
     """Run in the measured process: one build from the dataset, figures as JSON."""
     began = time.perf_counter()
     if engine == "duckdb":
-        from stratify.features.build.pipeline import build, write_build
+        from stratify.features.build.pipeline import build_to
 
-        result = build(
-            dataset, TARGET, FeaturesConfig(), threads=DUCKDB_THREADS, memory_limit=DUCKDB_MEMORY
+        about = build_to(
+            dataset,
+            TARGET,
+            FeaturesConfig(),
+            out,
+            threads=DUCKDB_THREADS,
+            memory_limit=DUCKDB_MEMORY,
         )
-        write_build(result, out)
-        rows = result.features.num_rows
+        rows = about["rows"]
     else:
         from stratify.features.build.spark import build_on_spark
 
@@ -72,11 +78,14 @@ def _child(engine: str, dataset: str, out: str) -> None:
     )
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+def _tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> int:
+    """Return the resident set of ``proc`` and its descendants; note each one's CPU time."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):  # a child that just ended
             total += p.memory_info().rss
+            times = p.cpu_times()
+            cpu[p.pid] = times.user + times.system
     return total
 
 
@@ -89,12 +98,12 @@ def measure(engine: str, dataset: Path, budget: float | None) -> dict[str, float
         began = time.perf_counter()
         cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--child", engine, str(dataset), out]
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        peak, watched = 0, psutil.Process(child.pid)
+        peak, watched, cpu = 0, psutil.Process(child.pid), dict[int, float]()
 
         def sample() -> None:
             nonlocal peak
             while child.poll() is None:
-                peak = max(peak, _tree_rss(watched))
+                peak = max(peak, _tree_rss(watched, cpu))
                 time.sleep(0.2)
 
         poller = threading.Thread(target=sample, daemon=True)
@@ -112,7 +121,10 @@ def measure(engine: str, dataset: Path, budget: float | None) -> dict[str, float
     if child.returncode != 0:
         raise RuntimeError(f"{engine} build failed:\n{stderr[-2000:]}")
     figures = json.loads(stdout.strip().splitlines()[-1])
-    return {**figures, "wall": wall, "peak_gb": peak / 1e9}
+    # CPU seconds of the whole tree (the JVM's too), as last sampled; at least the child's own.
+    tree_cpu = max(figures["cpu"], sum(cpu.values()))
+    load = psutil.getloadavg()[0]
+    return {**figures, "cpu": tree_cpu, "wall": wall, "peak_gb": peak / 1e9, "load": load}
 
 
 def dataset_for(millions: float, folder: Path) -> Path:
@@ -180,13 +192,13 @@ def _extrapolate(rows: float, seconds: float, peak_gb: float, engine: str) -> st
 
 def summarise(rows: list[tuple[float, str, dict[str, float]]]) -> None:
     """Print the table, the acceptance check and the extrapolation."""
-    print("\n| size | engine | decision points | wall s | peak GB | points/s |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\n| size | engine | decision points | wall s | CPU s | peak GB | points/s | load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for m, engine, f in rows:
         rate = f["rows"] / f["wall"]
         print(
-            f"| ~{m:g}M | {engine} | {int(f['rows']):,} | {f['wall']:.1f} | "
-            f"{f['peak_gb']:.2f} | {rate:,.0f} |"
+            f"| ~{m:g}M | {engine} | {int(f['rows']):,} | {f['wall']:.1f} | {f['cpu']:.0f} | "
+            f"{f['peak_gb']:.2f} | {rate:,.0f} | {f['load']:.1f} |"
         )
     duck = [f for m, e, f in rows if e == "duckdb"]
     if duck:

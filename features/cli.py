@@ -26,8 +26,9 @@ from rich.table import Table
 
 from stratify.core.progress import progress_bar
 from stratify.core.targets import TargetName
-from stratify.features.build import build, write_build
 from stratify.features.build.cohorts import CohortError
+from stratify.features.build.output import AUDIT_FILE, FEATURES_FILE, METADATA_FILE
+from stratify.features.build.pipeline import build_to
 from stratify.features.build.spark import SparkStageError
 from stratify.features.cli_cin import load_cin_warehouse, load_ssd_warehouse
 from stratify.features.config import (
@@ -539,12 +540,10 @@ def build_features(
     if cfg.features.backend == "pyspark":
         return _build_on_spark(cfg, name, warehouse, dest, console)
     with progress_bar(console, name) as bar:
-        result = build(source, name, cfg.features, progress=bar.stage)  # type: ignore[arg-type]
-        bar.stage("writing the files")
-        paths = write_build(result, dest)
-    size = sum(p.stat().st_size for p in paths.values())
-    console.print(_summary(result.metadata, dest, size), soft_wrap=True)
-    return result.metadata
+        about = build_to(source, name, cfg.features, dest, progress=bar.stage)  # type: ignore[arg-type]
+    size = sum((dest / f).stat().st_size for f in (FEATURES_FILE, AUDIT_FILE, METADATA_FILE))
+    console.print(_summary(about, dest, size), soft_wrap=True)
+    return about
 
 
 def _build_on_spark(

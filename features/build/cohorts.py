@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 
 import ibis
 import ibis.expr.types as ir
@@ -130,6 +131,15 @@ def resolve_date_range(
     return start, end
 
 
+#: Selects children by ``person_id``: a boolean expression, true for those wanted.
+Part = Callable[[ir.StringValue], ir.BooleanValue]
+
+
+def everyone(person_id: ir.StringValue) -> ir.BooleanValue:
+    """Select every child (the build in one part)."""
+    return person_id.notnull()
+
+
 def household_at(points: ir.Table, members: ir.Table, *, inner: bool) -> ir.Table:
     """Add the ``household_id`` each point's person lives in on its ``as_of_date``.
 
@@ -182,12 +192,15 @@ def escalation_points(
     facts: Facts,
     snapshots: list[dt.date],
     config: FeaturesConfig,
+    *,
     keep: Keep = as_is,
+    part: Part = everyone,
 ) -> ir.Table:
     """Return the escalation cohort: ``person_id``, ``as_of_date``, ``household_id``."""
     snaps = ibis.memtable(pa.table({"as_of_date": pa.array(snapshots, pa.date32())}))
     p = tables["persons"]
-    c = p.filter(p.is_child).select("person_id", "birth_month").cross_join(snaps)
+    c = p.filter(p.is_child, part(p.person_id)).select("person_id", "birth_month")
+    c = c.cross_join(snaps)
     c = c.filter(
         c.birth_month < c.as_of_date,
         c.as_of_date < months_before(c.birth_month, -ADULT_AGE_MONTHS),
@@ -204,7 +217,9 @@ def escalation_points(
     return c.anti_join(open_now, ["person_id", "as_of_date"])
 
 
-def rereferral_points(tables: Tables, start: dt.date, end: dt.date) -> ir.Table:
+def rereferral_points(
+    tables: Tables, start: dt.date, end: dt.date, part: Part = everyone
+) -> ir.Table:
     """Return the rereferral cohort: one point per child and RC7-RC9 closure date.
 
     ``as_of_date`` is the closure date. When one child has two such closures on the
@@ -218,6 +233,7 @@ def rereferral_points(tables: Tables, start: dt.date, end: dt.date) -> ir.Table:
         r.closure_date.notnull(),
         r.closure_date >= ibis.literal(start),
         r.closure_date <= ibis.literal(end),
+        part(r.person_id),
     )
     first = ibis.row_number().over(
         group_by=["person_id", "closure_date"],
@@ -247,6 +263,7 @@ def decision_points(
     date_range: tuple[dt.date, dt.date],
     extract_date: dt.date,
     keep: Keep = as_is,
+    part: Part = everyone,
 ) -> ir.Table:
     """Return the labelled decision points of ``target`` in ``date_range``.
 
@@ -264,6 +281,9 @@ def decision_points(
         Labels whose window ends after it are null.
     keep : callable, optional
         Materialises intermediate tables (see :data:`stratify.features.build.facts.Keep`).
+    part : callable, optional
+        Selects the children whose points are wanted, from their ``person_id`` (a build
+        in parts passes a hash bucket); every child by default.
 
     Returns
     -------
@@ -276,10 +296,10 @@ def decision_points(
     start, end = date_range
     if target == "escalation":
         snaps = snapshot_dates(start, end, config.snapshot_months)
-        points = escalation_points(tables, facts, snaps, config, keep)
+        points = escalation_points(tables, facts, snaps, config, keep=keep, part=part)
         outcomes = escalation_outcomes(tables)
     else:
-        points = rereferral_points(tables, start, end)
+        points = rereferral_points(tables, start, end, part)
         r = tables["referrals"]
         outcomes = r.select("person_id", "referral_id", date=r.referral_date)
     labelled = with_label(points, outcomes, config.horizon_months, extract_date)

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +22,15 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stratify.core.files import write_files_atomic
+from stratify.core.files import (
+    fsync,
+    remove_stale,
+    replace_paths,
+    temporary_sibling,
+    write_files_atomic,
+)
 from stratify.core.targets import Target
 from stratify.features.build.facts import left_join_on, whole_months
 from stratify.features.catalogue import Feature, catalogue_hash
@@ -82,31 +91,66 @@ def audit_table(points: ir.Table, persons: ir.Table, area: ir.Table, target: Tar
     )
 
 
-def metadata(
-    features: pa.Table,
-    target: Target,
-    config: FeaturesConfig,
-    date_range: tuple[dt.date, dt.date],
-    *,
-    meta: dict[str, str],
-    feats: tuple[Feature, ...],
-) -> dict[str, Any]:
-    """Describe a built feature table: sizes, labels, dates, config and hashes."""
-    label = features.column("label")
-    eligible = features.column("eligible")
-    counts = {
-        "rows": features.num_rows,
-        "labelled": len(label) - label.null_count,
-        "positives": int(pc.sum(label).as_py() or 0),
-        "eligible": int(pc.sum(eligible).as_py() or 0),
-        "eligible_positives": int(pc.sum(pc.and_(eligible, pc.equal(label, 1))).as_py() or 0),
-    }
+def summary(
+    t: ir.Table, feats: tuple[Feature, ...], run: Callable[[ir.Table], pa.Table]
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Return the metadata's counts and categories of the feature table ``t``.
+
+    Computed by the engine that holds ``t`` (one aggregate row, then one distinct
+    column per category feature), never by collecting the table: ``run`` executes a
+    small expression there and returns it through Arrow.
+    """
+    as_int = ibis.literal(1, "int64")
+    row = t.aggregate(
+        rows=t.count(),
+        labelled=t.label.count(),
+        positives=t.label.cast("int64").sum(),
+        eligible=ibis.ifelse(t.eligible, as_int, 0).sum(),
+        eligible_positives=ibis.ifelse(t.eligible & (t.label == 1), as_int, 0).sum(),
+    )
+    counts = {k: int(v or 0) for k, v in run(row).to_pylist()[0].items()}
     categories = {
-        f.name: sorted(v for v in pc.unique(features.column(f.name)).to_pylist() if v)
+        f.name: sorted(v for v in run(t.select(f.name).distinct()).column(0).to_pylist() if v)
         for f in feats
         if f.dtype == "category"
     }
-    return describe(counts, categories, target, config, date_range, meta=meta, feats=feats)
+    return counts, categories
+
+
+@contextmanager
+def staged_outputs(out: Path) -> Iterator[dict[str, Path]]:
+    """Yield temporary names for the three outputs; move them into place if all went well.
+
+    ``features``, ``audit`` and ``metadata`` -> a temporary sibling of the final file
+    (or folder) in ``out``. When the block completes the staged outputs replace the
+    final ones, metadata last; whatever the block left is removed in any case, so a
+    failed build leaves the previous outputs as they were.
+    """
+    created = [d for d in (out, *out.parents) if not d.exists()]  # deepest first
+    out.mkdir(parents=True, exist_ok=True)
+    final = {"features": FEATURES_FILE, "audit": AUDIT_FILE, "metadata": METADATA_FILE}
+    for name in final.values():
+        remove_stale(out, name)
+    staged = {key: temporary_sibling(out / name) for key, name in final.items()}
+    try:
+        yield staged
+        for tmp in staged.values():
+            if tmp.is_file():
+                fsync(tmp)
+        replace_paths({out / final[key]: tmp for key, tmp in staged.items()})
+    except BaseException:
+        _remove(staged.values())
+        with suppress(OSError):  # not empty: something else wrote there meanwhile
+            for folder in created:
+                folder.rmdir()
+        raise
+    finally:
+        _remove(staged.values())
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for tmp in paths:
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
 def describe(  # noqa: PLR0913  # the figures, and what the build was asked for
@@ -141,6 +185,16 @@ def describe(  # noqa: PLR0913  # the figures, and what the build was asked for
         "catalogue_hash": catalogue_hash(),
         "features": [f.name for f in feats],
         "categories": categories,
+    }
+
+
+def stamped(about: dict[str, Any], groups: list[dict[str, Any]], began: float) -> dict[str, Any]:
+    """Add the unavailable feature groups, the build's duration and time to ``about``."""
+    return {
+        **about,
+        "unavailable": groups,
+        "build_seconds": round(time.perf_counter() - began, 2),
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -7,13 +7,25 @@ with Ibis over DuckDB, and returns the feature table (keys, label, features), th
 table (protected characteristics, same keys) and the metadata.
 :func:`~stratify.features.build.output.write_build` writes them atomically. Nothing is written
 when any step fails.
+
+:func:`build_to` (what ``stratify features`` runs) streams instead: DuckDB builds the
+cohort in parts of at most :data:`CHILDREN_PER_PART` children and writes the tables
+itself, so memory stays bounded at any scale; :func:`build` collects the same tables
+for a cohort that fits in memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +34,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from stratify.core.files import remove_stale, temporary_sibling
 from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
 from stratify.features.build import cohorts
@@ -47,7 +60,10 @@ from stratify.features.build.output import (
     KEY_COLUMNS,
     FeatureBuild,
     audit_table,
-    metadata,
+    describe,
+    staged_outputs,
+    stamped,
+    summary,
     write_build,
 )
 from stratify.features.catalogue import Feature, Stat, features_for
@@ -62,6 +78,7 @@ __all__ = [
     "KEY_COLUMNS",
     "FeatureBuild",
     "build",
+    "build_to",
     "family_context",
     "plan",
     "write_build",
@@ -69,29 +86,153 @@ __all__ = [
 
 ERR_NO_EXTRACT_DATE = "warehouse {path} records no extract_date: load the extract again"
 
+#: Children per part of a DuckDB build: each part's decision points are built and
+#: written on their own, so memory grows with the part, not the cohort (about 1.5M
+#: escalation points a part on the benchmark's region: its 10M-point build peaked at
+#: 4.5 GB, against 9.2 GB collected whole).
+CHILDREN_PER_PART = 100_000
+#: The order of the feature and audit tables' rows.
+ORDER = ("person_id", "as_of_date")
+#: The scratch folder (kept tables, spill files) of a streamed build, beside its outputs.
+SCRATCH = "build-scratch"
 _IBIS_TYPE = {"int": "int32", "bool": "boolean", "category": "string"}
 _CHILD_STATS: tuple[Stat, ...] = ("count", "any", "open", "months_since", "age")
 
 
-class _Keep:
-    """Materialise intermediate tables, and drop them all before the connection closes."""
+def _quoted(path: Path) -> str:
+    """Return ``path`` as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
 
-    def __init__(self) -> None:
-        self.kept: list[ir.Table] = []
+
+def write_typed(
+    ib: Any,
+    expr: ir.Table,
+    path: Path,
+    *,
+    order_by: tuple[str, ...] = (),
+    compression: str = "lz4_raw",
+) -> None:
+    """Have DuckDB write ``expr`` to the Parquet file ``path``, cast to the schema Ibis declares.
+
+    DuckDB may compute a wider type than Ibis declares (``label``, an int8 in Ibis, is
+    an int32 in DuckDB after a ``CASE``), and Ibis drops a cast to the type it already
+    believes; so every column is cast here, in the SQL. Rows are in ``order_by`` order
+    (in no particular order without it).
+    """
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    ib._run_pre_execute_hooks(expr)  # registers the in-memory tables it reads
+    cols = ", ".join(
+        f'CAST("{name}" AS {DuckDBType.to_string(dtype)}) AS "{name}"'
+        for name, dtype in expr.schema().items()
+    )
+    order = f" ORDER BY {', '.join(f'"{c}"' for c in order_by)}" if order_by else ""
+    ib.con.execute(
+        f"COPY (SELECT {cols} FROM ({ib.compile(expr)}){order}) TO {_quoted(path)} "
+        f"(FORMAT parquet, COMPRESSION {compression})"
+    )
+
+
+class _Keep:
+    """Keep intermediate tables as Parquet files in a scratch folder, and drop them after.
+
+    Each kept table is written once (DuckDB's parallel Parquet writer) and read back
+    through a view, so it costs disk, not memory: held as DuckDB temporary tables, the
+    kept tables of a 10M-point build alone outgrew any sensible memory limit and every
+    later join spilled. :meth:`part` marks where one part's tables begin, and
+    :meth:`release_part` drops them (views and files) once the part is written.
+    """
+
+    def __init__(self, ib: Any, scratch: Path) -> None:
+        self.ib, self.scratch = ib, scratch
+        self.kept: list[tuple[str, Path]] = []
+        self.mark, self.made = 0, 0
 
     def __call__(self, expr: ir.Table) -> ir.Table:
-        self.kept.append(expr.cache())
-        return self.kept[-1]
+        name = f"stratify_kept_{self.made}"
+        self.made += 1
+        path = self.scratch / f"{name}.parquet"
+        write_typed(self.ib, expr, path)
+        self.ib.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet({_quoted(path)})")
+        self.kept.append((name, path))
+        return self.ib.table(name)
+
+    def part(self) -> _Keep:
+        """Mark the tables kept from now on as one part's; return the keep."""
+        self.mark = len(self.kept)
+        return self
+
+    def release_part(self) -> None:
+        """Drop the tables kept since :meth:`part`."""
+        self._release(self.mark)
 
     def release(self) -> None:
-        while self.kept:
-            self.kept.pop().release()
+        """Drop every kept table."""
+        self._release(0)
+
+    def _release(self, start: int) -> None:
+        while len(self.kept) > start:
+            name, path = self.kept.pop()
+            self.ib.raw_sql(f"DROP VIEW IF EXISTS {name}")
+            path.unlink(missing_ok=True)
 
 
-def _open(path: Path, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+def _nullable(table: pa.Table) -> pa.Table:
+    """Return ``table`` with every field nullable (as Ibis declares them).
+
+    DuckDB marks columns it read from its own part files as required; the values are
+    the same.
+    """
+    return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
+
+
+def _in_part(say: Progress, part: str, text: str) -> None:
+    say(text + part)
+
+
+def _ranges(persons: ir.Table, per_part: int) -> list[cohorts.Part]:
+    """Split the children into parts of at most ``per_part``, by ranges of ``person_id``.
+
+    Ranges, not hash buckets: the parts, each written in (person, date) order, are in
+    order one after another, so the whole table needs no sort at the end.
+    """
+    children = persons.filter(persons.is_child).select("person_id")
+    rank = children.mutate(_n=ibis.row_number().over(order_by="person_id"))
+    cuts = rank.filter((rank._n > 0) & (rank._n % per_part == 0)).order_by("person_id").person_id
+    edges: list[str | None] = [None, *cuts.to_pyarrow().to_pylist(), None]
+
+    def part(lo: str | None, hi: str | None) -> cohorts.Part:
+        def select(person_id: ir.StringValue) -> ir.BooleanValue:
+            above = person_id >= lo if lo is not None else person_id.notnull()
+            return above & (person_id < hi) if hi is not None else above
+
+        return select
+
+    return [part(lo, hi) for lo, hi in itertools.pairwise(edges)]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The build's expressions on an open DuckDB connection, and what describes them."""
+
+    ib: Any
+    target: Target
+    config: FeaturesConfig
+    features: ir.Table
+    audit: ir.Table
+    feats: tuple[Feature, ...]
+    groups: list[dict[str, Any]]
+    date_range: tuple[dt.date, dt.date]
+    meta: dict[str, str]
+
+
+def _open(
+    path: Path, threads: int | None, memory_limit: str | None, scratch: Path
+) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect() if path.is_dir() else warehouse.connect(path, read_only=True)
     con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET temp_directory = ?", [str(scratch / "spill")])
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
@@ -160,6 +301,7 @@ def family_context(  # noqa: PLR0913  # the build's every input, and nothing els
     extract_date: dt.date,
     keep: Keep = as_is,
     progress: Progress | None = None,
+    part: cohorts.Part = cohorts.everyone,
 ) -> tuple[ir.Table, ir.Table]:
     """Return the feature table and audit table expressions of ``target``.
 
@@ -182,6 +324,8 @@ def family_context(  # noqa: PLR0913  # the build's every input, and nothing els
         Materialises intermediate tables.
     progress : callable, optional
         Called with a short description as each stage starts.
+    part : callable, optional
+        Selects the children whose decision points are built (:func:`.cohorts.decision_points`).
 
     Returns
     -------
@@ -192,7 +336,14 @@ def family_context(  # noqa: PLR0913  # the build's every input, and nothing els
     say = progress or (lambda _: None)
     say("decision points and labels")
     points = cohorts.decision_points(
-        tables, facts, target, config, date_range=date_range, extract_date=extract_date, keep=keep
+        tables,
+        facts,
+        target,
+        config,
+        date_range=date_range,
+        extract_date=extract_date,
+        keep=keep,
+        part=part,
     )
     order = ibis.row_number().over(order_by=["person_id", "as_of_date"])
     points = keep(points.mutate(dp_id=order))
@@ -221,25 +372,48 @@ ERR_NO_HOUSEHOLDS = (
 )
 
 
-def _check_sources(target: Target, meta: dict[str, str]) -> None:
+def leave_out(
+    features: ir.Table, target: Target, meta: dict[str, str]
+) -> tuple[ir.Table, tuple[Feature, ...], list[dict[str, Any]]]:
+    """Drop the features whose source tables the warehouse lacks; return what is left.
+
+    The loader records absent sources (:mod:`stratify.features.sources`); their features
+    would be computed as if nothing had happened, which is not the same as unknown.
+    Every engine's build applies this to the feature table's expression.
+
+    Returns
+    -------
+    tuple
+        The expression without those columns, the features kept, and the unavailable
+        groups (:func:`stratify.features.sources.unavailable`) for the metadata.
+    """
+    groups = unavailable(target, absent_sources(meta))
+    gone = unavailable_features(groups)
+    kept = tuple(f for f in features_for(target) if f.name not in gone)
+    return (features.drop(*sorted(gone)) if gone else features), kept, groups
+
+
+def check_sources(target: Target, meta: dict[str, str]) -> None:
     """Raise CohortError when the target's decision points need an absent source."""
     absent = absent_sources(meta)
     if target == "escalation" and "household_members" in absent:
         raise cohorts.CohortError(ERR_NO_HOUSEHOLDS.format(reason=absent["household_members"]))
 
 
-def _leave_out(
-    features: pa.Table, target: Target, meta: dict[str, str]
-) -> tuple[pa.Table, tuple[Feature, ...], list[dict[str, Any]]]:
-    """Drop the features whose source tables the warehouse lacks; return what is left.
-
-    The loader records absent sources (:mod:`stratify.features.sources`); their features
-    would be computed as if nothing had happened, which is not the same as unknown.
-    """
-    groups = unavailable(target, absent_sources(meta))
-    gone = unavailable_features(groups)
-    kept = tuple(f for f in features_for(target) if f.name not in gone)
-    return features.drop_columns(sorted(gone)), kept, groups
+def prepare(
+    tables: Tables,
+    config: FeaturesConfig,
+    *,
+    extract_date: dt.date,
+    keep: Keep,
+    scalar: Callable[[ir.Scalar], Any],
+    say: Progress,
+) -> tuple[Facts, Facts, tuple[dt.date, dt.date]]:
+    """Return the kept person and household facts, and the decision points' date range."""
+    say("person and household facts")
+    facts = _facts(person_facts(tables), keep, scalar)
+    date_range = cohorts.resolve_date_range(config, scalar(facts.rows.date.min()), extract_date)
+    return facts, _facts(household_facts(tables), keep, scalar), date_range
 
 
 def plan(  # noqa: PLR0913  # every input of the build, whichever engine runs it
@@ -258,10 +432,9 @@ def plan(  # noqa: PLR0913  # every input of the build, whichever engine runs it
     tables and ``scalar`` runs a scalar expression on whichever backend the tables are
     bound to (DuckDB here, Spark in :mod:`stratify.features.build.spark`).
     """
-    say("person and household facts")
-    facts = _facts(person_facts(tables), keep, scalar)
-    date_range = cohorts.resolve_date_range(config, scalar(facts.rows.date.min()), extract_date)
-    household = _facts(household_facts(tables), keep, scalar)
+    facts, household, date_range = prepare(
+        tables, config, extract_date=extract_date, keep=keep, scalar=scalar, say=say
+    )
     exprs = family_context(
         tables,
         facts,
@@ -288,6 +461,79 @@ def _tables(ib: Any, path: Path) -> dict[str, ir.Table]:
     return {tab.name: ib.table(tab.name) for tab in TABLES}
 
 
+@contextmanager
+def _planned(  # noqa: PLR0913  # the build's inputs and DuckDB's settings
+    path: Path,
+    target: Target,
+    config: FeaturesConfig,
+    scratch: Path,
+    *,
+    say: Progress,
+    threads: int | None,
+    memory_limit: str | None,
+) -> Iterator[_Plan]:
+    """Open the warehouse on DuckDB and yield the build's expressions, bound to it.
+
+    Kept tables and DuckDB's spill files go into ``scratch`` (removed on leaving);
+    the connection closes on leaving, so the expressions must be run inside.
+    """
+    say("opening the warehouse")
+    meta = dataset.check_dataset(path) if path.is_dir() else warehouse.read_meta(path)
+    extract_date = extract_date_of(path, meta)
+    check_sources(target, meta)
+    con = _open(path, threads, memory_limit, scratch)
+    ib = ibis.duckdb.from_connection(con)
+    keep = _Keep(ib, scratch)
+    try:
+        scratch.mkdir(parents=True, exist_ok=True)
+        tables = _tables(ib, path)
+        facts, household, date_range = prepare(
+            tables, config, extract_date=extract_date, keep=keep, scalar=_scalar, say=say
+        )
+        parts = _ranges(tables["persons"], CHILDREN_PER_PART)
+        n = len(parts)
+        for i, part in enumerate(parts):
+            features, audit = family_context(
+                tables,
+                facts,
+                household,
+                target,
+                config,
+                date_range=date_range,
+                extract_date=extract_date,
+                keep=keep.part(),
+                progress=partial(_in_part, say, f" (part {i + 1} of {n})" if n > 1 else ""),
+                part=part,
+            )
+            for name, expr in (("features", features), ("audit", audit)):
+                write_typed(ib, expr, scratch / f"{name}-{i}.parquet", order_by=ORDER)
+            keep.release_part()
+        features, audit = (
+            ib.read_parquet([scratch / f"{name}-{i}.parquet" for i in range(n)])
+            for name in ("features", "audit")
+        )
+        con.execute("SET preserve_insertion_order = true")  # the parts follow one another
+        features, feats, groups = leave_out(features, target, meta)
+        yield _Plan(ib, target, config, features, audit, feats, groups, date_range, meta)
+    finally:
+        keep.release()
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _metadata(
+    p: _Plan, counts: dict[str, int], categories: dict[str, list[str]], began: float
+) -> dict[str, Any]:
+    if counts["rows"] == 0:
+        start, end = p.date_range
+        message = cohorts.ERR_EMPTY_COHORT.format(target=p.target, start=start, end=end)
+        raise cohorts.CohortError(message)
+    about = describe(
+        counts, categories, p.target, p.config, p.date_range, meta=p.meta, feats=p.feats
+    )
+    return stamped(about, p.groups, began)
+
+
 def build(
     path: Path | str,
     target: Target,
@@ -297,7 +543,10 @@ def build(
     threads: int | None = None,
     memory_limit: str | None = None,
 ) -> FeatureBuild:
-    """Build the family-context table of ``target`` from the warehouse at ``path``.
+    """Build the family-context table of ``target`` from the warehouse at ``path``, in memory.
+
+    For a cohort that fits in memory (a day's list, tests); :func:`build_to` streams
+    the tables to Parquet instead and is what ``stratify features`` runs.
 
     Parameters
     ----------
@@ -324,29 +573,63 @@ def build(
         If the date range is outside the data or empty, or the cohort is empty.
     """
     began, path, say = time.perf_counter(), Path(path), progress or (lambda _: None)
-    say("opening the warehouse")
-    meta = dataset.check_dataset(path) if path.is_dir() else warehouse.read_meta(path)
-    extract_date = extract_date_of(path, meta)
-    _check_sources(target, meta)
-    con, keep = _open(path, threads, memory_limit), _Keep()
-    try:
-        ib = ibis.duckdb.from_connection(con)
-        tables = _tables(ib, path)
-        exprs, date_range = plan(
-            tables, target, config, extract_date=extract_date, keep=keep, scalar=_scalar, say=say
-        )
+    with (
+        tempfile.TemporaryDirectory(prefix="stratify-build-") as scratch,
+        _planned(
+            path, target, config, Path(scratch), say=say, threads=threads, memory_limit=memory_limit
+        ) as p,
+    ):
         say("collecting the tables")
-        features, audit = (e.to_pyarrow() for e in exprs)
-    finally:
-        keep.release()
-        con.close()
-    if features.num_rows == 0:
-        start, end = date_range
-        message = cohorts.ERR_EMPTY_COHORT.format(target=target, start=start, end=end)
-        raise cohorts.CohortError(message)
-    features, feats, groups = _leave_out(features, target, meta)
-    about = metadata(features, target, config, date_range, meta=meta, feats=feats)
-    about["unavailable"] = groups
-    about["build_seconds"] = round(time.perf_counter() - began, 2)
-    about["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        features, audit = (_nullable(e.to_pyarrow()) for e in (p.features, p.audit))
+        counts, categories = summary(ibis.memtable(features), p.feats, p.ib.to_pyarrow)
+        about = _metadata(p, counts, categories, began)
     return FeatureBuild(features, audit, about)
+
+
+def build_to(  # noqa: PLR0913  # the build's inputs, where it writes, DuckDB's settings
+    path: Path | str,
+    target: Target,
+    config: FeaturesConfig,
+    out: Path | str,
+    *,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> dict[str, Any]:
+    """Build ``target``'s family-context tables and write them into ``out``, streaming.
+
+    As :func:`build`, but DuckDB writes ``features.parquet`` and ``audit.parquet``
+    itself (``COPY ... TO``) and the metadata comes from SQL aggregates over the written
+    file, so no table passes through Python: memory stays within DuckDB's limit (which
+    spills to a scratch folder in ``out``). The three files replace the previous ones
+    only when all are complete (:func:`~stratify.features.build.output.staged_outputs`).
+
+    Returns
+    -------
+    dict
+        The metadata written.
+    """
+    began, path, out, say = time.perf_counter(), Path(path), Path(out), progress or (lambda _: None)
+    remove_stale(out, SCRATCH)
+    with (
+        staged_outputs(out) as staged,
+        _planned(
+            path,
+            target,
+            config,
+            temporary_sibling(out / SCRATCH),
+            say=say,
+            threads=threads,
+            memory_limit=memory_limit,
+        ) as p,
+    ):
+        say("writing the tables")
+        p.ib.to_parquet(p.features, staged["features"], compression="zstd")
+        p.ib.to_parquet(p.audit, staged["audit"], compression="zstd")
+        say("metadata from SQL aggregates")
+        counts, categories = summary(
+            p.ib.read_parquet(staged["features"]), p.feats, p.ib.to_pyarrow
+        )
+        about = _metadata(p, counts, categories, began)
+        staged["metadata"].write_text(json.dumps(about, indent=2, sort_keys=True) + "\n")
+    return about

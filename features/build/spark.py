@@ -20,10 +20,8 @@ Three things differ from DuckDB, each handled here:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import queue
-import shutil
 import sys
 import threading
 import time
@@ -39,14 +37,13 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from stratify.core.files import remove_stale, replace_paths, temporary_sibling
 from stratify.core.progress import StageCallback as Progress
 from stratify.core.targets import Target
 from stratify.features.build import cohorts
 from stratify.features.build.facts import warehouse_schema
-from stratify.features.build.output import AUDIT_FILE, FEATURES_FILE, METADATA_FILE, describe
-from stratify.features.build.pipeline import extract_date_of, plan
-from stratify.features.catalogue import Feature, features_for
+from stratify.features.build.output import describe, staged_outputs, stamped, summary
+from stratify.features.build.pipeline import check_sources, extract_date_of, leave_out, plan
+from stratify.features.catalogue import Feature
 from stratify.features.config import FeaturesConfig, SparkConfig
 from stratify.features.schema import TABLES
 from stratify.features.warehouse import dataset
@@ -275,29 +272,6 @@ def arrow(con: Any, expr: ir.Table) -> pa.Table:
     return typed_frame(con, expr).toArrow()
 
 
-def _counts(con: Any, t: ir.Table, feats: tuple[Feature, ...], run: Watchdog) -> tuple[dict, dict]:
-    """Return the metadata's counts and categories from Spark aggregates (one row each)."""
-    as_int = ibis.literal(1, "int64")
-    row = t.aggregate(
-        rows=t.count(),
-        labelled=t.label.count(),
-        positives=t.label.cast("int64").sum(),
-        eligible=ibis.ifelse(t.eligible, as_int, 0).sum(),
-        eligible_positives=ibis.ifelse(t.eligible & (t.label == 1), as_int, 0).sum(),
-    )
-    counts = run(lambda: arrow(con, row).to_pylist()[0])
-
-    def values(name: str) -> list[Any]:
-        return arrow(con, t.select(name).distinct()).column(0).to_pylist()
-
-    categories = {
-        f.name: sorted(v for v in run(partial(values, f.name)) if v)
-        for f in feats
-        if f.dtype == "category"
-    }
-    return {k: int(v or 0) for k, v in counts.items()}, categories
-
-
 def _write(  # noqa: PLR0913  # what is written, where, and what describes it
     con: Any,
     run: Watchdog,
@@ -308,31 +282,25 @@ def _write(  # noqa: PLR0913  # what is written, where, and what describes it
     feats: tuple[Feature, ...],
 ) -> dict[str, Any]:
     """Write the tables with Spark under temporary names, then move all three into place."""
-    out.mkdir(parents=True, exist_ok=True)
-    names = (FEATURES_FILE, AUDIT_FILE, METADATA_FILE)
-    for name in names:
-        remove_stale(out, name)
-    staged = {out / name: temporary_sibling(out / name) for name in names}
-    try:
-        for expr, name in zip(exprs, names, strict=False):
+    with staged_outputs(out) as staged:
+        for expr, key in zip(exprs, ("features", "audit"), strict=True):
             frame = typed_frame(con, expr)
-            where = str(staged[out / name])
-            run(partial(frame.write.parquet, where, compression="zstd"))
+            run(partial(frame.write.parquet, str(staged[key]), compression="zstd"))
         run.stage = "metadata from Spark aggregates"
-        written = con._session.read.parquet(str(staged[out / FEATURES_FILE]))
+        written = con._session.read.parquet(str(staged["features"]))
         view = f"stratify_written_{uuid.uuid4().hex[:12]}"
         written.createOrReplaceTempView(view)
-        about = describe_as(*_counts(con, con.table(view), feats, run))
-        con._session.catalog.dropTempView(view)
+        try:
+            about = describe_as(
+                *summary(con.table(view), feats, lambda e: run(partial(arrow, con, e)))
+            )
+        finally:
+            con._session.catalog.dropTempView(view)
         if about["rows"] == 0:
             start, end = about["date_range"]["start"], about["date_range"]["end"]
             message = cohorts.ERR_EMPTY_COHORT.format(target=about["target"], start=start, end=end)
             raise cohorts.CohortError(message)
-        staged[out / METADATA_FILE].write_text(json.dumps(about, indent=2, sort_keys=True) + "\n")
-        replace_paths(staged)
-    finally:
-        for tmp in staged.values():
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        staged["metadata"].write_text(json.dumps(about, indent=2, sort_keys=True) + "\n")
     return about
 
 
@@ -377,6 +345,7 @@ def build_on_spark(  # noqa: PLR0913  # the build's inputs, where it writes, and
     say("opening the warehouse dataset")
     meta = dataset.check_dataset(path)
     extract_date = extract_date_of(path, meta)
+    check_sources(target, meta)
     own = session is None
     session = session or spark_session(config.spark)
     con = ibis.pyspark.connect(session)
@@ -387,11 +356,10 @@ def build_on_spark(  # noqa: PLR0913  # the build's inputs, where it writes, and
         run.stage = text
         say(text)
 
-    feats = features_for(target)
     try:
         stage("reading the warehouse dataset")
         tables = run(lambda: spark_tables(con, path))
-        exprs, dates = plan(
+        (features, audit), dates = plan(
             tables,
             target,
             config,
@@ -400,15 +368,14 @@ def build_on_spark(  # noqa: PLR0913  # the build's inputs, where it writes, and
             scalar=lambda e: run(lambda: arrow(con, e.as_table()).column(0)[0].as_py()),
             say=stage,
         )
+        features, feats, groups = leave_out(features, target, meta)
         stage("writing the tables")
 
         def describe_as(counts: dict, categories: dict) -> dict[str, Any]:
             about = describe(counts, categories, target, config, dates, meta=meta, feats=feats)
-            about["build_seconds"] = round(time.perf_counter() - began, 2)
-            about["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            return about
+            return stamped(about, groups, began)
 
-        return _write(con, run, exprs, Path(out), describe_as=describe_as, feats=feats)
+        return _write(con, run, (features, audit), Path(out), describe_as=describe_as, feats=feats)
     finally:
         keep.release()
         if own and not run.stuck:

@@ -8,6 +8,7 @@ its own aggregates.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from stratify.features.build.pipeline import build
 from stratify.features.build.spark import SparkStageError, Watchdog, build_on_spark
 from stratify.features.config import FeaturesConfig, SparkConfig
+from stratify.features.sources import META_ABSENT
 from stratify.features.warehouse.dataset import META_FILE, check_dataset, export_dataset
 from stratify.features.warehouse.store import WarehouseError
 from tests.conftest import SPARK_SOCKETS
@@ -66,15 +68,46 @@ def _equal_within(a: pa.Table, b: pa.Table, tol: float = 1e-9) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("target", ["escalation", "rereferral"])
-def test_the_spark_build_equals_the_duckdb_build(target, shared_borough, dataset, spark, tmp_path):
-    config = FeaturesConfig()
-    duck = build(shared_borough / "warehouse.duckdb", target, config)
+def _without(dataset: Path, absent: dict[str, str], folder: Path) -> Path:
+    """Return a copy of ``dataset`` whose meta records ``absent`` sources (as a loader would)."""
+    import shutil
+
+    out = folder / "dataset-absent"
+    shutil.copytree(dataset, out)
+    meta = json.loads((out / META_FILE).read_text())
+    (out / META_FILE).write_text(json.dumps({**meta, META_ABSENT: json.dumps(absent)}))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("target", "start", "absent"),
+    [
+        # the last 9 quarters' snapshots (9,245 points, 125 positives): every stage runs,
+        # in a third of the time the whole range takes on local Spark
+        ("escalation", dt.date(2023, 1, 1), {}),
+        # an absent source: both engines leave out the same features (26 here)
+        ("rereferral", None, {"agency_events": "no other agencies' contacts in this extract"}),
+    ],
+)
+def test_the_spark_build_equals_the_duckdb_build(
+    target, start, absent, shared_borough, dataset, spark, tmp_path
+):
+    config = FeaturesConfig(start_date=start)
+    if absent:
+        dataset = _without(dataset, absent, tmp_path)
+        duck = build(dataset, target, config)
+    else:
+        duck = build(shared_borough / "warehouse.duckdb", target, config)
+    out = tmp_path / "out"
     about = build_on_spark(
-        dataset, target, config.model_copy(update={"backend": "pyspark"}), tmp_path, session=spark
+        dataset, target, config.model_copy(update={"backend": "pyspark"}), out, session=spark
     )
-    features = pq.read_table(tmp_path / "features.parquet")
-    audit = pq.read_table(tmp_path / "audit.parquet")
+    gone = {n for g in duck.metadata["unavailable"] for n in g["features"]}
+    assert len(gone) == (26 if absent else 0)
+    assert about["unavailable"] == duck.metadata["unavailable"]
+    assert not gone & set(about["features"]) and not gone & set(duck.features.column_names)
+    features = pq.read_table(out / "features.parquet")
+    audit = pq.read_table(out / "audit.parquet")
     assert duck.features.num_rows > 1000
     for got, want in ((features, duck.features), (audit, duck.audit)):
         # names, order and types (Spark marks columns it knows hold no nulls "not null")
@@ -83,8 +116,8 @@ def test_the_spark_build_equals_the_duckdb_build(target, shared_borough, dataset
         assert _equal_within(got, want) == []
     assert {k for k in about if about[k] != duck.metadata[k]} == {*VOLATILE, "config"}
     assert about["config"] == {**duck.metadata["config"], "backend": "pyspark"}
-    assert json.loads((tmp_path / "metadata.json").read_text()) == about
-    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    assert json.loads((out / "metadata.json").read_text()) == about
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
 
 
 def test_the_duckdb_build_reads_the_exported_dataset_as_it_reads_the_warehouse(
