@@ -12,7 +12,7 @@ against the pipeline's encoder when the scorer is built), and sigmoid or isotoni
 calibration is applied to the booster's probabilities directly. Any other calibration
 goes through the fitted scikit-learn calibrator. TreeSHAP values are computed only for
 the records asked about, by :mod:`stratify.serving.treeshap` (LightGBM's own
-``pred_contrib`` values, about four times faster), checked against ``pred_contrib`` on
+``pred_contrib`` values, in about a third of the time), checked against ``pred_contrib`` on
 probe records the first time a scorer explains anything, and by ``pred_contrib``
 itself for a booster that module cannot serve or that fails the check.
 

@@ -1,27 +1,28 @@
 """Exact TreeSHAP for a LightGBM booster, cheap enough for every single-record request.
 
 LightGBM's ``pred_contrib`` runs the recursive path-dependent TreeSHAP of Lundberg et
-al. (2020), about 1.8 ms for one record of the service's 300-tree model: more than half
+al. (2020), about 1.9 ms for one record of the service's 300-tree model: more than half
 of what a ``/score`` request costs. This module gives the same values (the same
 path-dependent definition, the same covers, the same split decisions) leaf by leaf,
-without recursion, from each leaf's closed form.
+without recursion, in about a third of the time.
 
 For a leaf with value v, unique path features P (p of them), cover fractions r_j (the
 product of child/parent training counts along the path's splits on feature j), and the
-record's pattern Z (the features whose every split on the path the record follows), the
-leaf's term of the path-dependent value function is ``v prod_{j in S} z_j prod_{j not
-in S} r_j``, and its Shapley values are::
+record's pattern z_j (1 when the record follows every split on feature j on the path,
+else 0), the leaf's term of the path-dependent value function is the product game
+``v prod_{j in S} z_j prod_{j not in S} r_j``. Its Shapley values are (Owen's
+multilinear extension)::
 
-    phi_i += -v R Q(Z)                 for i in P, i not in Z
-    phi_i += v (1 - r_i) R Q(Z - {i})  for i in Z
+    phi_i += v (z_i - r_i) integral_0^1 prod_{j in P, j != i} (t z_j + (1 - t) r_j) dt
 
-    R = prod_{j in P - Z} r_j,   Q(A) = sum_k  w(|A| - k, p) e_k({r_j : j in A})
-
-with ``w(s, p) = s! (p - s - 1)! / p!`` and ``e_k`` the elementary symmetric polynomials
-(``Q(Z - {i})`` comes from ``e(Z)`` by deflation, as TreeSHAP's own unwinding does). A
-record costs O(L p^2) arithmetic per tree on a few megabytes of flat arrays that stay
-in the processor's cache, which is what makes it fast: a per-leaf table over subsets
-(FastTreeSHAP v2) is faster on paper but tens of megabytes, and misses the cache.
+The integrand is a polynomial of degree p - 1, so (p + 1) // 2 Gauss-Legendre points
+give the integral exactly. With Z the features the record follows, each point's product
+is ``(1 - t)^(p - |Z|) prod_{j not in Z} r_j prod_{j in Z} (t + (1 - t) r_j)``; the
+features outside Z all get ``-v sum_m w_m G_m / (1 - t_m)``, and each i in Z leaves
+out its own factor through prefix and suffix products (no division). A record costs
+O(L p^2) arithmetic per tree on a few megabytes of flat arrays that stay in the
+processor's cache: a per-leaf table over subsets (FastTreeSHAP v2) is faster on paper
+but tens of megabytes, and misses the cache.
 
 :func:`build` returns ``None`` for a booster this module does not model (linear trees,
 more than one class, a tree that tests more than 63 features);
@@ -133,8 +134,9 @@ class _Builder:
         while stack:
             node, parent, side, path = stack.pop()
             if "split_index" not in node:
-                if "leaf_coeff" in node or not self._leaf(node, path, bits):
+                if "leaf_coeff" in node:  # a linear tree's leaf
                     return False
+                self._leaf(node, path, bits)
                 code = ~(len(self.leaf_value) - 1)
             else:
                 code = self._node(node, bits.setdefault(int(node["split_feature"]), len(bits)))
@@ -159,7 +161,7 @@ class _Builder:
                            0, 0, start, len(self.cats)])  # fmt: skip
         return len(self.nodes) - 1
 
-    def _leaf(self, leaf: dict[str, Any], path: _Path, bits: dict[int, int]) -> bool:
+    def _leaf(self, leaf: dict[str, Any], path: _Path, bits: dict[int, int]) -> None:
         fractions: dict[int, float] = {}
         for feature, fraction in path:
             fractions[feature] = fractions.get(feature, 1.0) * fraction
@@ -167,7 +169,6 @@ class _Builder:
         self.slots.extend((f, bits[f], r) for f, r in fractions.items())
         self.slot_start.append(len(self.slots))
         self.leaf_value.append(float(leaf["leaf_value"]))
-        return True
 
     def finish(self, n_features: int) -> TreeShap:
         nodes = list(zip(*self.nodes, strict=True)) if self.nodes else [()] * 10

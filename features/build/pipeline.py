@@ -428,9 +428,10 @@ def plan(  # noqa: PLR0913  # every input of the build, whichever engine runs it
 ) -> tuple[tuple[ir.Table, ir.Table], tuple[dt.date, dt.date]]:
     """Return the feature and audit expressions of ``target``, and the dates they cover.
 
-    The engine-independent middle of the build: ``keep`` materialises intermediate
-    tables and ``scalar`` runs a scalar expression on whichever backend the tables are
-    bound to (DuckDB here, Spark in :mod:`stratify.features.build.spark`).
+    The build in one piece, as Spark runs it (:mod:`stratify.features.build.spark`):
+    ``keep`` materialises intermediate tables and ``scalar`` runs a scalar expression on
+    Spark. DuckDB runs the same two steps, :func:`prepare` once and
+    :func:`family_context` for each part of the children (:func:`_planned`).
     """
     facts, household, date_range = prepare(
         tables, config, extract_date=extract_date, keep=keep, scalar=scalar, say=say
