@@ -55,6 +55,18 @@ class CohortError(ValueError):
     """The decision points cannot be formed (bad date range, empty cohort)."""
 
 
+def require_points(target: str, rows: int, start: object, end: object) -> None:
+    """Refuse a build that produced no decision points (either engine), naming the range.
+
+    Raises
+    ------
+    CohortError
+        If ``rows`` is 0.
+    """
+    if rows == 0:
+        raise CohortError(ERR_EMPTY_COHORT.format(target=target, start=start, end=end))
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """Return ``day`` plus ``months`` calendar months, clamped to the month's last day."""
     years, month0 = divmod(day.month - 1 + months, 12)

@@ -525,10 +525,7 @@ def _planned(  # noqa: PLR0913  # the build's inputs and DuckDB's settings
 def _metadata(
     p: _Plan, counts: dict[str, int], categories: dict[str, list[str]], began: float
 ) -> dict[str, Any]:
-    if counts["rows"] == 0:
-        start, end = p.date_range
-        message = cohorts.ERR_EMPTY_COHORT.format(target=p.target, start=start, end=end)
-        raise cohorts.CohortError(message)
+    cohorts.require_points(p.target, counts["rows"], *p.date_range)
     about = describe(
         counts, categories, p.target, p.config, p.date_range, meta=p.meta, feats=p.feats
     )

@@ -296,10 +296,8 @@ def _write(  # noqa: PLR0913  # what is written, where, and what describes it
             )
         finally:
             con._session.catalog.dropTempView(view)
-        if about["rows"] == 0:
-            start, end = about["date_range"]["start"], about["date_range"]["end"]
-            message = cohorts.ERR_EMPTY_COHORT.format(target=about["target"], start=start, end=end)
-            raise cohorts.CohortError(message)
+        dates = about["date_range"]
+        cohorts.require_points(about["target"], about["rows"], dates["start"], dates["end"])
         staged["metadata"].write_text(json.dumps(about, indent=2, sort_keys=True) + "\n")
     return about
 
